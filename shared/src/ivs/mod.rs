@@ -1,0 +1,245 @@
+//! IVS helpers over [`aws_sdk_ivs::Client`]: timed metadata, stopping streams, stream-key
+//! rotation, suspending and resuming channels, reading channel tags.
+//!
+//! Every call goes through one retry loop ([`RetryPolicy`]) with bounded exponential backoff
+//! and jitter. The SDK's own retries are switched off in [`client_from_env`] so that the
+//! number of attempts and the time they take are decided here, once, and are the same for
+//! every call (the SDK would retry a non-idempotent write such as `CreateChannel` on a 5xx).
+
+mod keys;
+mod metadata;
+mod retry;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::BehaviorVersion;
+use aws_sdk_ivs::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ivs::Client;
+use tracing::warn;
+
+use crate::arn::IvsArn;
+use crate::error::{Error, IvsErrorKind};
+
+pub use keys::{
+    NewStreamKey, ResumeOutcome, RotateOutcome, RotationMarker, SuspendOutcome,
+    TAG_ROTATED_AFTER_STREAM, TAG_ROTATED_AFTER_TIME,
+};
+pub use metadata::{validate_metadata, MetadataError, MetadataOutcome, MAX_METADATA_BYTES};
+pub use retry::RetryPolicy;
+
+/// Time allowed to open a connection to IVS.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Time allowed for one attempt of one call.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Builds the IVS client from the environment (region, credentials, and
+/// `AWS_ENDPOINT_URL_IVS` / `AWS_ENDPOINT_URL` to point it at a local endpoint), with the
+/// SDK's retries off (the helpers retry) and per-attempt timeouts on.
+pub async fn client_from_env() -> Client {
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .build(),
+        )
+        .load()
+        .await;
+    Client::new(&config)
+}
+
+/// Which failures a call may be retried on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryOn {
+    /// Throttling, 5xx and timeouts: for reads and for writes that are idempotent.
+    Transient,
+    /// Throttling only (IVS refused the request, so nothing happened): for writes that would
+    /// be duplicated if a 5xx or a timeout hid a success.
+    Throttling,
+}
+
+/// The IVS helpers: a client and the retry policy every call follows.
+#[derive(Clone, Debug)]
+pub struct Ivs {
+    client: Client,
+    retry: RetryPolicy,
+}
+
+/// How `stop_stream` ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopOutcome {
+    Stopped,
+    /// The channel was not broadcasting: nothing to stop.
+    AlreadyStopped,
+}
+
+impl StopOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopOutcome::Stopped => "stopped",
+            StopOutcome::AlreadyStopped => "already_stopped",
+        }
+    }
+}
+
+impl Ivs {
+    pub fn new(client: Client) -> Self {
+        Self::with_retry(client, RetryPolicy::default())
+    }
+
+    pub fn with_retry(client: Client, retry: RetryPolicy) -> Self {
+        Ivs { client, retry }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    /// Runs one IVS call under the retry policy. `send` is called once per attempt.
+    pub async fn call<T, E, F, Fut>(
+        &self,
+        operation: &'static str,
+        retry_on: RetryOn,
+        mut send: F,
+    ) -> Result<T, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, SdkError<E>>>,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let mut attempt = 1;
+        loop {
+            let err = match send().await {
+                Ok(output) => return Ok(output),
+                Err(err) => err,
+            };
+            let (kind, code, message) = classify(&err);
+            let may_retry = match retry_on {
+                RetryOn::Transient => kind.is_retryable(),
+                RetryOn::Throttling => kind == IvsErrorKind::Throttled,
+            };
+            if !may_retry || attempt >= self.retry.max_attempts {
+                return Err(Error::Ivs {
+                    operation,
+                    kind,
+                    code,
+                    message,
+                    attempts: attempt,
+                });
+            }
+            let delay = self.retry.delay(attempt);
+            warn!(
+                operation,
+                attempt,
+                error_kind = kind.as_str(),
+                delay_ms = delay.as_millis() as u64,
+                "IVS call failed, retrying"
+            );
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
+    }
+
+    /// Stops the channel's live stream. An offline channel is success ("already stopped").
+    pub async fn stop_stream(&self, channel: &IvsArn) -> Result<StopOutcome, Error> {
+        let result = self
+            .call("StopStream", RetryOn::Transient, || {
+                self.client
+                    .stop_stream()
+                    .channel_arn(channel.as_str())
+                    .send()
+            })
+            .await;
+        match result {
+            Ok(_) => Ok(StopOutcome::Stopped),
+            Err(e) if e.ivs_kind() == Some(IvsErrorKind::ChannelNotBroadcasting) => {
+                Ok(StopOutcome::AlreadyStopped)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The tags of any IVS resource.
+    pub async fn tags(&self, resource: &IvsArn) -> Result<HashMap<String, String>, Error> {
+        let output = self
+            .call("ListTagsForResource", RetryOn::Transient, || {
+                self.client
+                    .list_tags_for_resource()
+                    .resource_arn(resource.as_str())
+                    .send()
+            })
+            .await?;
+        Ok(output.tags().clone())
+    }
+}
+
+/// Sorts an SDK failure into an [`IvsErrorKind`], keeping the service's code and message.
+/// Dispatch on the error code first (IVS answers both `ResourceNotFoundException` and
+/// `ChannelNotBroadcasting` with 404), then on the HTTP status.
+pub fn classify<E>(err: &SdkError<E>) -> (IvsErrorKind, Option<String>, String)
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    use aws_sdk_ivs::error::DisplayErrorContext;
+    match err {
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            let code = e.code().map(str::to_owned);
+            let status = service.raw().status().as_u16();
+            let kind = match code.as_deref() {
+                Some("ThrottlingException") => IvsErrorKind::Throttled,
+                Some("ResourceNotFoundException") => IvsErrorKind::NotFound,
+                Some("ChannelNotBroadcasting") => IvsErrorKind::ChannelNotBroadcasting,
+                Some("ConflictException") => IvsErrorKind::Conflict,
+                Some("ServiceQuotaExceededException") => IvsErrorKind::QuotaExceeded,
+                Some("AccessDeniedException" | "PendingVerification") => IvsErrorKind::AccessDenied,
+                Some("ValidationException") => IvsErrorKind::Invalid,
+                Some("InternalServerException" | "StreamUnavailable") => IvsErrorKind::ServerError,
+                _ => match status {
+                    429 => IvsErrorKind::Throttled,
+                    500..=599 => IvsErrorKind::ServerError,
+                    404 => IvsErrorKind::NotFound,
+                    409 => IvsErrorKind::Conflict,
+                    401 | 403 => IvsErrorKind::AccessDenied,
+                    400..=499 => IvsErrorKind::Invalid,
+                    _ => IvsErrorKind::Other,
+                },
+            };
+            let message = match (code.as_deref(), e.message()) {
+                (Some(c), Some(m)) => format!("{c}: {m}"),
+                (Some(c), None) => c.to_owned(),
+                (None, Some(m)) => format!("HTTP {status}: {m}"),
+                (None, None) => format!("HTTP {status}"),
+            };
+            (kind, code, message)
+        }
+        SdkError::TimeoutError(_) => (IvsErrorKind::Timeout, None, "timed out".to_owned()),
+        SdkError::DispatchFailure(failure) => {
+            let kind = if failure.is_user() {
+                IvsErrorKind::Other
+            } else {
+                IvsErrorKind::Timeout
+            };
+            (kind, None, DisplayErrorContext(err).to_string())
+        }
+        // The response could not be read (cut off, not JSON): the service may be recovering.
+        SdkError::ResponseError(_) => (
+            IvsErrorKind::ServerError,
+            None,
+            DisplayErrorContext(err).to_string(),
+        ),
+        _ => (
+            IvsErrorKind::Other,
+            None,
+            DisplayErrorContext(err).to_string(),
+        ),
+    }
+}
