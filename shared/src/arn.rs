@@ -332,7 +332,8 @@ mod tests {
 
     #[test]
     fn rejections_name_the_wrong_part() {
-        let cases: &[(&str, fn(&ArnProblem) -> bool)] = &[
+        type Check = fn(&ArnProblem) -> bool;
+        let cases: &[(&str, Check)] = &[
             ("", |p| matches!(p, ArnProblem::Empty)),
             ("channel/abc", |p| {
                 matches!(p, ArnProblem::WrongPartCount(1))

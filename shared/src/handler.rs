@@ -9,6 +9,9 @@
 //!   channel ARN, a detail of the wrong shape) or IVS refused for good: after Lambda's retries
 //!   the event lands in the dead-letter queue, where an operator sees it. Nothing is dropped.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use serde_json::Value;
@@ -65,9 +68,13 @@ impl Automation {
         Ok(Self::new(ivs, settings, accepts))
     }
 
-    /// The Lambda entry point.
-    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<HandlerOutput, Error> {
-        self.handle_value(event.payload).await
+    /// The Lambda entry point. The future is boxed: the SDK's futures nest deeply, and a
+    /// `main` that holds them unboxed overflows the compiler's layout query depth.
+    pub fn handle(
+        &self,
+        event: LambdaEvent<Value>,
+    ) -> Pin<Box<dyn Future<Output = Result<HandlerOutput, Error>> + Send + '_>> {
+        Box::pin(self.handle_value(event.payload))
     }
 
     /// Handles one raw EventBridge event.
@@ -96,9 +103,13 @@ impl Automation {
             name: event.name().to_owned(),
             actions: Vec::new(),
         };
-        let routed_here =
-            matches!(event, IvsEvent::Unknown(_)) || self.accepts.contains(&event.detail_type());
-        if !routed_here {
+        if let IvsEvent::Unknown(_) = event {
+            // Whatever its resources name (a stage, a bucket…), it is only logged.
+            let actions = decide(event, None, self.policies.defaults());
+            output.actions = execute(&self.ivs, &actions).await?;
+            return Ok(output);
+        }
+        if !self.accepts.contains(&event.detail_type()) {
             warn!("event of a detail-type this function is not deployed for: acknowledged without action");
             return Ok(output);
         }

@@ -1,1 +1,166 @@
+//! What the workspace-level tests share: fixtures from `events/`, IVS answers as the service
+//! sends them on the wire, mocked IVS clients and log capture.
 
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_ivs::config::http::HttpResponse;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+use serde_json::Value;
+use shared::events::IvsEvent;
+use shared::ivs::{Ivs, RetryPolicy};
+use shared::policy::Settings;
+
+pub use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+
+/// The fake account and channel every fixture uses.
+pub const ACCOUNT: &str = "111122223333";
+pub const CHANNEL_ARN: &str = "arn:aws:ivs:us-west-2:111122223333:channel/AbCdEf123456";
+pub const STREAM_ID: &str = "st-1AbCdEfGhIjKlMnOpQrStUv";
+pub const KEY_ARN: &str = "arn:aws:ivs:us-west-2:111122223333:stream-key/OlDkEy123456";
+pub const NEW_KEY_ARN: &str = "arn:aws:ivs:us-west-2:111122223333:stream-key/NeWkEy654321";
+/// A stream key value as IVS shapes them; tests assert it never reaches a log.
+pub const NEW_KEY_VALUE: &str = "sk_us-west-2_Zq8XwV7uT6sR5qP4oN3mL2kJ1iH0gF9eD";
+
+/// The folders of `events/` that hold EventBridge events (others hold other payloads).
+pub const EVENTBRIDGE_FOLDERS: &[&str] = &[
+    "stream-state-change",
+    "stream-health-change",
+    "limit-breach",
+    "recording-state-change",
+    "other",
+];
+
+pub fn events_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")
+}
+
+/// A fixture as JSON, by its path under `events/` (e.g. `stream-state-change/stream-start.json`).
+pub fn fixture(name: &str) -> Value {
+    let path = events_dir().join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read fixture {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("fixture {name} is not JSON: {e}"))
+}
+
+/// A fixture, typed.
+pub fn event(name: &str) -> IvsEvent {
+    IvsEvent::from_value(fixture(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+}
+
+/// Every EventBridge fixture: (path under `events/`, JSON).
+pub fn eventbridge_fixtures() -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for folder in EVENTBRIDGE_FOLDERS {
+        let dir = events_dir().join(folder);
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".json"))
+            .collect();
+        names.sort();
+        for n in names {
+            let name = format!("{folder}/{n}");
+            let json = fixture(&name);
+            out.push((name, json));
+        }
+    }
+    out
+}
+
+/// Settings as the given environment variables would make them.
+pub fn settings(vars: &[(&str, &str)]) -> Settings {
+    let vars: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Settings::from_lookup(|k| vars.get(k).cloned()).expect("valid test settings")
+}
+
+/// An IVS error answer exactly as the service sends it: the type in `X-Amzn-Errortype`, the
+/// message in `{"exceptionMessage": …}`.
+pub fn ivs_error(status: u16, error_type: &str) -> HttpResponse {
+    let body = format!(r#"{{"exceptionMessage":"{error_type} (mocked)"}}"#);
+    let mut response = HttpResponse::new(
+        StatusCode::try_from(status).expect("valid status"),
+        SdkBody::from(body),
+    );
+    response
+        .headers_mut()
+        .insert("x-amzn-errortype", error_type.to_owned());
+    response
+        .headers_mut()
+        .insert("content-type", "application/json".to_owned());
+    response
+}
+
+pub fn throttled() -> HttpResponse {
+    ivs_error(429, "ThrottlingException")
+}
+
+pub fn not_broadcasting() -> HttpResponse {
+    ivs_error(404, "ChannelNotBroadcasting")
+}
+
+/// An IVS client answering from `rules` (any matching rule, in order), with the SDK's own
+/// retries off as in production.
+#[macro_export]
+macro_rules! mocked_client {
+    ($rules:expr) => {
+        $crate::mock_client!(aws_sdk_ivs, $crate::RuleMode::MatchAny, $rules, |c| c
+            .retry_config(aws_sdk_ivs::config::retry::RetryConfig::disabled()))
+    };
+}
+
+/// IVS helpers over `client` with the given number of attempts and millisecond pauses.
+pub fn fast_ivs(client: aws_sdk_ivs::Client, max_attempts: u32) -> Ivs {
+    Ivs::with_retry(client, RetryPolicy::fast(max_attempts))
+}
+
+/// Collects what a subscriber writes, to assert on log output.
+#[derive(Clone, Default)]
+pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
+
+impl LogCapture {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A JSON subscriber (the production format) writing here, at `filter`
+    /// (`trace` captures everything, the SDK's own records included).
+    pub fn subscriber(&self, filter: &str) -> Box<dyn tracing::Subscriber + Send + Sync> {
+        let writer = self.clone();
+        shared::logging::LogConfig {
+            json: true,
+            filter: filter.to_owned(),
+        }
+        .subscriber(move || writer.clone())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+
+    /// Every line, parsed (each must be JSON).
+    pub fn records(&self) -> Vec<Value> {
+        self.text()
+            .lines()
+            .map(|l| {
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("log line not JSON: {e}: {l}"))
+            })
+            .collect()
+    }
+}
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
