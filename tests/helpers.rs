@@ -506,3 +506,32 @@ async fn resume_creates_a_key_only_when_there_is_none() {
     );
     assert_eq!(create.num_calls(), 1);
 }
+
+// ---------------------------------------------------------------- transport failures
+
+#[tokio::test]
+async fn an_unreachable_endpoint_is_retried_then_reported_as_unreachable() {
+    // A loopback port that nothing listens on: the OS refuses the connection at once.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let config = aws_sdk_ivs::Config::builder()
+        .behavior_version(aws_sdk_ivs::config::BehaviorVersion::latest())
+        .region(aws_sdk_ivs::config::Region::new("us-west-2"))
+        .credentials_provider(aws_sdk_ivs::config::Credentials::for_tests())
+        .endpoint_url(format!("http://127.0.0.1:{port}"))
+        .retry_config(aws_sdk_ivs::config::retry::RetryConfig::disabled())
+        .build();
+    let ivs = fast_ivs(Client::from_conf(config), 3);
+    let err = ivs.stop_stream(&channel()).await.unwrap_err();
+    match &err {
+        Error::Ivs { kind, attempts, .. } => {
+            assert_eq!(*kind, IvsErrorKind::Unreachable);
+            assert_eq!(*attempts, 3);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(err.is_retryable());
+    assert_eq!(err.error_type(), "Retryable.Unreachable");
+}

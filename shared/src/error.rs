@@ -25,8 +25,10 @@ pub enum IvsErrorKind {
     Throttled,
     /// A 5xx answer (`InternalServerException`, `StreamUnavailable`, …).
     ServerError,
-    /// No answer in time, or the connection failed.
+    /// No answer in time.
     Timeout,
+    /// IVS could not be reached (connection refused or reset, DNS, TLS).
+    Unreachable,
     /// `ResourceNotFoundException`.
     NotFound,
     /// `ChannelNotBroadcasting`.
@@ -48,7 +50,10 @@ impl IvsErrorKind {
     pub fn is_retryable(self) -> bool {
         matches!(
             self,
-            IvsErrorKind::Throttled | IvsErrorKind::ServerError | IvsErrorKind::Timeout
+            IvsErrorKind::Throttled
+                | IvsErrorKind::ServerError
+                | IvsErrorKind::Timeout
+                | IvsErrorKind::Unreachable
         )
     }
 
@@ -57,6 +62,7 @@ impl IvsErrorKind {
             IvsErrorKind::Throttled => "Throttled",
             IvsErrorKind::ServerError => "ServerError",
             IvsErrorKind::Timeout => "Timeout",
+            IvsErrorKind::Unreachable => "Unreachable",
             IvsErrorKind::NotFound => "NotFound",
             IvsErrorKind::ChannelNotBroadcasting => "ChannelNotBroadcasting",
             IvsErrorKind::Conflict => "Conflict",
@@ -172,6 +178,7 @@ mod tests {
             (IvsErrorKind::Throttled, true),
             (IvsErrorKind::ServerError, true),
             (IvsErrorKind::Timeout, true),
+            (IvsErrorKind::Unreachable, true),
             (IvsErrorKind::NotFound, false),
             (IvsErrorKind::AccessDenied, false),
             (IvsErrorKind::Invalid, false),

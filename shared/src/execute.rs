@@ -198,8 +198,8 @@ fn log_notice(notice: &Notice) {
         } => warn!(
             notice = notice_kind,
             limit = %limit,
-            limit_value = ?limit_value,
-            exceeded_by = ?exceeded_by,
+            limit_value = *limit_value,
+            exceeded_by = *exceeded_by,
             unit = unit.as_ref().map(|u| u.as_str()).unwrap_or(""),
             account_level,
             "IVS limit breached"

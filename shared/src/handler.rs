@@ -89,7 +89,7 @@ impl Automation {
             detail_type = %event.detail_type(),
             name = event.name(),
             channel_arn = field::Empty,
-            stream_id = event.stream_id().unwrap_or(""),
+            stream_id = event.stream_id(),
         );
         self.handle_event(&event, &span)
             .instrument(span.clone())

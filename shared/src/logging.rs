@@ -56,8 +56,8 @@ impl LogConfig {
                 builder
                     .json()
                     .flatten_event(true)
-                    .with_current_span(true)
-                    .with_span_list(false)
+                    .with_current_span(false)
+                    .with_span_list(true)
                     .finish(),
             )
         } else {
@@ -138,7 +138,7 @@ mod tests {
         assert_eq!(v["level"], "INFO");
         assert_eq!(v["message"], "hello");
         assert_eq!(v["channel_arn"], "arn:x");
-        assert_eq!(v["span"]["requestId"], "req-1");
+        assert_eq!(v["spans"][0]["requestId"], "req-1");
         assert!(v["timestamp"].is_string());
     }
 }

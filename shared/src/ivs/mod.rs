@@ -223,10 +223,12 @@ where
         }
         SdkError::TimeoutError(_) => (IvsErrorKind::Timeout, None, "timed out".to_owned()),
         SdkError::DispatchFailure(failure) => {
-            let kind = if failure.is_user() {
+            let kind = if failure.is_timeout() {
+                IvsErrorKind::Timeout
+            } else if failure.is_user() {
                 IvsErrorKind::Other
             } else {
-                IvsErrorKind::Timeout
+                IvsErrorKind::Unreachable
             };
             (kind, None, DisplayErrorContext(err).to_string())
         }
