@@ -87,7 +87,7 @@ impl Automation {
             "ivs_event",
             event_id = event.id(),
             detail_type = %event.detail_type(),
-            name = event.name(),
+            event_name = event.name(),
             channel_arn = field::Empty,
             stream_id = event.stream_id(),
         );
