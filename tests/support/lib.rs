@@ -15,6 +15,8 @@ use shared::policy::Settings;
 
 pub use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 
+pub mod lambda;
+
 /// The fake account and channel every fixture uses.
 pub const ACCOUNT: &str = "111122223333";
 pub const CHANNEL_ARN: &str = "arn:aws:ivs:us-west-2:111122223333:channel/AbCdEf123456";

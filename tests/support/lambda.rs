@@ -1,0 +1,400 @@
+//! A local Lambda service for tests: it runs the real function binaries against a Lambda
+//! Runtime API on 127.0.0.1 (so `lambda_runtime`'s real loop runs: `next`, `response`,
+//! `error`) and serves the Lambda Invoke API (`POST /2015-03-31/functions/{name}/invocations`),
+//! so that anything that invokes Lambda over HTTP (the IVS emulator's delivery target) can
+//! drive the functions.
+//!
+//! One server hosts every function: each function process gets
+//! `AWS_LAMBDA_RUNTIME_API=http://127.0.0.1:<port>/fn/<name>` (the scheme is needed for a URI
+//! with a path), and `lambda_runtime` keeps that base
+//! path in front of its `/2018-06-01/runtime/...` requests.
+//!
+//! Invocations of one function are handled one at a time, in order, as one Lambda instance
+//! does. Function processes are killed and the server stopped when the service is dropped.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::{oneshot, Notify};
+
+/// What an invocation returned.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Invoked {
+    /// The function's response.
+    Ok(Value),
+    /// The function failed: Lambda's `errorType` and `errorMessage`.
+    Err {
+        error_type: String,
+        error_message: String,
+    },
+}
+
+impl Invoked {
+    pub fn ok(self) -> Value {
+        match self {
+            Invoked::Ok(v) => v,
+            Invoked::Err {
+                error_type,
+                error_message,
+            } => panic!("the function failed: {error_type}: {error_message}"),
+        }
+    }
+}
+
+struct Invocation {
+    request_id: String,
+    payload: Bytes,
+    reply: oneshot::Sender<Invoked>,
+}
+
+#[derive(Default)]
+struct Function {
+    queue: Mutex<VecDeque<Invocation>>,
+    ready: Notify,
+    in_flight: Mutex<HashMap<String, oneshot::Sender<Invoked>>>,
+    logs: Arc<Mutex<Vec<String>>>,
+    invocations: AtomicUsize,
+}
+
+#[derive(Default)]
+struct Service {
+    functions: Mutex<HashMap<String, Arc<Function>>>,
+    next_id: AtomicU64,
+}
+
+impl Service {
+    fn function(&self, name: &str) -> Option<Arc<Function>> {
+        self.functions.lock().unwrap().get(name).cloned()
+    }
+}
+
+/// The running service. Dropping it kills the function processes and stops the server.
+pub struct LocalLambda {
+    service: Arc<Service>,
+    addr: SocketAddr,
+    server: tokio::task::JoinHandle<()>,
+    children: Mutex<Vec<Child>>,
+}
+
+/// How long one invocation may take before the harness gives up on it.
+pub const INVOKE_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl LocalLambda {
+    /// Starts the Runtime and Invoke APIs on 127.0.0.1, on a port the OS picks.
+    pub async fn start() -> Self {
+        let service = Arc::new(Service::default());
+        let app = Router::new()
+            .route("/fn/{name}/2018-06-01/runtime/invocation/next", get(next))
+            .route(
+                "/fn/{name}/2018-06-01/runtime/invocation/{id}/response",
+                post(response),
+            )
+            .route(
+                "/fn/{name}/2018-06-01/runtime/invocation/{id}/error",
+                post(error),
+            )
+            .route("/fn/{name}/2018-06-01/runtime/init/error", post(init_error))
+            .route("/2015-03-31/functions/{name}/invocations", post(invoke_api))
+            .with_state(service.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        LocalLambda {
+            service,
+            addr,
+            server,
+            children: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Base URL of the Invoke API (`{url}/2015-03-31/functions/{name}/invocations`).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Starts `binary` as function `name` with exactly `env` (plus the Lambda variables),
+    /// collecting its output lines.
+    pub fn spawn(&self, name: &str, binary: &Path, env: &[(&str, String)]) {
+        let function = Arc::new(Function::default());
+        self.service
+            .functions
+            .lock()
+            .unwrap()
+            .insert(name.to_owned(), function.clone());
+        let mut command = Command::new(binary);
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env(
+                "AWS_LAMBDA_RUNTIME_API",
+                format!("http://{}/fn/{name}", self.addr),
+            )
+            .env("AWS_LAMBDA_FUNCTION_NAME", name)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let logs = function.logs.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stream).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    logs.lock().unwrap().push(line);
+                }
+            });
+        }
+        self.children.lock().unwrap().push(child);
+    }
+
+    /// Invokes function `name` with `event`, as the Invoke API would.
+    pub async fn invoke(&self, name: &str, event: &Value) -> Invoked {
+        let payload = Bytes::from(serde_json::to_vec(event).unwrap());
+        invoke(&self.service, name, payload).await
+    }
+
+    /// Every line the function's process has written so far (stdout and stderr).
+    pub fn logs(&self, name: &str) -> Vec<String> {
+        self.service
+            .function(name)
+            .map(|f| f.logs.lock().unwrap().clone())
+            .unwrap_or_default()
+    }
+
+    /// Invocations that reached the function so far.
+    pub fn invocations(&self, name: &str) -> usize {
+        self.service
+            .function(name)
+            .map(|f| f.invocations.load(Ordering::SeqCst))
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for LocalLambda {
+    fn drop(&mut self) {
+        for child in self.children.lock().unwrap().iter_mut() {
+            let _ = child.start_kill();
+        }
+        self.server.abort();
+    }
+}
+
+async fn invoke(service: &Service, name: &str, payload: Bytes) -> Invoked {
+    let Some(function) = service.function(name) else {
+        return Invoked::Err {
+            error_type: "ResourceNotFoundException".into(),
+            error_message: format!("no function named {name}"),
+        };
+    };
+    let request_id = format!(
+        "00000000-0000-4000-8000-{:012}",
+        service.next_id.fetch_add(1, Ordering::SeqCst)
+    );
+    let (reply, result) = oneshot::channel();
+    function.queue.lock().unwrap().push_back(Invocation {
+        request_id,
+        payload,
+        reply,
+    });
+    function.ready.notify_one();
+    match tokio::time::timeout(INVOKE_TIMEOUT, result).await {
+        Ok(Ok(invoked)) => invoked,
+        Ok(Err(_)) => Invoked::Err {
+            error_type: "Runtime.ExitError".into(),
+            error_message: "the function process went away".into(),
+        },
+        Err(_) => Invoked::Err {
+            error_type: "Sandbox.Timedout".into(),
+            error_message: format!("no answer within {INVOKE_TIMEOUT:?}"),
+        },
+    }
+}
+
+async fn next(State(service): State<Arc<Service>>, UrlPath(name): UrlPath<String>) -> Response {
+    let Some(function) = service.function(&name) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let invocation = loop {
+        if let Some(inv) = function.queue.lock().unwrap().pop_front() {
+            break inv;
+        }
+        function.ready.notified().await;
+    };
+    function.invocations.fetch_add(1, Ordering::SeqCst);
+    let deadline = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis()
+        + 30_000;
+    let mut headers = HeaderMap::new();
+    let mut set = |k: &'static str, v: String| {
+        headers.insert(k, HeaderValue::from_str(&v).unwrap());
+    };
+    set(
+        "lambda-runtime-aws-request-id",
+        invocation.request_id.clone(),
+    );
+    set("lambda-runtime-deadline-ms", deadline.to_string());
+    set(
+        "lambda-runtime-invoked-function-arn",
+        format!("arn:aws:lambda:us-west-2:111122223333:function:{name}"),
+    );
+    set(
+        "lambda-runtime-trace-id",
+        "Root=1-00000000-000000000000000000000000;Sampled=0".into(),
+    );
+    function
+        .in_flight
+        .lock()
+        .unwrap()
+        .insert(invocation.request_id, invocation.reply);
+    (StatusCode::OK, headers, invocation.payload).into_response()
+}
+
+fn settle(service: &Service, name: &str, id: &str, result: Invoked) -> StatusCode {
+    let reply = service
+        .function(name)
+        .and_then(|f| f.in_flight.lock().unwrap().remove(id));
+    match reply {
+        Some(reply) => {
+            let _ = reply.send(result);
+            StatusCode::ACCEPTED
+        }
+        None => StatusCode::BAD_REQUEST,
+    }
+}
+
+async fn response(
+    State(service): State<Arc<Service>>,
+    UrlPath((name, id)): UrlPath<(String, String)>,
+    body: Bytes,
+) -> StatusCode {
+    let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    settle(&service, &name, &id, Invoked::Ok(value))
+}
+
+fn diagnostic(body: &[u8]) -> Invoked {
+    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    Invoked::Err {
+        error_type: v["errorType"].as_str().unwrap_or("Unknown").to_owned(),
+        error_message: v["errorMessage"].as_str().unwrap_or("").to_owned(),
+    }
+}
+
+async fn error(
+    State(service): State<Arc<Service>>,
+    UrlPath((name, id)): UrlPath<(String, String)>,
+    body: Bytes,
+) -> StatusCode {
+    settle(&service, &name, &id, diagnostic(&body))
+}
+
+async fn init_error(
+    State(service): State<Arc<Service>>,
+    UrlPath(name): UrlPath<String>,
+    body: Bytes,
+) -> StatusCode {
+    if let Some(function) = service.function(&name) {
+        function
+            .logs
+            .lock()
+            .unwrap()
+            .push(format!("INIT ERROR: {}", String::from_utf8_lossy(&body)));
+        let pending: Vec<_> = function.queue.lock().unwrap().drain(..).collect();
+        for inv in pending {
+            let _ = inv.reply.send(diagnostic(&body));
+        }
+    }
+    StatusCode::ACCEPTED
+}
+
+/// The Invoke API as Lambda answers it: 200 with the response, or 200 with
+/// `X-Amz-Function-Error: Unhandled` and the error document when the function failed.
+async fn invoke_api(
+    State(service): State<Arc<Service>>,
+    UrlPath(name): UrlPath<String>,
+    body: Bytes,
+) -> Response {
+    match invoke(&service, &name, body).await {
+        Invoked::Ok(v) => (StatusCode::OK, axum::Json(v)).into_response(),
+        Invoked::Err {
+            error_type,
+            error_message,
+        } => {
+            let doc = serde_json::json!({"errorType": error_type, "errorMessage": error_message});
+            let status = if error_type == "ResourceNotFoundException" {
+                StatusCode::NOT_FOUND
+            } else {
+                StatusCode::OK
+            };
+            (
+                status,
+                [("x-amz-function-error", "Unhandled")],
+                axum::Json(doc),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// The workspace's function binaries, built once per test process (`cargo build
+/// --workspace --bins`, which is quick when they are up to date). Returns the directory that
+/// holds them.
+pub fn function_binaries() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        // target/<profile>/deps/<this test> → target/<profile>
+        let exe = std::env::current_exe().expect("test executable path");
+        let dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("target/<profile>")
+            .to_path_buf();
+        let mut args = vec!["build", "--workspace", "--bins", "--quiet"];
+        if dir.ends_with("release") {
+            args.push("--release");
+        }
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(&args)
+            .current_dir(&workspace)
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building the function binaries failed");
+        dir
+    })
+}
