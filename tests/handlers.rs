@@ -414,3 +414,54 @@ async fn a_key_rotation_logs_one_line_per_action_and_never_the_key_value() {
     assert_eq!(rotation[0]["new_key_arn"], NEW_KEY_ARN);
     assert_eq!(rotation[0]["level"], "INFO");
 }
+
+#[tokio::test]
+async fn retries_stop_in_time_for_the_invocation_deadline() {
+    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+    let tags = tags_rule(&[]);
+    let put = mock!(Client::put_metadata)
+        .sequence()
+        .http_response(throttled)
+        .times(50)
+        .build();
+    // 50 attempts with 400 ms pauses would take 20 s; the invocation has 2.5 s, of which
+    // RETRY_MARGIN (2 s) stays free: one or two attempts fit.
+    let retry = shared::ivs::RetryPolicy {
+        max_attempts: 50,
+        base_delay: Duration::from_millis(400),
+        max_delay: Duration::from_millis(400),
+    };
+    let automation = Automation::new(
+        shared::ivs::Ivs::with_retry(mocked_client!(&[&tags, &put]), retry),
+        settings(&[]),
+        STREAM_EVENTS,
+    );
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let mut context = Context::default();
+    context.deadline = now_ms + 2_500;
+    let started = Instant::now();
+    let err = automation
+        .handle(LambdaEvent::new(
+            fixture("stream-state-change/stream-start.json"),
+            context,
+        ))
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_millis(1_500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        err.is_retryable(),
+        "reported as retryable, for Lambda to retry"
+    );
+    assert!(
+        (1..=2).contains(&put.num_calls()),
+        "{} calls",
+        put.num_calls()
+    );
+}

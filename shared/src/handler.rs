@@ -11,6 +11,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
@@ -20,7 +21,7 @@ use tracing::{error, field, info_span, warn, Instrument, Span};
 use crate::error::Error;
 use crate::events::{DetailType, IvsEvent};
 use crate::execute::{execute, ActionReport};
-use crate::ivs::{client_from_env, Ivs};
+use crate::ivs::{client_from_env, with_deadline, Ivs};
 use crate::policy::{decide, PolicyCache, Settings};
 
 /// Detail-types handled by the `stream-events` function.
@@ -74,7 +75,14 @@ impl Automation {
         &self,
         event: LambdaEvent<Value>,
     ) -> Pin<Box<dyn Future<Output = Result<HandlerOutput, Error>> + Send + '_>> {
-        Box::pin(self.handle_value(event.payload))
+        let deadline = invocation_deadline(event.context.deadline);
+        let work = self.handle_value(event.payload);
+        Box::pin(async move {
+            match deadline {
+                Some(deadline) => with_deadline(deadline, work).await,
+                None => work.await,
+            }
+        })
     }
 
     /// Handles one raw EventBridge event.
@@ -128,4 +136,17 @@ impl Automation {
         output.actions = execute(&self.ivs, &actions).await?;
         Ok(output)
     }
+}
+
+/// The invocation's deadline (Unix milliseconds, as the Runtime API gives it) as an
+/// `Instant`; `None` when unset (0).
+fn invocation_deadline(deadline_ms: u64) -> Option<Instant> {
+    if deadline_ms == 0 {
+        return None;
+    }
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    Some(Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms)))
 }

@@ -11,7 +11,8 @@ mod metadata;
 mod retry;
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::future::Future;
+use std::time::{Duration, Instant};
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -50,6 +51,27 @@ pub async fn client_from_env() -> Client {
         .load()
         .await;
     Client::new(&config)
+}
+
+/// Time kept free before the invocation's deadline: a retry that would start later than
+/// `deadline - RETRY_MARGIN` is not made, so that the failure is reported (and the event
+/// retried by Lambda) instead of the invocation timing out with nothing said.
+pub const RETRY_MARGIN: Duration = Duration::from_secs(2);
+
+tokio::task_local! {
+    static DEADLINE: Instant;
+}
+
+/// Runs `work` with a deadline that every IVS call's retry loop respects (see
+/// [`RETRY_MARGIN`]). The handler sets it from the Lambda invocation's deadline.
+pub async fn with_deadline<F: Future>(deadline: Instant, work: F) -> F::Output {
+    DEADLINE.scope(deadline, work).await
+}
+
+fn time_left_for(delay: Duration) -> bool {
+    DEADLINE
+        .try_with(|deadline| Instant::now() + delay + RETRY_MARGIN < *deadline)
+        .unwrap_or(true)
 }
 
 /// Which failures a call may be retried on.
@@ -126,7 +148,8 @@ impl Ivs {
                 RetryOn::Transient => kind.is_retryable(),
                 RetryOn::Throttling => kind == IvsErrorKind::Throttled,
             };
-            if !may_retry || attempt >= self.retry.max_attempts {
+            let delay = self.retry.delay(attempt);
+            if !may_retry || attempt >= self.retry.max_attempts || !time_left_for(delay) {
                 return Err(Error::Ivs {
                     operation,
                     kind,
@@ -135,7 +158,6 @@ impl Ivs {
                     attempts: attempt,
                 });
             }
-            let delay = self.retry.delay(attempt);
             warn!(
                 operation,
                 attempt,
