@@ -1,1 +1,117 @@
-//! placeholder
+//! A local Amazon IVS (low-latency streaming) emulator that speaks the real IVS wire protocol,
+//! simulates broadcasters, and emits the EventBridge events IVS emits.
+//!
+//! Point any IVS client at it (`endpoint_url` in the SDKs, `AWS_ENDPOINT_URL_IVS` in the
+//! environment) with any credentials, signed for the emulator's region.
+//!
+//! # The IVS API
+//!
+//! restJson1 as the SDKs expect it: `POST /<Operation>` with a JSON body; tagging on
+//! `GET|POST|DELETE /tags/{resourceArn}`. Successes answer 200 with JSON, or an empty 204 for
+//! DeleteChannel, DeleteStreamKey, DeleteRecordingConfiguration, DeletePlaybackRestrictionPolicy
+//! and PutMetadata. Errors carry their type in `X-Amzn-Errortype` and `{"exceptionMessage": ...}`
+//! in the body, at the status the service model gives. Requests need a SigV4 `Authorization`
+//! header scoped to the region and the `ivs` service (signatures are not verified).
+//!
+//! Implemented: channels, stream keys, streams and stream sessions, PutMetadata, playback key
+//! pairs, recording configurations, playback restriction policies, tags, viewer session
+//! revocations. Validation follows the service model (lengths, patterns, ranges, enums);
+//! pagination uses opaque tokens; the quotas of IVS apply (one stream key per channel, three
+//! playback key pairs, 50 tags, 1 KB and 5 requests per second per channel for PutMetadata).
+//!
+//! # The control API
+//!
+//! Under `/_emulator` (no authentication, never subject to fault injection), JSON in and out;
+//! errors answer `{"error": "<code>", "message": "..."}`. Each route has an [`Emulator`] method.
+//!
+//! | route | body / query | effect |
+//! |---|---|---|
+//! | `POST /_emulator/ingest/connect` | `{"streamKey"}` | goes live: `{"channelArn", "streamId"}`; unknown or deleted key 403, live channel 409 |
+//! | `POST /_emulator/ingest/disconnect` | `{"channelArn"}` | ends the stream (as StopStream does): `{"channelArn", "streamId"}` |
+//! | `POST /_emulator/ingest/starve` / `recover` | `{"channelArn"}` | `Starvation Start` / `Starvation End` |
+//! | `POST /_emulator/ingest/viewers` | `{"channelArn", "viewerCount"}` | sets the reported viewer count |
+//! | `POST /_emulator/limit-breach` | `{"limitName", "channelArn"?, "limitValue"?, "exceededBy"?, "limitUnit"?}` | an `IVS Limit Breach` |
+//! | `POST /_emulator/recording/fail-next` | `{"channelArn", "phase": "start"\|"end", "reason"?}` | the next recording start or end fails |
+//! | `POST /_emulator/recording/flush` | | ends the recordings waiting for their reconnect window |
+//! | `GET /_emulator/metadata` | `?channelArn=` | accepted PutMetadata payloads `[{"at", "channelArn", "streamId", "payload"}]` |
+//! | `GET /_emulator/events` | | every event so far, in order, fields in IVS's order |
+//! | `GET\|POST /_emulator/faults` | `{"rules": [{"operation", "throttle", "error500", "unavailable", "latencyMs"}]}` | fault injection |
+//! | `POST /_emulator/faults/next` | `{"operation", "error", "count"?}` | the next calls of an operation fail with a modelled error |
+//! | `GET /_emulator/stats` | | [`Stats`] |
+//! | `GET /_emulator/dead-letters` | | [`DeadLetter`]s |
+//! | `GET /_emulator/revocations` | | accepted viewer-session revocations |
+//! | `GET /_emulator/health` | | `{"status": "ok", "region", "account", "seed"}` |
+//!
+//! # Events
+//!
+//! Connecting emits `Session Created`, `Stream Start` (and `Recording Start` or `Recording Start
+//! Failure` when the channel records); disconnecting or StopStream emits `Stream End`, `Session
+//! Ended` (and `Recording End` or `Recording End Failure`). Events go, in order, to in-process
+//! [`Subscription`]s, to the event log ([`Emulator::events`]), and to the configured [`Target`]s:
+//! JSON lines (stdout or a file) and local Lambda functions through the Lambda Invoke API, with
+//! retries and dead letters.
+//!
+//! # Command line
+//!
+//! `ivs-emulator --port 0` listens on 127.0.0.1 and prints `http://127.0.0.1:PORT` as the first
+//! line of stdout; logs go to stderr. `--region`, `--account`, `--seed`, `--events-out
+//! <stdout|PATH>`, `--lambda-endpoint URL` with `--route "<detail-type>=<function>"` or
+//! `--default-routes`, `--fault "<Operation|*>:throttle=0.1,error500=0.05,unavailable=0.05,latency_ms=50"`
+//! and `--no-metadata-rate-limit` configure it (`--help` lists them all).
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn example() -> std::io::Result<()> {
+//! use std::net::{Ipv4Addr, SocketAddr};
+//!
+//! use ivs_emulator::{Config, Emulator};
+//!
+//! let emulator = Emulator::new(Config { seed: 7, ..Config::default() });
+//! let server = emulator.serve(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
+//! let mut events = emulator.subscribe();
+//! // ... create a channel through `server.url()` with the IVS SDK, then:
+//! // let live = emulator.connect(&stream_key_value)?;
+//! # let _ = &mut events;
+//! server.shutdown().await
+//! # }
+//! ```
+
+#![warn(missing_docs)]
+
+mod auth;
+mod config;
+mod control;
+mod delivery;
+mod emulator;
+mod error;
+mod events;
+mod faults;
+#[cfg(test)]
+mod http_tests;
+mod ids;
+mod ingest;
+mod keys;
+mod metadata;
+mod model;
+mod ops;
+mod pagination;
+mod server;
+mod state;
+mod stats;
+mod validate;
+
+pub use config::{Config, JsonLinesTarget, LambdaTarget, Quotas, Route, RouteSpecError, Target};
+pub use delivery::{DeadLetter, Subscription};
+pub use emulator::Emulator;
+pub use error::{ControlError, ErrorKind, IvsError};
+pub use events::{
+    DETAIL_TYPES, LIMIT_BREACH, RECORDING_STATE_CHANGE, STREAM_HEALTH_CHANGE, STREAM_STATE_CHANGE,
+};
+pub use faults::{FaultConfig, FaultRule, FaultSpecError, ScriptedError};
+pub use ingest::{Connected, LimitBreach, RecordingFailure};
+pub use metadata::RecordedMetadata;
+pub use ops::Operation;
+pub use server::Server;
+pub use state::Revocation;
+pub use stats::{DeliveryStats, FaultCounts, OperationStats, Stats};

@@ -1,1 +1,207 @@
-fn main() {}
+//! `ivs-emulator`: runs the IVS emulator on 127.0.0.1.
+//!
+//! The first line of standard output is the endpoint (`http://127.0.0.1:PORT`), so scripts can
+//! start it with `--port 0` and read where it listens. Logs go to standard error (`RUST_LOG`
+//! filters them, default `info`). Ctrl-C or SIGTERM stops it.
+
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use ivs_emulator::{
+    Config, Emulator, FaultConfig, FaultRule, JsonLinesTarget, LambdaTarget, Route, Target,
+};
+use tracing_subscriber::EnvFilter;
+
+/// A local Amazon IVS emulator: the IVS API on the real wire protocol, simulated ingest under
+/// /_emulator, and the EventBridge events IVS emits.
+#[derive(Debug, Parser)]
+#[command(name = "ivs-emulator", version)]
+struct Cli {
+    /// Port on 127.0.0.1 (0 picks a free port).
+    #[arg(long, default_value_t = 4566)]
+    port: u16,
+
+    /// Region of the emulated account (requests must be signed for it).
+    #[arg(long, default_value = "us-west-2")]
+    region: String,
+
+    /// Account id of the emulated account.
+    #[arg(long, default_value = "111122223333")]
+    account: String,
+
+    /// Seed of every random choice (ids, fault draws); random when absent (and logged).
+    #[arg(long)]
+    seed: Option<u64>,
+
+    /// Write every event as a JSON line to `stdout` or to a file.
+    #[arg(long, value_name = "stdout|PATH")]
+    events_out: Option<JsonLinesTarget>,
+
+    /// Base URL of a Lambda Invoke API (e.g. `cargo lambda watch`): http://127.0.0.1:9000.
+    #[arg(long, value_name = "URL")]
+    lambda_endpoint: Option<String>,
+
+    /// Route a detail-type to a function: "Stream State Change=stream-events" (repeatable).
+    #[arg(
+        long = "route",
+        value_name = "DETAIL-TYPE=FUNCTION",
+        requires = "lambda_endpoint"
+    )]
+    routes: Vec<Route>,
+
+    /// Route stream state, stream health and limit breach events to `stream-events`, recording
+    /// state changes to `recording-events`.
+    #[arg(long, requires = "lambda_endpoint")]
+    default_routes: bool,
+
+    /// Time limit of one Lambda invocation, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 900)]
+    lambda_timeout: u64,
+
+    /// Pause before retrying a failed Lambda invocation, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    lambda_retry_delay: u64,
+
+    /// Inject faults: "<Operation|*>:throttle=0.1,error500=0.05,unavailable=0.05,latency_ms=50" (repeatable).
+    #[arg(long = "fault", value_name = "SPEC")]
+    faults: Vec<FaultRule>,
+
+    /// Turn off the PutMetadata rate limits (5 per second per channel, 155 per account).
+    #[arg(long)]
+    no_metadata_rate_limit: bool,
+}
+
+impl Cli {
+    fn config(&self) -> Result<Config, String> {
+        let region_ok = !self.region.is_empty()
+            && self
+                .region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !region_ok {
+            return Err(format!(
+                "--region must match [a-z0-9-]+, not '{}'",
+                self.region
+            ));
+        }
+        if self.account.is_empty() || !self.account.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("--account must be digits, not '{}'", self.account));
+        }
+        let mut config = Config {
+            region: self.region.clone(),
+            account: self.account.clone(),
+            metadata_rate_limit: if self.no_metadata_rate_limit {
+                None
+            } else {
+                Config::default().metadata_rate_limit
+            },
+            faults: FaultConfig {
+                rules: self.faults.clone(),
+            },
+            ..Config::default()
+        };
+        if let Some(seed) = self.seed {
+            config.seed = seed;
+        }
+        if let Some(target) = &self.events_out {
+            config.targets.push(Target::JsonLines(target.clone()));
+        }
+        if let Some(endpoint) = &self.lambda_endpoint {
+            if !endpoint.starts_with("http://") {
+                return Err(format!(
+                    "--lambda-endpoint must be an http:// URL, not '{endpoint}'"
+                ));
+            }
+            let mut routes = self.routes.clone();
+            if self.default_routes {
+                routes.extend(Route::default_routes());
+            }
+            if routes.is_empty() {
+                return Err("--lambda-endpoint needs --route or --default-routes".to_owned());
+            }
+            let mut target = LambdaTarget::new(endpoint.clone(), routes);
+            target.timeout = Duration::from_secs(self.lambda_timeout);
+            target.retry_delay = Duration::from_millis(self.lambda_retry_delay);
+            config.targets.push(Target::Lambda(target));
+        }
+        Ok(config)
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => {
+            if let Err(err) = result {
+                tracing::warn!(error = %err, "cannot listen for Ctrl-C");
+                std::future::pending::<()>().await;
+            }
+        }
+        () = terminate => {}
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let config = cli.config()?;
+    let emulator = Emulator::new(config);
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, cli.port));
+    let server = emulator
+        .serve(addr)
+        .await
+        .map_err(|err| format!("cannot listen on {addr}: {err}"))?;
+    {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "{}", server.url())
+            .and_then(|()| stdout.flush())
+            .map_err(|err| format!("cannot write to stdout: {err}"))?;
+    }
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    server
+        .shutdown()
+        .await
+        .map_err(|err| format!("server error: {err}"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("ivs-emulator: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err}");
+            eprintln!("ivs-emulator: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

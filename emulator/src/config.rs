@@ -1,0 +1,234 @@
+//! Configuration of an [`Emulator`](crate::Emulator): identity, seed, limits, faults and event
+//! delivery targets.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::events::{
+    LIMIT_BREACH, RECORDING_STATE_CHANGE, STREAM_HEALTH_CHANGE, STREAM_STATE_CHANGE,
+};
+use crate::faults::FaultConfig;
+use crate::metadata::DEFAULT_CHANNEL_RATE;
+
+/// How an emulator behaves. `Config::default()` is us-west-2, account 111122223333, a random seed,
+/// the PutMetadata limit on, no faults and no delivery targets besides in-process subscribers.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The region in ARNs, URLs and events; requests must be signed for it.
+    pub region: String,
+    /// The account id in ARNs and events.
+    pub account: String,
+    /// Seed of every random choice (ids, fault draws): the same seed and the same calls give the
+    /// same run.
+    pub seed: u64,
+    /// PutMetadata requests allowed per second per channel; `None` turns the limit (and the
+    /// per-account limit of 155 per second) off.
+    pub metadata_rate_limit: Option<u32>,
+    /// Fault injection (off by default).
+    pub faults: FaultConfig,
+    /// Where events go besides the in-process subscribers and the event log.
+    pub targets: Vec<Target>,
+    /// Resource quotas.
+    pub quotas: Quotas,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            region: "us-west-2".to_owned(),
+            account: "111122223333".to_owned(),
+            seed: fastrand::u64(..),
+            metadata_rate_limit: Some(DEFAULT_CHANNEL_RATE),
+            faults: FaultConfig::default(),
+            targets: Vec::new(),
+            quotas: Quotas::default(),
+        }
+    }
+}
+
+/// Resource quotas per account and region (IVS's defaults; lower them to test quota errors).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Quotas {
+    /// Channels (IVS default: 5,000).
+    pub channels: usize,
+    /// Recording configurations (IVS default: 20).
+    pub recording_configurations: usize,
+    /// Playback key pairs (IVS: 3).
+    pub playback_key_pairs: usize,
+    /// Playback restriction policies (default here: 20).
+    pub playback_restriction_policies: usize,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Self {
+            channels: 5_000,
+            recording_configurations: 20,
+            playback_key_pairs: 3,
+            playback_restriction_policies: 20,
+        }
+    }
+}
+
+/// An event delivery target.
+#[derive(Clone, Debug)]
+pub enum Target {
+    /// One JSON line per event.
+    JsonLines(JsonLinesTarget),
+    /// Invoke local Lambda functions through the Lambda Invoke API.
+    Lambda(LambdaTarget),
+}
+
+/// Where JSON lines go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JsonLinesTarget {
+    /// The process's standard output.
+    Stdout,
+    /// A file (created or truncated when the emulator starts).
+    File(PathBuf),
+}
+
+impl FromStr for JsonLinesTarget {
+    type Err = std::convert::Infallible;
+
+    /// `stdout` or a path.
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Ok(if value == "stdout" || value == "-" {
+            Self::Stdout
+        } else {
+            Self::File(PathBuf::from(value))
+        })
+    }
+}
+
+/// Delivery to local Lambda functions: `POST {endpoint}/2015-03-31/functions/{name}/invocations`
+/// with the event as the body, as `cargo lambda watch` serves it.
+#[derive(Clone, Debug)]
+pub struct LambdaTarget {
+    /// Base URL of the Lambda Invoke API (`http://127.0.0.1:9000`).
+    pub endpoint: String,
+    /// Which functions get which detail-types.
+    pub routes: Vec<Route>,
+    /// Retries after a failed invocation before the event is dead-lettered (Lambda's async
+    /// invocation retries twice).
+    pub retries: u32,
+    /// Pause before each retry.
+    pub retry_delay: Duration,
+    /// Time limit of one invocation (the first invocation under `cargo lambda watch` compiles the
+    /// function, so keep it generous).
+    pub timeout: Duration,
+}
+
+impl LambdaTarget {
+    /// A target at `endpoint` with `routes`, two retries 500 ms apart and a 15-minute timeout.
+    pub fn new(endpoint: impl Into<String>, routes: Vec<Route>) -> Self {
+        Self {
+            endpoint: endpoint.into(),
+            routes,
+            retries: 2,
+            retry_delay: Duration::from_millis(500),
+            timeout: Duration::from_secs(900),
+        }
+    }
+}
+
+/// A routing rule: events of `detail_type` go to the Lambda function `function`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    /// A full detail-type (`IVS Stream State Change`), or `*` for every event.
+    pub detail_type: String,
+    /// The function name.
+    pub function: String,
+}
+
+impl Route {
+    /// A route of `detail_type` (with or without its `IVS ` prefix) to `function`.
+    pub fn new(detail_type: &str, function: &str) -> Self {
+        let detail_type = detail_type.trim();
+        let detail_type = if detail_type == "*" || detail_type.starts_with("IVS ") {
+            detail_type.to_owned()
+        } else {
+            format!("IVS {detail_type}")
+        };
+        Self {
+            detail_type,
+            function: function.trim().to_owned(),
+        }
+    }
+
+    /// The project's routes: stream state, stream health and limit breaches to `stream-events`,
+    /// recording state changes to `recording-events`.
+    pub fn default_routes() -> Vec<Route> {
+        vec![
+            Route::new(STREAM_STATE_CHANGE, "stream-events"),
+            Route::new(STREAM_HEALTH_CHANGE, "stream-events"),
+            Route::new(LIMIT_BREACH, "stream-events"),
+            Route::new(RECORDING_STATE_CHANGE, "recording-events"),
+        ]
+    }
+
+    /// Whether events of `detail_type` take this route.
+    pub fn matches(&self, detail_type: &str) -> bool {
+        self.detail_type == "*" || self.detail_type == detail_type
+    }
+}
+
+/// A route that cannot be parsed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("a route looks like '<detail-type>=<function-name>', e.g. 'Stream State Change=stream-events': {0}")]
+pub struct RouteSpecError(String);
+
+impl FromStr for Route {
+    type Err = RouteSpecError;
+
+    /// Parses `<detail-type>=<function-name>`.
+    fn from_str(spec: &str) -> Result<Self, Self::Err> {
+        let (detail_type, function) = spec
+            .split_once('=')
+            .ok_or_else(|| RouteSpecError(spec.to_owned()))?;
+        let valid_function = !function.trim().is_empty()
+            && function
+                .trim()
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if detail_type.trim().is_empty() || !valid_function {
+            return Err(RouteSpecError(spec.to_owned()));
+        }
+        Ok(Route::new(detail_type, function))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_parse_with_or_without_the_prefix() {
+        let route: Route = "Stream State Change=stream-events".parse().unwrap();
+        assert_eq!(
+            route,
+            Route::new("IVS Stream State Change", "stream-events")
+        );
+        assert!(route.matches("IVS Stream State Change"));
+        assert!(!route.matches("IVS Limit Breach"));
+        let all: Route = "*=audit".parse().unwrap();
+        assert!(all.matches("IVS Limit Breach"));
+        for bad in ["no-equals", "=fn", "Limit Breach=", "Limit Breach=a/b"] {
+            assert!(bad.parse::<Route>().is_err(), "{bad}");
+        }
+        assert_eq!(Route::default_routes().len(), 4);
+    }
+
+    #[test]
+    fn json_lines_targets() {
+        assert_eq!(
+            "stdout".parse::<JsonLinesTarget>().unwrap(),
+            JsonLinesTarget::Stdout
+        );
+        assert_eq!(
+            "/tmp/e.jsonl".parse::<JsonLinesTarget>().unwrap(),
+            JsonLinesTarget::File("/tmp/e.jsonl".into())
+        );
+    }
+}

@@ -1,0 +1,435 @@
+//! Event delivery: in-process subscribers, JSON lines (stdout or a file) and local Lambda functions.
+//!
+//! Emitting never blocks: every target is fed through an unbounded queue. Subscribers get every
+//! event from the moment they subscribe. JSON lines are written by a dedicated thread. Each Lambda
+//! function has its own background task that invokes it with one event at a time, in order;
+//! a failed invocation (a connection error, a non-2xx status or an `X-Amz-Function-Error` header)
+//! is retried `retries` times after `retry_delay`, then the event is dead-lettered. Nothing is
+//! dropped silently: every event reaches its target or the dead letters.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{self, Write};
+use std::sync::{mpsc as std_mpsc, Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use chrono::{DateTime, Utc};
+use http_body_util::{BodyExt, Full};
+use hyper::{Method, Request, Uri};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use crate::config::{JsonLinesTarget, LambdaTarget, Target};
+use crate::events::Event;
+use crate::stats::DeliveryStats;
+
+/// Characters escaped in a function name in the invoke URL.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
+
+/// The longest error text kept from a failed invocation.
+const MAX_ERROR_TEXT: usize = 512;
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// An event that could not be delivered to a target.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetter {
+    /// The target (`lambda:<function>`, `json-lines:<stdout|path>`).
+    pub target: String,
+    /// The event's id.
+    pub event_id: String,
+    /// The event's detail-type.
+    pub detail_type: String,
+    /// Delivery attempts made.
+    pub attempts: u32,
+    /// The last error.
+    pub error: String,
+    /// When it was given up on.
+    pub at: DateTime<Utc>,
+    /// The event itself.
+    pub event: Value,
+}
+
+/// Dead letters and delivery counters, shared with the delivery tasks.
+#[derive(Debug, Default)]
+pub(crate) struct DeliveryLog {
+    dead_letters: Mutex<Vec<DeadLetter>>,
+    stats: Mutex<BTreeMap<String, DeliveryStats>>,
+}
+
+impl DeliveryLog {
+    fn delivered(&self, target: &str) {
+        lock(&self.stats)
+            .entry(target.to_owned())
+            .or_default()
+            .delivered += 1;
+    }
+
+    fn failed_attempt(&self, target: &str) {
+        lock(&self.stats)
+            .entry(target.to_owned())
+            .or_default()
+            .failed_attempts += 1;
+    }
+
+    fn dead_letter(&self, target: &str, event: &Event, attempts: u32, error: String) {
+        tracing::error!(target_name = target, event_id = %event.id, detail_type = event.detail_type, attempts, error = %error, "event dead-lettered");
+        lock(&self.stats)
+            .entry(target.to_owned())
+            .or_default()
+            .dead_lettered += 1;
+        lock(&self.dead_letters).push(DeadLetter {
+            target: target.to_owned(),
+            event_id: event.id.clone(),
+            detail_type: event.detail_type.to_owned(),
+            attempts,
+            error,
+            at: Utc::now(),
+            event: event.to_value(),
+        });
+    }
+
+    pub(crate) fn dead_letters(&self) -> Vec<DeadLetter> {
+        lock(&self.dead_letters).clone()
+    }
+
+    pub(crate) fn stats(&self) -> BTreeMap<String, DeliveryStats> {
+        lock(&self.stats).clone()
+    }
+}
+
+/// Events from the moment of subscribing, none lost (an unbounded queue).
+#[derive(Debug)]
+pub struct Subscription {
+    rx: mpsc::UnboundedReceiver<Value>,
+}
+
+impl Subscription {
+    /// The next event; `None` once the emulator is gone and every event has been received.
+    pub async fn recv(&mut self) -> Option<Value> {
+        self.rx.recv().await
+    }
+
+    /// The next event if one is waiting.
+    pub fn try_recv(&mut self) -> Option<Value> {
+        self.rx.try_recv().ok()
+    }
+
+    /// The next event, waiting at most `timeout`.
+    pub async fn recv_timeout(&mut self, timeout: Duration) -> Option<Value> {
+        tokio::time::timeout(timeout, self.rx.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// Every event waiting now.
+    pub fn drain(&mut self) -> Vec<Value> {
+        std::iter::from_fn(|| self.try_recv()).collect()
+    }
+}
+
+/// A JSON-lines target: a writer thread fed by a queue.
+struct JsonLinesSink {
+    name: String,
+    tx: Result<std_mpsc::Sender<Event>, String>,
+}
+
+impl JsonLinesSink {
+    fn new(target: &JsonLinesTarget, log: &Arc<DeliveryLog>) -> Self {
+        let name = match target {
+            JsonLinesTarget::Stdout => "json-lines:stdout".to_owned(),
+            JsonLinesTarget::File(path) => format!("json-lines:{}", path.display()),
+        };
+        let tx = Self::spawn_writer(target, name.clone(), Arc::clone(log)).map_err(|err| {
+            let error = format!("cannot write events to {name}: {err}");
+            tracing::error!("{error}");
+            error
+        });
+        Self { name, tx }
+    }
+
+    fn spawn_writer(
+        target: &JsonLinesTarget,
+        name: String,
+        log: Arc<DeliveryLog>,
+    ) -> io::Result<std_mpsc::Sender<Event>> {
+        let mut writer: Box<dyn Write + Send> = match target {
+            JsonLinesTarget::Stdout => Box::new(io::stdout()),
+            JsonLinesTarget::File(path) => Box::new(File::create(path)?),
+        };
+        let (tx, rx) = std_mpsc::channel::<Event>();
+        std::thread::Builder::new()
+            .name("ivs-emulator-json-lines".to_owned())
+            .spawn(move || {
+                for event in rx {
+                    let written =
+                        writeln!(writer, "{}", event.to_json()).and_then(|()| writer.flush());
+                    match written {
+                        Ok(()) => log.delivered(&name),
+                        Err(err) => {
+                            log.failed_attempt(&name);
+                            log.dead_letter(&name, &event, 1, err.to_string());
+                        }
+                    }
+                }
+            })?;
+        Ok(tx)
+    }
+
+    fn send(&self, event: &Event, log: &DeliveryLog) {
+        let result = match &self.tx {
+            Ok(tx) => tx
+                .send(event.clone())
+                .map_err(|_| "the JSON-lines writer has stopped".to_owned()),
+            Err(error) => Err(error.clone()),
+        };
+        if let Err(error) = result {
+            log.dead_letter(&self.name, event, 0, error);
+        }
+    }
+}
+
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+/// A Lambda target: routes, and one ordered worker per function.
+struct LambdaSink {
+    target: LambdaTarget,
+    client: HttpClient,
+    workers: Mutex<HashMap<String, mpsc::UnboundedSender<Event>>>,
+}
+
+impl LambdaSink {
+    fn new(target: LambdaTarget) -> Self {
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        Self {
+            target,
+            client,
+            workers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn functions_for(&self, detail_type: &str) -> Vec<&str> {
+        let mut functions: Vec<&str> = Vec::new();
+        for route in self
+            .target
+            .routes
+            .iter()
+            .filter(|route| route.matches(detail_type))
+        {
+            if !functions.contains(&route.function.as_str()) {
+                functions.push(&route.function);
+            }
+        }
+        functions
+    }
+
+    fn send(&self, event: &Event, log: &Arc<DeliveryLog>) {
+        for function in self.functions_for(event.detail_type) {
+            let target_name = format!("lambda:{function}");
+            let mut workers = lock(&self.workers);
+            // A worker whose runtime has shut down no longer receives: start a new one.
+            if let Some(tx) = workers.get(function) {
+                if tx.send(event.clone()).is_ok() {
+                    continue;
+                }
+                workers.remove(function);
+            }
+            match self.spawn_worker(function, log) {
+                Ok(tx) => {
+                    if tx.send(event.clone()).is_err() {
+                        log.dead_letter(
+                            &target_name,
+                            event,
+                            0,
+                            "the delivery task stopped".to_owned(),
+                        );
+                    }
+                    workers.insert(function.to_owned(), tx);
+                }
+                Err(error) => log.dead_letter(&target_name, event, 0, error),
+            }
+        }
+    }
+
+    fn spawn_worker(
+        &self,
+        function: &str,
+        log: &Arc<DeliveryLog>,
+    ) -> Result<mpsc::UnboundedSender<Event>, String> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            "no tokio runtime to deliver from (emit events from within a runtime)".to_owned()
+        })?;
+        let endpoint = self.target.endpoint.trim_end_matches('/');
+        let name = utf8_percent_encode(function, PATH_SEGMENT);
+        let uri: Uri = format!("{endpoint}/2015-03-31/functions/{name}/invocations")
+            .parse()
+            .map_err(|err| format!("invalid Lambda endpoint {endpoint}: {err}"))?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let worker = LambdaWorker {
+            target_name: format!("lambda:{function}"),
+            uri,
+            client: self.client.clone(),
+            retries: self.target.retries,
+            retry_delay: self.target.retry_delay,
+            timeout: self.target.timeout,
+            log: Arc::clone(log),
+        };
+        runtime.spawn(worker.run(rx));
+        Ok(tx)
+    }
+}
+
+/// Delivers the events of one function, in order.
+struct LambdaWorker {
+    target_name: String,
+    uri: Uri,
+    client: HttpClient,
+    retries: u32,
+    retry_delay: Duration,
+    timeout: Duration,
+    log: Arc<DeliveryLog>,
+}
+
+impl LambdaWorker {
+    async fn run(self, mut rx: mpsc::UnboundedReceiver<Event>) {
+        while let Some(event) = rx.recv().await {
+            let body = Bytes::from(event.to_json());
+            let mut attempts = 0;
+            loop {
+                attempts += 1;
+                match self.invoke(body.clone()).await {
+                    Ok(()) => {
+                        tracing::debug!(target_name = %self.target_name, event_id = %event.id, attempts, "event delivered");
+                        self.log.delivered(&self.target_name);
+                        break;
+                    }
+                    Err(error) => {
+                        self.log.failed_attempt(&self.target_name);
+                        if attempts > self.retries {
+                            self.log
+                                .dead_letter(&self.target_name, &event, attempts, error);
+                            break;
+                        }
+                        tracing::warn!(target_name = %self.target_name, event_id = %event.id, attempts, error = %error, "invocation failed; retrying");
+                        tokio::time::sleep(self.retry_delay).await;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn invoke(&self, body: Bytes) -> Result<(), String> {
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(self.uri.clone())
+            .header("content-type", "application/json")
+            .header("x-amz-invocation-type", "RequestResponse")
+            .body(Full::new(body))
+            .map_err(|err| format!("cannot build the invocation: {err}"))?;
+        let response = tokio::time::timeout(self.timeout, self.client.request(request))
+            .await
+            .map_err(|_| format!("no answer within {:?}", self.timeout))?
+            .map_err(|err| format!("invocation failed: {err}"))?;
+        let status = response.status();
+        let function_error = response
+            .headers()
+            .get("x-amz-function-error")
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let body = tokio::time::timeout(self.timeout, response.into_body().collect())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .map(|collected| collected.to_bytes())
+            .unwrap_or_default();
+        let text: String = String::from_utf8_lossy(&body)
+            .chars()
+            .take(MAX_ERROR_TEXT)
+            .collect();
+        if !status.is_success() {
+            return Err(format!("HTTP {status}: {text}"));
+        }
+        if let Some(kind) = function_error {
+            return Err(format!("function error ({kind}): {text}"));
+        }
+        Ok(())
+    }
+}
+
+/// Fans events out to every target.
+pub(crate) struct Dispatcher {
+    subscribers: Mutex<Vec<mpsc::UnboundedSender<Value>>>,
+    json_lines: Vec<JsonLinesSink>,
+    lambdas: Vec<LambdaSink>,
+    log: Arc<DeliveryLog>,
+}
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatcher")
+            .field(
+                "json_lines",
+                &self.json_lines.iter().map(|s| &s.name).collect::<Vec<_>>(),
+            )
+            .field(
+                "lambdas",
+                &self.lambdas.iter().map(|l| &l.target).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl Dispatcher {
+    pub(crate) fn new(targets: &[Target]) -> Self {
+        let log = Arc::new(DeliveryLog::default());
+        let mut json_lines = Vec::new();
+        let mut lambdas = Vec::new();
+        for target in targets {
+            match target {
+                Target::JsonLines(target) => json_lines.push(JsonLinesSink::new(target, &log)),
+                Target::Lambda(target) => lambdas.push(LambdaSink::new(target.clone())),
+            }
+        }
+        Self {
+            subscribers: Mutex::new(Vec::new()),
+            json_lines,
+            lambdas,
+            log,
+        }
+    }
+
+    pub(crate) fn subscribe(&self) -> Subscription {
+        let (tx, rx) = mpsc::unbounded_channel();
+        lock(&self.subscribers).push(tx);
+        Subscription { rx }
+    }
+
+    /// Hands `events` to every target without waiting for any delivery.
+    pub(crate) fn dispatch(&self, events: Vec<Event>) {
+        for event in events {
+            let value = event.to_value();
+            lock(&self.subscribers).retain(|tx| tx.send(value.clone()).is_ok());
+            for sink in &self.json_lines {
+                sink.send(&event, &self.log);
+            }
+            for sink in &self.lambdas {
+                sink.send(&event, &self.log);
+            }
+        }
+    }
+
+    pub(crate) fn log(&self) -> &DeliveryLog {
+        &self.log
+    }
+}
