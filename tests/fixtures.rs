@@ -215,6 +215,22 @@ fn a_suspended_channel_that_goes_live_is_suspended_instead_of_greeted() {
     };
     assert_eq!(channel.as_str(), CHANNEL_ARN);
     assert_eq!(stream_id.as_deref(), Some(STREAM_ID));
+    // A suspended channel gets no new key when its (stopped) stream ends, whatever the
+    // rotation policy says: the key would let its broadcaster back in.
+    let suspended_rotating = with_tags(&[
+        (tags::SUSPENDED, "true"),
+        (tags::ROTATE_KEY_ON, "stream-end"),
+    ]);
+    for name in [
+        "stream-state-change/stream-end.json",
+        "stream-state-change/session-ended.json",
+    ] {
+        assert_eq!(
+            kinds(&decide_fixture(name, &suspended_rotating)),
+            ["log:no_action"],
+            "{name}"
+        );
+    }
     // Only Stream Start triggers the suspension.
     for name in [
         "stream-state-change/session-created.json",

@@ -78,7 +78,7 @@ async fn execute_one(ivs: &Ivs, action: &Action) -> Result<ActionReport, Error> 
                     stream_id = %marker.stream_id,
                     outcome = outcome.as_str(),
                     new_key_arn = %new_key.arn,
-                    revoked = ?revoked,
+                    revoked = %revoked.join(","),
                     "stream key rotated"
                 ),
                 RotateOutcome::AlreadyRotated { key_arn } => info!(
@@ -118,7 +118,7 @@ async fn execute_one(ivs: &Ivs, action: &Action) -> Result<ActionReport, Error> 
                 channel_arn = %channel,
                 stream_id = stream_id.as_deref().unwrap_or(""),
                 outcome = outcome.stream.as_str(),
-                revoked = ?outcome.revoked,
+                revoked = %outcome.revoked.join(","),
                 "suspended channel went live: key revoked, stream stopped"
             );
             Ok(report(

@@ -168,6 +168,10 @@ pub fn decide(event: &IvsEvent, channel: Option<&IvsArn>, policy: &ChannelPolicy
                     nothing("start metadata is off for this channel")
                 }
             }
+            StreamEventName::StreamEnd | StreamEventName::SessionEnded if policy.suspended => {
+                // A new key would let a suspended channel's broadcaster back in.
+                nothing("the channel is suspended: it gets no new key")
+            }
             StreamEventName::StreamEnd if policy.rotate_key_on == RotateOn::StreamEnd => {
                 rotation(event, channel)
             }
