@@ -1,39 +1,117 @@
 #!/usr/bin/env bash
-# Runs the event functions locally through the real Lambda runtime loop (cargo-lambda's
-# Runtime and Invoke APIs on 127.0.0.1) and invokes each with sample events from events/.
+# The local stack: the IVS emulator and the event functions wired to it, on 127.0.0.1.
 #
-# IVS is pointed at a closed loopback port: nothing here ever reaches AWS. The samples used
-# are the ones the functions settle without calling IVS (account-level limit breaches,
-# unknown events).
+#   ./scripts/local-stack.sh            runs until Ctrl-C, showing what the automation does
+#   ./scripts/local-stack.sh --smoke    starts it on free ports, runs the README walkthrough
+#                                       (scripts/walkthrough.sh) against it, and stops
+#
+# The emulator (ivs-emulator) serves the IVS API and emits IVS's EventBridge events; it
+# delivers them through the Lambda Invoke API to `cargo lambda watch`, which runs the
+# functions in the real Lambda runtime loop (and rebuilds them when you edit the code). The
+# functions call the emulator through AWS_ENDPOINT_URL_IVS. Nothing reaches AWS.
+#
+# Ports: IVS_PORT (default 4566) and LAMBDA_PORT (default 9000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/tools.sh
+
+smoke=false
+case "${1:-}" in
+    --smoke) smoke=true ;;
+    "") ;;
+    *) echo "usage: $0 [--smoke]" >&2; exit 2 ;;
+esac
+
 ensure_tools
+if $smoke; then
+    ivs_port=$(free_port)
+    lambda_port=$(free_port)
+else
+    ivs_port=${IVS_PORT:-4566}
+    lambda_port=${LAMBDA_PORT:-9000}
+fi
 
-port=$(free_port)
-closed_port=$(free_port)
-export AWS_REGION=us-west-2 AWS_ACCESS_KEY_ID=AKIDLOCALONLY AWS_SECRET_ACCESS_KEY=local-only
-export AWS_ENDPOINT_URL_IVS="http://127.0.0.1:${closed_port}"
-export AWS_LAMBDA_LOG_FORMAT=JSON AWS_LAMBDA_LOG_LEVEL=INFO
-
-echo "building the functions…"
+echo "building the emulator and the functions…"
 cargo build --workspace --bins --quiet
 
-log=$(mktemp)
-cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" >"$log" 2>&1 &
-watch_pid=$!
-trap 'kill "$watch_pid" 2>/dev/null || true; wait "$watch_pid" 2>/dev/null || true; rm -f "$log"' EXIT
-wait_for_port "$port"
-
-invoke() {
-    local function=$1 event=$2
-    echo
-    echo "── $function ← $event"
-    cargo lambda invoke "$function" --invoke-address 127.0.0.1 --invoke-port "$port" --data-file "$event"
+logs=$(mktemp -d)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$logs"
 }
-invoke stream-events events/limit-breach/concurrent-viewers.json
-invoke stream-events events/other/unknown-detail-type.json
-invoke recording-events events/other/other-source.json
-echo
-echo "── function logs (JSON, as Lambda writes them)"
-grep '^{' "$log" | grep -v 'AWS_LAMBDA_MAX_CONCURRENCY' || true
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The emulator prints its URL as the first line of stdout.
+target/debug/ivs-emulator --port "$ivs_port" \
+    --lambda-endpoint "http://127.0.0.1:$lambda_port" --default-routes \
+    --events-out "$logs/events.jsonl" \
+    >"$logs/emulator.out" 2>"$logs/emulator.log" &
+pids+=($!)
+for _ in $(seq 1 100); do
+    [ -s "$logs/emulator.out" ] && break
+    sleep 0.1
+done
+ivs_url=$(head -n 1 "$logs/emulator.out")
+case "$ivs_url" in
+    http://127.0.0.1:*) ;;
+    *) echo "the emulator did not start:" >&2; cat "$logs/emulator.log" >&2; exit 1 ;;
+esac
+
+# The functions, with dummy credentials and IVS pointed at the emulator. Tags are read for
+# every event (POLICY_CACHE_SECONDS=0) so that tagging a channel takes effect at once.
+AWS_REGION=us-west-2 AWS_ACCESS_KEY_ID=AKIDLOCALONLY AWS_SECRET_ACCESS_KEY=local-only \
+AWS_ENDPOINT_URL_IVS="$ivs_url" AWS_LAMBDA_LOG_FORMAT=JSON AWS_LAMBDA_LOG_LEVEL=INFO \
+POLICY_CACHE_SECONDS=0 \
+    cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$lambda_port" \
+    >"$logs/functions.log" 2>&1 &
+pids+=($!)
+wait_for_port "$lambda_port"
+
+# cargo lambda starts a function on its first invocation: start both now, with an event they
+# acknowledge without calling IVS, so that the first real event is handled at once.
+for function in stream-events recording-events; do
+    cargo lambda invoke "$function" --invoke-address 127.0.0.1 --invoke-port "$lambda_port" \
+        --data-file events/other/unknown-detail-type.json >/dev/null
+done
+
+cat <<EOF
+
+The local stack is up.
+  IVS emulator     $ivs_url   (IVS API, signed requests; control API under /_emulator)
+  Lambda functions http://127.0.0.1:$lambda_port   (stream-events, recording-events; cargo lambda watch)
+
+Try it (or run: ./scripts/walkthrough.sh $ivs_url):
+
+  export AWS_ACCESS_KEY_ID=AKIDLOCALONLY AWS_SECRET_ACCESS_KEY=local-only AWS_REGION=us-west-2
+  # create a channel whose key is rotated after each stream
+  curl -s --aws-sigv4 'aws:amz:us-west-2:ivs' --user "\$AWS_ACCESS_KEY_ID:\$AWS_SECRET_ACCESS_KEY" \\
+    -H 'content-type: application/json' $ivs_url/CreateChannel \\
+    -d '{"name":"demo","tags":{"ivs-automation:rotate-key-on":"stream-end"}}'
+  # or, with the AWS CLI:  aws ivs create-channel --endpoint-url $ivs_url --name demo
+  # a broadcaster goes live with the stream key from the answer
+  curl -s $ivs_url/_emulator/ingest/connect -d '{"streamKey":"sk_us-west-2_…"}'
+  # what viewers received
+  curl -s -G $ivs_url/_emulator/metadata --data-urlencode 'channelArn=arn:aws:ivs:…'
+  # the broadcaster leaves: watch the key being rotated below
+  curl -s $ivs_url/_emulator/ingest/disconnect -d '{"channelArn":"arn:aws:ivs:…"}'
+
+EOF
+
+if $smoke; then
+    ./scripts/walkthrough.sh "$ivs_url"
+    echo
+    echo "── what the functions logged (actions)"
+    grep '"action"' "$logs/functions.log" || true
+    if grep -q '"level":"ERROR"' "$logs/functions.log"; then
+        echo "the functions logged errors:" >&2
+        grep '"level":"ERROR"' "$logs/functions.log" >&2
+        exit 1
+    fi
+    exit 0
+fi
+
+echo "Events and function logs follow (Ctrl-C stops everything)."
+tail -n +1 -F "$logs/events.jsonl" "$logs/functions.log" 2>/dev/null

@@ -1,8 +1,9 @@
 # shellcheck shell=bash
-# Installs the project's command-line tools, pinned, into .venv/ (git-ignored) and puts them
-# on PATH. Source it: `source scripts/tools.sh && ensure_tools`. Needs only python3 + pip.
+# Installs the project's command-line tools (cargo-lambda, boto3, cfn-lint), pinned, into
+# .venv/ (git-ignored) and puts them on PATH. Source it: `source scripts/tools.sh && ensure_tools`. Needs only python3 + pip.
 
 CARGO_LAMBDA_VERSION="1.9.2"
+BOTO3_VERSION="1.43.11"
 
 ensure_tools() {
     local root venv
@@ -14,6 +15,11 @@ ensure_tools() {
     if ! "$venv/bin/cargo-lambda" lambda -V 2>/dev/null | grep -q "cargo-lambda $CARGO_LAMBDA_VERSION"; then
         echo "installing cargo-lambda $CARGO_LAMBDA_VERSION into .venv" >&2
         "$venv/bin/pip" install --quiet --disable-pip-version-check "cargo-lambda==$CARGO_LAMBDA_VERSION"
+    fi
+    # boto3 drives the emulator in the boto3 conformance test.
+    if ! "$venv/bin/python" -c "import boto3, sys; sys.exit(boto3.__version__ != '$BOTO3_VERSION')" 2>/dev/null; then
+        echo "installing boto3 $BOTO3_VERSION into .venv" >&2
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "boto3==$BOTO3_VERSION"
     fi
     export PATH="$venv/bin:$PATH"
 }
