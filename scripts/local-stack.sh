@@ -114,4 +114,8 @@ if $smoke; then
 fi
 
 echo "Events and function logs follow (Ctrl-C stops everything)."
-tail -n +1 -F "$logs/events.jsonl" "$logs/functions.log" 2>/dev/null
+# In the background, so that a signal reaches the traps at once (bash runs traps only when
+# the foreground command ends, and `wait` returns on a signal).
+tail -n +1 -F "$logs/events.jsonl" "$logs/functions.log" 2>/dev/null &
+pids+=($!)
+wait "$!"
