@@ -40,19 +40,7 @@ fn kinds(actions: &[Action]) -> Vec<String> {
             Action::RotateStreamKey { .. } => "rotate".into(),
             Action::SuspendChannel { .. } => "suspend".into(),
             Action::StopStream { reason, .. } => format!("stop:{}", reason.as_str()),
-            Action::Log(n) => format!(
-                "log:{}",
-                match n {
-                    Notice::NoAction { .. } => "no_action",
-                    Notice::Unrecognised { .. } => "unrecognised",
-                    Notice::CannotAct { .. } => "cannot_act",
-                    Notice::StreamFailure { .. } => "stream_failure",
-                    Notice::LimitBreach { .. } => "limit_breach",
-                    Notice::RecordingReady { .. } => "recording_ready",
-                    Notice::RecordingStarted { .. } => "recording_started",
-                    Notice::RecordingFailure { .. } => "recording_failure",
-                }
-            ),
+            Action::Log(n) => format!("log:{}", n.name()),
         })
         .collect()
 }

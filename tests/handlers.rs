@@ -4,13 +4,11 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_ivs::operation::create_stream_key::CreateStreamKeyOutput;
 use aws_sdk_ivs::operation::delete_stream_key::DeleteStreamKeyOutput;
-use aws_sdk_ivs::operation::list_stream_keys::ListStreamKeysOutput;
 use aws_sdk_ivs::operation::list_tags_for_resource::ListTagsForResourceOutput;
 use aws_sdk_ivs::operation::put_metadata::PutMetadataOutput;
 use aws_sdk_ivs::operation::stop_stream::StopStreamOutput;
-use aws_sdk_ivs::types::{StreamKey, StreamKeySummary};
+use aws_sdk_ivs::types::StreamKeySummary;
 use aws_sdk_ivs::Client;
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use shared::error::Error;
@@ -35,13 +33,6 @@ fn tags_rule(pairs: &[(&str, &str)]) -> Rule {
         })
 }
 
-fn keys(list: Vec<StreamKeySummary>) -> ListStreamKeysOutput {
-    ListStreamKeysOutput::builder()
-        .set_stream_keys(Some(list))
-        .build()
-        .unwrap()
-}
-
 fn old_key() -> StreamKeySummary {
     StreamKeySummary::builder()
         .arn(KEY_ARN)
@@ -54,18 +45,6 @@ fn rotated_key() -> StreamKeySummary {
         .arn(NEW_KEY_ARN)
         .channel_arn(CHANNEL_ARN)
         .tags(TAG_ROTATED_AFTER_STREAM, STREAM_ID)
-        .build()
-}
-
-fn created() -> CreateStreamKeyOutput {
-    CreateStreamKeyOutput::builder()
-        .stream_key(
-            StreamKey::builder()
-                .arn(NEW_KEY_ARN)
-                .channel_arn(CHANNEL_ARN)
-                .value(NEW_KEY_VALUE)
-                .build(),
-        )
         .build()
 }
 
@@ -132,7 +111,7 @@ async fn stream_start_on_an_offline_channel_is_acknowledged() {
 #[tokio::test]
 async fn a_suspended_channel_going_live_has_its_key_revoked_then_its_stream_stopped() {
     let tags = tags_rule(&[(tags::SUSPENDED, "true")]);
-    let list = mock!(Client::list_stream_keys).then_output(|| keys(vec![old_key()]));
+    let list = mock!(Client::list_stream_keys).then_output(|| key_list(vec![old_key()]));
     let delete = mock!(Client::delete_stream_key)
         .match_requests(|r| r.arn() == Some(KEY_ARN))
         .then_output(|| DeleteStreamKeyOutput::builder().build());
@@ -155,8 +134,8 @@ async fn stream_end_rotates_once_even_when_the_event_is_delivered_twice() {
     let tags = tags_rule(&[(tags::ROTATE_KEY_ON, "stream-end")]);
     let list = mock!(Client::list_stream_keys)
         .sequence()
-        .output(|| keys(vec![old_key()]))
-        .output(|| keys(vec![rotated_key()]))
+        .output(|| key_list(vec![old_key()]))
+        .output(|| key_list(vec![rotated_key()]))
         .build();
     let delete =
         mock!(Client::delete_stream_key).then_output(|| DeleteStreamKeyOutput::builder().build());
@@ -168,7 +147,7 @@ async fn stream_end_rotates_once_even_when_the_event_is_delivered_twice() {
                     .map(String::as_str)
                     == Some(STREAM_ID)
         })
-        .then_output(created);
+        .then_output(created_key);
     let automation = automation(mocked_client!(&[&tags, &list, &delete, &create]), &[]);
     let end = fixture("stream-state-change/stream-end.json");
     let first = automation.handle_value(end.clone()).await.unwrap();
@@ -376,10 +355,10 @@ async fn unreadable_events_fail_as_permanent_so_they_reach_the_dead_letter_queue
 #[tokio::test]
 async fn a_key_rotation_logs_one_line_per_action_and_never_the_key_value() {
     let tags = tags_rule(&[(tags::ROTATE_KEY_ON, "stream-end")]);
-    let list = mock!(Client::list_stream_keys).then_output(|| keys(vec![old_key()]));
+    let list = mock!(Client::list_stream_keys).then_output(|| key_list(vec![old_key()]));
     let delete =
         mock!(Client::delete_stream_key).then_output(|| DeleteStreamKeyOutput::builder().build());
-    let create = mock!(Client::create_stream_key).then_output(created);
+    let create = mock!(Client::create_stream_key).then_output(created_key);
     let automation = automation(mocked_client!(&[&tags, &list, &delete, &create]), &[]);
     let capture = LogCapture::new();
     let output = automation

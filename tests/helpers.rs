@@ -1,15 +1,12 @@
 //! The IVS helpers against a mocked IVS (aws-smithy-mocks): what is called, how often, with
 //! what, and what each answer turns into.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use aws_sdk_ivs::operation::create_stream_key::CreateStreamKeyOutput;
 use aws_sdk_ivs::operation::delete_stream_key::DeleteStreamKeyOutput;
 use aws_sdk_ivs::operation::list_stream_keys::ListStreamKeysOutput;
 use aws_sdk_ivs::operation::put_metadata::PutMetadataOutput;
 use aws_sdk_ivs::operation::stop_stream::StopStreamOutput;
-use aws_sdk_ivs::types::{StreamKey, StreamKeySummary};
 use aws_sdk_ivs::Client;
 use chrono::{DateTime, Utc};
 use shared::arn::{IvsArn, ResourceType};
@@ -26,37 +23,6 @@ fn channel() -> IvsArn {
 
 fn put_ok() -> PutMetadataOutput {
     PutMetadataOutput::builder().build()
-}
-
-fn key_summary(arn: &str, tags: &[(&str, &str)]) -> StreamKeySummary {
-    let tags: HashMap<String, String> = tags
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    StreamKeySummary::builder()
-        .arn(arn)
-        .channel_arn(CHANNEL_ARN)
-        .set_tags(Some(tags))
-        .build()
-}
-
-fn list_of(keys: Vec<StreamKeySummary>) -> ListStreamKeysOutput {
-    ListStreamKeysOutput::builder()
-        .set_stream_keys(Some(keys))
-        .build()
-        .unwrap()
-}
-
-fn created() -> CreateStreamKeyOutput {
-    CreateStreamKeyOutput::builder()
-        .stream_key(
-            StreamKey::builder()
-                .arn(NEW_KEY_ARN)
-                .channel_arn(CHANNEL_ARN)
-                .value(NEW_KEY_VALUE)
-                .build(),
-        )
-        .build()
 }
 
 fn marker(stream_id: &str, ended_at: &str) -> RotationMarker {
@@ -237,7 +203,7 @@ async fn rotation_lists_deletes_then_creates_a_key_tagged_with_the_stream() {
         .match_requests(|r| r.channel_arn() == Some(CHANNEL_ARN))
         .then_compute_output(move |_| {
             c1.lock().unwrap().push("list");
-            list_of(vec![key_summary(KEY_ARN, &[])])
+            key_list(vec![key_summary(KEY_ARN, &[])])
         });
     let delete = mock!(Client::delete_stream_key)
         .match_requests(|r| r.arn() == Some(KEY_ARN))
@@ -255,7 +221,7 @@ async fn rotation_lists_deletes_then_creates_a_key_tagged_with_the_stream() {
         })
         .then_compute_output(move |_| {
             c3.lock().unwrap().push("create");
-            created()
+            created_key()
         });
     let ivs = fast_ivs(mocked_client!(&[&list, &delete, &create]), 3);
     let outcome = ivs
@@ -282,7 +248,7 @@ async fn rotation_lists_deletes_then_creates_a_key_tagged_with_the_stream() {
 #[tokio::test]
 async fn rotation_is_skipped_when_the_key_already_carries_this_stream_id() {
     let list = mock!(Client::list_stream_keys).then_output(|| {
-        list_of(vec![key_summary(
+        key_list(vec![key_summary(
             NEW_KEY_ARN,
             &[
                 (TAG_ROTATED_AFTER_STREAM, STREAM_ID),
@@ -292,7 +258,7 @@ async fn rotation_is_skipped_when_the_key_already_carries_this_stream_id() {
     });
     let delete =
         mock!(Client::delete_stream_key).then_output(|| DeleteStreamKeyOutput::builder().build());
-    let create = mock!(Client::create_stream_key).then_output(created);
+    let create = mock!(Client::create_stream_key).then_output(created_key);
     let ivs = fast_ivs(mocked_client!(&[&list, &delete, &create]), 3);
     let outcome = ivs
         .rotate_stream_key(&channel(), Some(&marker(STREAM_ID, "2026-01-05T11:00:00Z")))
@@ -312,7 +278,7 @@ async fn rotation_is_skipped_when_the_key_already_carries_this_stream_id() {
 #[tokio::test]
 async fn a_late_event_for_an_older_stream_does_not_rotate_again() {
     let list = mock!(Client::list_stream_keys).then_output(|| {
-        list_of(vec![key_summary(
+        key_list(vec![key_summary(
             NEW_KEY_ARN,
             &[
                 (TAG_ROTATED_AFTER_STREAM, "st-2LaTeRsTrEaMaBcDeFgHiJk"),
@@ -322,7 +288,7 @@ async fn a_late_event_for_an_older_stream_does_not_rotate_again() {
     });
     let delete =
         mock!(Client::delete_stream_key).then_output(|| DeleteStreamKeyOutput::builder().build());
-    let create = mock!(Client::create_stream_key).then_output(created);
+    let create = mock!(Client::create_stream_key).then_output(created_key);
     let ivs = fast_ivs(mocked_client!(&[&list, &delete, &create]), 3);
     let outcome = ivs
         .rotate_stream_key(&channel(), Some(&marker(STREAM_ID, "2026-01-05T11:00:00Z")))
@@ -355,9 +321,9 @@ async fn a_rotation_that_loses_a_race_finds_the_winner_and_does_nothing_more() {
     // the winner's key, tagged with this stream.
     let list = mock!(Client::list_stream_keys)
         .sequence()
-        .output(|| list_of(vec![key_summary(KEY_ARN, &[])]))
+        .output(|| key_list(vec![key_summary(KEY_ARN, &[])]))
         .output(|| {
-            list_of(vec![key_summary(
+            key_list(vec![key_summary(
                 NEW_KEY_ARN,
                 &[(TAG_ROTATED_AFTER_STREAM, STREAM_ID)],
             )])
@@ -390,13 +356,13 @@ async fn a_rotation_that_loses_a_race_finds_the_winner_and_does_nothing_more() {
 
 #[tokio::test]
 async fn a_manual_rotation_retries_create_only_when_throttled() {
-    let list = mock!(Client::list_stream_keys).then_output(|| list_of(vec![]));
+    let list = mock!(Client::list_stream_keys).then_output(|| key_list(vec![]));
     let create = mock!(Client::create_stream_key)
         .match_requests(|r| r.tags().is_none())
         .sequence()
         .http_response(throttled)
         .http_response(|| ivs_error(500, "InternalServerException"))
-        .output(created)
+        .output(created_key)
         .build();
     let ivs = fast_ivs(mocked_client!(&[&list, &create]), 5);
     let err = ivs.rotate_stream_key(&channel(), None).await.unwrap_err();
@@ -423,7 +389,7 @@ async fn list_stream_keys_reads_every_page() {
         .match_requests(|r| {
             r.next_token() == Some("page-2") && r.channel_arn() == Some(CHANNEL_ARN)
         })
-        .then_output(|| list_of(vec![key_summary(NEW_KEY_ARN, &[])]));
+        .then_output(|| key_list(vec![key_summary(NEW_KEY_ARN, &[])]));
     let ivs = fast_ivs(mocked_client!(&[&first_page, &second_page]), 1);
     let keys = ivs.list_stream_keys(&channel()).await.unwrap();
     let arns: Vec<_> = keys.iter().filter_map(|k| k.arn()).collect();
@@ -438,7 +404,7 @@ async fn suspend_revokes_the_key_before_stopping_the_stream() {
     let calls = Arc::new(Mutex::new(Vec::<&str>::new()));
     let (c1, c2) = (calls.clone(), calls.clone());
     let list =
-        mock!(Client::list_stream_keys).then_output(|| list_of(vec![key_summary(KEY_ARN, &[])]));
+        mock!(Client::list_stream_keys).then_output(|| key_list(vec![key_summary(KEY_ARN, &[])]));
     let delete = mock!(Client::delete_stream_key)
         .match_requests(|r| r.arn() == Some(KEY_ARN))
         .then_compute_output(move |_| {
@@ -460,7 +426,7 @@ async fn suspend_revokes_the_key_before_stopping_the_stream() {
 
 #[tokio::test]
 async fn suspend_is_idempotent() {
-    let list = mock!(Client::list_stream_keys).then_output(|| list_of(vec![]));
+    let list = mock!(Client::list_stream_keys).then_output(|| key_list(vec![]));
     let stop = mock!(Client::stop_stream).then_http_response(not_broadcasting);
     let ivs = fast_ivs(mocked_client!(&[&list, &stop]), 3);
     let outcome = ivs.suspend_channel(&channel()).await.unwrap();
@@ -471,7 +437,7 @@ async fn suspend_is_idempotent() {
 #[tokio::test]
 async fn suspend_does_not_stop_when_revoking_fails() {
     let list =
-        mock!(Client::list_stream_keys).then_output(|| list_of(vec![key_summary(KEY_ARN, &[])]));
+        mock!(Client::list_stream_keys).then_output(|| key_list(vec![key_summary(KEY_ARN, &[])]));
     let delete = mock!(Client::delete_stream_key)
         .then_http_response(|| ivs_error(403, "AccessDeniedException"));
     let stop = mock!(Client::stop_stream).then_output(|| StopStreamOutput::builder().build());
@@ -489,10 +455,10 @@ async fn suspend_does_not_stop_when_revoking_fails() {
 async fn resume_creates_a_key_only_when_there_is_none() {
     let empty = mock!(Client::list_stream_keys)
         .sequence()
-        .output(|| list_of(vec![]))
-        .output(|| list_of(vec![key_summary(NEW_KEY_ARN, &[])]))
+        .output(|| key_list(vec![]))
+        .output(|| key_list(vec![key_summary(NEW_KEY_ARN, &[])]))
         .build();
-    let create = mock!(Client::create_stream_key).then_output(created);
+    let create = mock!(Client::create_stream_key).then_output(created_key);
     let ivs = fast_ivs(mocked_client!(&[&empty, &create]), 3);
     let ResumeOutcome::Created(key) = ivs.resume_channel(&channel()).await.unwrap() else {
         panic!("no key created")

@@ -275,23 +275,10 @@ impl Input {
 
 /// `value` must have `min..=max` characters.
 pub fn length(field: &str, value: &str, min: usize, max: usize) -> Result<(), IvsError> {
-    let count = value.chars().count();
-    if count < min {
-        return Err(constraint(
-            field,
-            &format!("Member must have length greater than or equal to {min}"),
-        ));
-    }
-    if count > max {
-        return Err(constraint(
-            field,
-            &format!("Member must have length less than or equal to {max}"),
-        ));
-    }
-    Ok(())
+    list_length(field, value.chars().count(), min, max)
 }
 
-/// A list must have `min..=max` members.
+/// A list must have `min..=max` members (strings: characters).
 pub fn list_length(field: &str, count: usize, min: usize, max: usize) -> Result<(), IvsError> {
     if count < min {
         return Err(constraint(

@@ -150,7 +150,7 @@ async fn execute_one(ivs: &Ivs, action: &Action) -> Result<ActionReport, Error> 
             log_notice(notice);
             Ok(ActionReport {
                 action: "log",
-                outcome: notice_name(notice).to_owned(),
+                outcome: notice.name().to_owned(),
                 channel_arn: None,
                 stream_id: None,
             })
@@ -158,23 +158,10 @@ async fn execute_one(ivs: &Ivs, action: &Action) -> Result<ActionReport, Error> 
     }
 }
 
-fn notice_name(notice: &Notice) -> &'static str {
-    match notice {
-        Notice::NoAction { .. } => "no_action",
-        Notice::Unrecognised { .. } => "unrecognised",
-        Notice::CannotAct { .. } => "cannot_act",
-        Notice::StreamFailure { .. } => "stream_failure",
-        Notice::LimitBreach { .. } => "limit_breach",
-        Notice::RecordingReady { .. } => "recording_ready",
-        Notice::RecordingStarted { .. } => "recording_started",
-        Notice::RecordingFailure { .. } => "recording_failure",
-    }
-}
-
 /// The event's identity (channel, stream, id) is on the handler's span, so the records here
 /// carry only what the notice adds.
 fn log_notice(notice: &Notice) {
-    let notice_kind = notice_name(notice);
+    let notice_kind = notice.name();
     match notice {
         Notice::NoAction { why } => info!(notice = notice_kind, why, "no action"),
         Notice::Unrecognised { detail_type, name } => warn!(

@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_ivs::config::http::HttpResponse;
+use aws_sdk_ivs::operation::create_stream_key::CreateStreamKeyOutput;
+use aws_sdk_ivs::operation::list_stream_keys::ListStreamKeysOutput;
+use aws_sdk_ivs::types::{StreamKey, StreamKeySummary};
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use serde_json::Value;
@@ -104,6 +107,40 @@ pub fn throttled() -> HttpResponse {
 
 pub fn not_broadcasting() -> HttpResponse {
     ivs_error(404, "ChannelNotBroadcasting")
+}
+
+/// A stream key of the test channel, as ListStreamKeys lists it.
+pub fn key_summary(arn: &str, tags: &[(&str, &str)]) -> StreamKeySummary {
+    let tags: HashMap<String, String> = tags
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    StreamKeySummary::builder()
+        .arn(arn)
+        .channel_arn(CHANNEL_ARN)
+        .set_tags(Some(tags))
+        .build()
+}
+
+/// A ListStreamKeys answer (one page).
+pub fn key_list(keys: Vec<StreamKeySummary>) -> ListStreamKeysOutput {
+    ListStreamKeysOutput::builder()
+        .set_stream_keys(Some(keys))
+        .build()
+        .expect("stream_keys is set")
+}
+
+/// A CreateStreamKey answer: [`NEW_KEY_ARN`] with the value [`NEW_KEY_VALUE`].
+pub fn created_key() -> CreateStreamKeyOutput {
+    CreateStreamKeyOutput::builder()
+        .stream_key(
+            StreamKey::builder()
+                .arn(NEW_KEY_ARN)
+                .channel_arn(CHANNEL_ARN)
+                .value(NEW_KEY_VALUE)
+                .build(),
+        )
+        .build()
 }
 
 /// An IVS client answering from `rules` (any matching rule, in order), with the SDK's own

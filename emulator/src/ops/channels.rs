@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{json, OpResult, Output};
+use super::{batch_lookup, json, OpResult, Output};
 use crate::error::IvsError;
 use crate::ids::ResourceKind;
 use crate::model::{
@@ -13,7 +13,7 @@ use crate::model::{
 };
 use crate::pagination;
 use crate::state::State;
-use crate::validate::{self, Input};
+use crate::validate::Input;
 
 /// The channel settings a CreateChannel or UpdateChannel request gives (absent = unchanged or
 /// default).
@@ -234,28 +234,9 @@ struct BatchGetChannelResponse<'a> {
 
 /// BatchGetChannel: the channels found, and an error entry for each ARN not found.
 pub(super) fn batch_get(state: &mut State, input: &Input) -> OpResult {
-    let arns = input.req_str_list("arns", 1, 50)?;
-    let mut response = BatchGetChannelResponse {
-        channels: Vec::new(),
-        errors: Vec::new(),
-    };
-    let mut seen = Vec::new();
-    for (index, arn) in arns.iter().enumerate() {
-        validate::arn(&format!("arns.{}", index + 1), arn, ResourceKind::Channel)?;
-        if seen.contains(&arn) {
-            continue;
-        }
-        seen.push(arn);
-        match state.channels.get(arn) {
-            Some(channel) => response.channels.push(channel),
-            None => response.errors.push(BatchError {
-                arn: arn.clone(),
-                code: "ResourceNotFoundException".to_owned(),
-                message: format!("Resource: {arn} not found"),
-            }),
-        }
-    }
-    json(&response)
+    let (channels, errors) =
+        batch_lookup(input, ResourceKind::Channel, |arn| state.channels.get(arn))?;
+    json(&BatchGetChannelResponse { channels, errors })
 }
 
 #[derive(Serialize)]

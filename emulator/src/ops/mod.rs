@@ -28,6 +28,35 @@ pub(crate) enum Output {
 pub(crate) type OpResult = Result<Output, IvsError>;
 
 /// Serializes an output shape.
+/// The BatchGet* pattern: 1-50 ARNs of `kind` (each validated), looked up once each; the
+/// ones found, and a `ResourceNotFoundException` entry for each one not found.
+pub(crate) fn batch_lookup<T>(
+    input: &Input,
+    kind: crate::ids::ResourceKind,
+    mut find: impl FnMut(&str) -> Option<T>,
+) -> Result<(Vec<T>, Vec<crate::model::BatchError>), IvsError> {
+    let arns = input.req_str_list("arns", 1, 50)?;
+    let mut found = Vec::new();
+    let mut errors = Vec::new();
+    let mut seen = Vec::new();
+    for (index, arn) in arns.iter().enumerate() {
+        crate::validate::arn(&format!("arns.{}", index + 1), arn, kind)?;
+        if seen.contains(&arn) {
+            continue;
+        }
+        seen.push(arn);
+        match find(arn) {
+            Some(item) => found.push(item),
+            None => errors.push(crate::model::BatchError {
+                arn: arn.clone(),
+                code: "ResourceNotFoundException".to_owned(),
+                message: format!("Resource: {arn} not found"),
+            }),
+        }
+    }
+    Ok((found, errors))
+}
+
 pub(crate) fn json<T: Serialize>(value: &T) -> OpResult {
     serde_json::to_value(value)
         .map(Output::Json)

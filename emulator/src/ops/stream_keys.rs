@@ -3,13 +3,13 @@
 
 use serde::Serialize;
 
-use super::{json, OpResult, Output};
+use super::{batch_lookup, json, OpResult, Output};
 use crate::error::IvsError;
 use crate::ids::ResourceKind;
 use crate::model::{BatchError, StreamKey, StreamKeyView};
 use crate::pagination;
 use crate::state::State;
-use crate::validate::{self, Input};
+use crate::validate::Input;
 
 /// Stream keys per channel.
 const KEYS_PER_CHANNEL: usize = 1;
@@ -74,28 +74,13 @@ struct BatchGetStreamKeyResponse<'a> {
 
 /// BatchGetStreamKey (with the values).
 pub(super) fn batch_get(state: &mut State, input: &Input) -> OpResult {
-    let arns = input.req_str_list("arns", 1, 50)?;
-    let mut response = BatchGetStreamKeyResponse {
-        stream_keys: Vec::new(),
-        errors: Vec::new(),
-    };
-    let mut seen = Vec::new();
-    for (index, arn) in arns.iter().enumerate() {
-        validate::arn(&format!("arns.{}", index + 1), arn, ResourceKind::StreamKey)?;
-        if seen.contains(&arn) {
-            continue;
-        }
-        seen.push(arn);
-        match state.stream_keys.get(arn) {
-            Some(key) => response.stream_keys.push(key.with_value()),
-            None => response.errors.push(BatchError {
-                arn: arn.clone(),
-                code: "ResourceNotFoundException".to_owned(),
-                message: format!("Resource: {arn} not found"),
-            }),
-        }
-    }
-    json(&response)
+    let (stream_keys, errors) = batch_lookup(input, ResourceKind::StreamKey, |arn| {
+        state.stream_keys.get(arn).map(StreamKey::with_value)
+    })?;
+    json(&BatchGetStreamKeyResponse {
+        stream_keys,
+        errors,
+    })
 }
 
 #[derive(Serialize)]

@@ -117,6 +117,22 @@ pub enum Notice {
     },
 }
 
+impl Notice {
+    /// A stable name for the notice (`outcome` of a log action).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Notice::NoAction { .. } => "no_action",
+            Notice::Unrecognised { .. } => "unrecognised",
+            Notice::CannotAct { .. } => "cannot_act",
+            Notice::StreamFailure { .. } => "stream_failure",
+            Notice::LimitBreach { .. } => "limit_breach",
+            Notice::RecordingReady { .. } => "recording_ready",
+            Notice::RecordingStarted { .. } => "recording_started",
+            Notice::RecordingFailure { .. } => "recording_failure",
+        }
+    }
+}
+
 /// What to do for `event` on a channel with `policy`.
 ///
 /// `channel` is the event's channel (`resources[0]`), already validated; `None` when the
