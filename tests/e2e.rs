@@ -54,14 +54,7 @@ impl Stack {
         let bins = function_binaries();
         lambda.spawn("stream-events", &bins.join("stream-events"), &env);
         lambda.spawn("recording-events", &bins.join("recording-events"), &env);
-        let ivs = Client::from_conf(
-            aws_sdk_ivs::Config::builder()
-                .behavior_version(aws_sdk_ivs::config::BehaviorVersion::latest())
-                .region(aws_sdk_ivs::config::Region::new("us-west-2"))
-                .credentials_provider(aws_sdk_ivs::config::Credentials::for_tests())
-                .endpoint_url(server.url())
-                .build(),
-        );
+        let ivs = test_support::ivs_client(&server.url());
         Stack {
             emulator,
             server,

@@ -10,8 +10,11 @@
 //!   pure decision function [`policy::decide`];
 //! - [`execute`]: carrying out the actions a decision returns;
 //! - [`handler`]: the event functions' handler, tying the above together;
+//! - [`admin`]: the admin HTTP API (routes, validation, answers);
+//! - [`token`]: playback tokens for private channels;
 //! - [`error`], [`secret`], [`logging`]: the error type, redacted secrets, JSON logs.
 
+pub mod admin;
 pub mod arn;
 pub mod error;
 pub mod events;
@@ -21,6 +24,7 @@ pub mod ivs;
 pub mod logging;
 pub mod policy;
 pub mod secret;
+pub mod token;
 
 pub use error::Error;
 

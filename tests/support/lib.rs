@@ -153,6 +153,20 @@ macro_rules! mocked_client {
     };
 }
 
+/// A real IVS client for an IVS endpoint on loopback (the emulator), with test credentials,
+/// region us-west-2 and the SDK's own retries off, as in production.
+pub fn ivs_client(endpoint: &str) -> aws_sdk_ivs::Client {
+    aws_sdk_ivs::Client::from_conf(
+        aws_sdk_ivs::Config::builder()
+            .behavior_version(aws_sdk_ivs::config::BehaviorVersion::latest())
+            .region(aws_sdk_ivs::config::Region::new("us-west-2"))
+            .credentials_provider(aws_sdk_ivs::config::Credentials::for_tests())
+            .endpoint_url(endpoint)
+            .retry_config(aws_sdk_ivs::config::retry::RetryConfig::disabled())
+            .build(),
+    )
+}
+
 /// IVS helpers over `client` with the given number of attempts and millisecond pauses.
 pub fn fast_ivs(client: aws_sdk_ivs::Client, max_attempts: u32) -> Ivs {
     Ivs::with_retry(client, RetryPolicy::fast(max_attempts))

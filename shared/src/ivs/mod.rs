@@ -6,6 +6,7 @@
 //! number of attempts and the time they take are decided here, once, and are the same for
 //! every call (the SDK would retry a non-idempotent write such as `CreateChannel` on a 5xx).
 
+mod batch;
 mod keys;
 mod metadata;
 mod retry;
@@ -24,6 +25,10 @@ use tracing::warn;
 use crate::arn::IvsArn;
 use crate::error::{Error, IvsErrorKind};
 
+pub use batch::{
+    pack, BatchError, BatchOutcome, BatchReport, Pacer, PackError, Packed, SendError, SentPayload,
+    DEFAULT_METADATA_RATE,
+};
 pub use keys::{
     NewStreamKey, ResumeOutcome, RotateOutcome, RotationMarker, SuspendOutcome,
     TAG_ROTATED_AFTER_STREAM, TAG_ROTATED_AFTER_TIME,
@@ -36,11 +41,12 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Time allowed for one attempt of one call.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Builds the IVS client from the environment (region, credentials, and
-/// `AWS_ENDPOINT_URL_IVS` / `AWS_ENDPOINT_URL` to point it at a local endpoint), with the
-/// SDK's retries off (the helpers retry) and per-attempt timeouts on.
-pub async fn client_from_env() -> Client {
-    let config = aws_config::defaults(BehaviorVersion::latest())
+/// The AWS configuration from the environment (region, credentials, and
+/// `AWS_ENDPOINT_URL_IVS` / `AWS_ENDPOINT_URL` to point clients at a local endpoint), with the
+/// SDK's retries off (the helpers retry) and per-attempt timeouts on. Load it once per
+/// container and build every client from it.
+pub async fn sdk_config_from_env() -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
         .retry_config(RetryConfig::disabled())
         .timeout_config(
             TimeoutConfig::builder()
@@ -49,8 +55,12 @@ pub async fn client_from_env() -> Client {
                 .build(),
         )
         .load()
-        .await;
-    Client::new(&config)
+        .await
+}
+
+/// The IVS client from [`sdk_config_from_env`].
+pub async fn client_from_env() -> Client {
+    Client::new(&sdk_config_from_env().await)
 }
 
 /// Time kept free before the invocation's deadline: a retry that would start later than

@@ -1,0 +1,16 @@
+//! The admin HTTP API behind API Gateway. All logic lives in `shared::admin`; this builds it
+//! once per container and runs it.
+
+use lambda_http::{run, service_fn, Error, Request};
+use shared::admin::AdminApi;
+use shared::logging;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    logging::init();
+    let api = AdminApi::from_env().await;
+    run(service_fn(|request: Request| async {
+        Ok::<_, Error>(api.handle(request).await)
+    }))
+    .await
+}

@@ -1,0 +1,388 @@
+//! The admin API's routes: one table, used to dispatch requests and checked against the
+//! OpenAPI document by a test.
+
+use std::fmt;
+
+/// What a route does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    CreateChannel,
+    ListChannels,
+    BatchGetChannels,
+    GetChannel,
+    UpdateChannel,
+    DeleteChannel,
+    ChannelStatus,
+    CreateStreamKey,
+    ListStreamKeys,
+    BatchGetStreamKeys,
+    GetStreamKey,
+    DeleteStreamKey,
+    RotateStreamKey,
+    SuspendChannel,
+    ResumeChannel,
+    GetStream,
+    ListStreams,
+    ListStreamSessions,
+    GetLatestStreamSession,
+    GetStreamSession,
+    StopStream,
+    PutMetadata,
+    PutMetadataBatch,
+    ImportPlaybackKeyPair,
+    ListPlaybackKeyPairs,
+    GetPlaybackKeyPair,
+    DeletePlaybackKeyPair,
+    CreateRecordingConfiguration,
+    ListRecordingConfigurations,
+    GetRecordingConfiguration,
+    DeleteRecordingConfiguration,
+    ListTags,
+    TagResource,
+    UntagResource,
+    MintPlaybackToken,
+    RevokeViewerSession,
+    BatchRevokeViewerSessions,
+}
+
+/// One route: method, path template (`{name}` is a path parameter) and whether it changes
+/// anything (write routes need the admin scope or group under a JWT authorizer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub op: Op,
+    pub write: bool,
+}
+
+const fn read(method: &'static str, path: &'static str, op: Op) -> Route {
+    Route {
+        method,
+        path,
+        op,
+        write: false,
+    }
+}
+
+const fn write(method: &'static str, path: &'static str, op: Op) -> Route {
+    Route {
+        method,
+        path,
+        op,
+        write: true,
+    }
+}
+
+/// Every route of the admin API.
+pub const ROUTES: &[Route] = &[
+    // Channels
+    write("POST", "/channels", Op::CreateChannel),
+    read("GET", "/channels", Op::ListChannels),
+    read("POST", "/channels/batch-get", Op::BatchGetChannels),
+    read("GET", "/channels/{channelId}", Op::GetChannel),
+    write("PATCH", "/channels/{channelId}", Op::UpdateChannel),
+    write("DELETE", "/channels/{channelId}", Op::DeleteChannel),
+    read("GET", "/channels/{channelId}/status", Op::ChannelStatus),
+    // Stream keys
+    write(
+        "POST",
+        "/channels/{channelId}/stream-keys",
+        Op::CreateStreamKey,
+    ),
+    read(
+        "GET",
+        "/channels/{channelId}/stream-keys",
+        Op::ListStreamKeys,
+    ),
+    read("POST", "/stream-keys/batch-get", Op::BatchGetStreamKeys),
+    read("GET", "/stream-keys/{streamKeyId}", Op::GetStreamKey),
+    write("DELETE", "/stream-keys/{streamKeyId}", Op::DeleteStreamKey),
+    write(
+        "POST",
+        "/channels/{channelId}/rotate-key",
+        Op::RotateStreamKey,
+    ),
+    write("POST", "/channels/{channelId}/suspend", Op::SuspendChannel),
+    write("POST", "/channels/{channelId}/resume", Op::ResumeChannel),
+    // Streams
+    read("GET", "/channels/{channelId}/stream", Op::GetStream),
+    read("GET", "/streams", Op::ListStreams),
+    read(
+        "GET",
+        "/channels/{channelId}/sessions",
+        Op::ListStreamSessions,
+    ),
+    read(
+        "GET",
+        "/channels/{channelId}/sessions/latest",
+        Op::GetLatestStreamSession,
+    ),
+    read(
+        "GET",
+        "/channels/{channelId}/sessions/{streamId}",
+        Op::GetStreamSession,
+    ),
+    write("POST", "/channels/{channelId}/stop", Op::StopStream),
+    write("POST", "/channels/{channelId}/metadata", Op::PutMetadata),
+    write(
+        "POST",
+        "/channels/{channelId}/metadata/batch",
+        Op::PutMetadataBatch,
+    ),
+    // Playback key pairs
+    write("POST", "/playback-key-pairs", Op::ImportPlaybackKeyPair),
+    read("GET", "/playback-key-pairs", Op::ListPlaybackKeyPairs),
+    read(
+        "GET",
+        "/playback-key-pairs/{keyPairId}",
+        Op::GetPlaybackKeyPair,
+    ),
+    write(
+        "DELETE",
+        "/playback-key-pairs/{keyPairId}",
+        Op::DeletePlaybackKeyPair,
+    ),
+    // Recording configurations
+    write(
+        "POST",
+        "/recording-configurations",
+        Op::CreateRecordingConfiguration,
+    ),
+    read(
+        "GET",
+        "/recording-configurations",
+        Op::ListRecordingConfigurations,
+    ),
+    read(
+        "GET",
+        "/recording-configurations/{recordingConfigurationId}",
+        Op::GetRecordingConfiguration,
+    ),
+    write(
+        "DELETE",
+        "/recording-configurations/{recordingConfigurationId}",
+        Op::DeleteRecordingConfiguration,
+    ),
+    // Tags of any taggable resource, by ARN
+    read("GET", "/tags/{resourceArn}", Op::ListTags),
+    write("POST", "/tags/{resourceArn}", Op::TagResource),
+    write("DELETE", "/tags/{resourceArn}", Op::UntagResource),
+    // Viewers of private channels
+    write(
+        "POST",
+        "/channels/{channelId}/playback-token",
+        Op::MintPlaybackToken,
+    ),
+    write(
+        "POST",
+        "/channels/{channelId}/revoke-viewer",
+        Op::RevokeViewerSession,
+    ),
+    write(
+        "POST",
+        "/viewer-revocations/batch",
+        Op::BatchRevokeViewerSessions,
+    ),
+];
+
+/// Path parameters of a matched route, percent-decoded.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Params(Vec<(&'static str, String)>);
+
+impl Params {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Why no route matched.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NoRoute {
+    NotFound,
+    MethodNotAllowed {
+        allowed: Vec<&'static str>,
+    },
+    /// A path segment is not valid percent-encoded UTF-8.
+    BadPath(String),
+}
+
+impl fmt::Display for NoRoute {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NoRoute::NotFound => f.write_str("no such route"),
+            NoRoute::MethodNotAllowed { allowed } => {
+                write!(
+                    f,
+                    "method not allowed here (allowed: {})",
+                    allowed.join(", ")
+                )
+            }
+            NoRoute::BadPath(why) => write!(f, "bad path: {why}"),
+        }
+    }
+}
+
+/// Finds the route for `method` and `path` (a trailing slash is ignored). The most specific
+/// templates matching the path win (most literal segments: `/sessions/latest` over
+/// `/sessions/{streamId}`, `/channels/batch-get` over `/channels/{channelId}`); among them,
+/// the one of `method`, else 405 with their methods.
+pub fn route(method: &str, path: &str) -> Result<(&'static Route, Params), NoRoute> {
+    let segments: Vec<&str> = split(path);
+    let mut candidates: Vec<(&'static Route, Params, usize)> = Vec::new();
+    for candidate in ROUTES {
+        if let Some((params, literals)) = matches(candidate.path, &segments)? {
+            candidates.push((candidate, params, literals));
+        }
+    }
+    let Some(most) = candidates.iter().map(|(_, _, l)| *l).max() else {
+        return Err(NoRoute::NotFound);
+    };
+    candidates.retain(|(_, _, l)| *l == most);
+    let mut allowed: Vec<&'static str> = candidates.iter().map(|(r, _, _)| r.method).collect();
+    match candidates.into_iter().find(|(r, _, _)| r.method == method) {
+        Some((route, params, _)) => Ok((route, params)),
+        None => {
+            allowed.sort_unstable();
+            allowed.dedup();
+            Err(NoRoute::MethodNotAllowed { allowed })
+        }
+    }
+}
+
+/// Whether `template` matches `segments`: its decoded parameters and its number of literal
+/// segments.
+fn matches(template: &'static str, segments: &[&str]) -> Result<Option<(Params, usize)>, NoRoute> {
+    let parts = split(template);
+    if parts.len() != segments.len() {
+        return Ok(None);
+    }
+    let mut params = Vec::new();
+    let mut literals = 0;
+    for (t, s) in parts.iter().zip(segments) {
+        if let Some(name) = t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+            let decoded = decode(s).map_err(NoRoute::BadPath)?;
+            if decoded.is_empty() {
+                return Ok(None);
+            }
+            params.push((name_of(template, name), decoded));
+        } else if t == s {
+            literals += 1;
+        } else {
+            return Ok(None);
+        }
+    }
+    Ok(Some((Params(params), literals)))
+}
+
+/// The `&'static str` of a parameter name, taken from the route table.
+fn name_of(path: &'static str, name: &str) -> &'static str {
+    path.split('/')
+        .filter_map(|t| t.strip_prefix('{').and_then(|t| t.strip_suffix('}')))
+        .find(|n| *n == name)
+        .unwrap_or("")
+}
+
+fn split(path: &str) -> Vec<&str> {
+    path.trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Percent-decodes one path segment (API Gateway passes the raw, encoded path).
+fn decode(segment: &str) -> Result<String, String> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| "a '%' is not followed by two hexadecimal digits".to_owned())?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| "a segment is not UTF-8 once decoded".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_match_with_decoded_parameters() {
+        let (r, p) = route("GET", "/channels/AbCdEf123456").unwrap();
+        assert_eq!(r.op, Op::GetChannel);
+        assert_eq!(p.get("channelId"), Some("AbCdEf123456"));
+        let (r, p) = route(
+            "GET",
+            "/tags/arn%3Aaws%3Aivs%3Aus-west-2%3A111122223333%3Achannel%2FAbCdEf123456/",
+        )
+        .unwrap();
+        assert_eq!(r.op, Op::ListTags);
+        assert_eq!(
+            p.get("resourceArn"),
+            Some("arn:aws:ivs:us-west-2:111122223333:channel/AbCdEf123456")
+        );
+    }
+
+    #[test]
+    fn literal_segments_win_over_parameters() {
+        assert_eq!(
+            route("GET", "/channels/c1/sessions/latest").unwrap().0.op,
+            Op::GetLatestStreamSession
+        );
+        assert_eq!(
+            route("GET", "/channels/c1/sessions/st-1").unwrap().0.op,
+            Op::GetStreamSession
+        );
+        assert_eq!(
+            route("POST", "/channels/batch-get").unwrap().0.op,
+            Op::BatchGetChannels
+        );
+        assert_eq!(
+            route("GET", "/channels/batch-get"),
+            Err(NoRoute::MethodNotAllowed {
+                allowed: vec!["POST"]
+            })
+        );
+    }
+
+    #[test]
+    fn unknown_paths_and_methods_are_told_apart() {
+        assert_eq!(route("GET", "/nope"), Err(NoRoute::NotFound));
+        assert_eq!(route("GET", "/channels/a/b/c/d"), Err(NoRoute::NotFound));
+        assert_eq!(
+            route("PUT", "/channels/c1"),
+            Err(NoRoute::MethodNotAllowed {
+                allowed: vec!["DELETE", "GET", "PATCH"]
+            })
+        );
+        assert!(matches!(
+            route("GET", "/channels/%zz"),
+            Err(NoRoute::BadPath(_))
+        ));
+        assert!(matches!(
+            route("GET", "/channels/%C3%28"),
+            Err(NoRoute::BadPath(_))
+        ));
+    }
+
+    #[test]
+    fn every_route_is_reachable_and_unique() {
+        for r in ROUTES {
+            let path = r.path.replace('{', "x").replace('}', "");
+            let (found, _) = route(r.method, &path).unwrap();
+            assert_eq!(found, r, "{} {}", r.method, r.path);
+        }
+    }
+}
