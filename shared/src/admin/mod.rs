@@ -320,7 +320,10 @@ impl AdminApi {
             account,
             region,
         };
-        (ops::dispatch(self, route.op, &call).await, route.path)
+        // Boxed: the dispatch future is as large as the largest of the route handlers' futures,
+        // too large for a small (2 MiB) thread stack in unoptimised builds.
+        let reply = Box::pin(ops::dispatch(self, route.op, &call)).await;
+        (reply, route.path)
     }
 
     /// The account and region ids in paths belong to.

@@ -1,0 +1,499 @@
+//! The admin API end to end against the IVS emulator: every route with real resources,
+//! successes and the main errors, playback tokens verified with the public key, and no
+//! secret (stream key value, token, private key) in any log line.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput;
+use ivs_emulator::{Config, Emulator, FaultConfig, FaultRule, Server};
+use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
+use lambda_http::Body;
+use serde_json::{json, Value};
+use shared::admin::{AdminApi, Scope, WriteAccess};
+use shared::token::SignerCell;
+use test_support::*;
+use tracing::instrument::WithSubscriber;
+
+/// A P-384 key pair made by openssl for this test run: (SEC1 private PEM, SPKI public PEM).
+fn key_pair() -> (String, String) {
+    let private = Command::new("openssl")
+        .args(["ecparam", "-name", "secp384r1", "-genkey", "-noout"])
+        .output()
+        .expect("openssl runs");
+    assert!(private.status.success());
+    let mut public = Command::new("openssl")
+        .args(["ec", "-pubout"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    public
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&private.stdout)
+        .unwrap();
+    let public = public.wait_with_output().unwrap();
+    assert!(public.status.success());
+    (
+        String::from_utf8(private.stdout).unwrap(),
+        String::from_utf8(public.stdout).unwrap(),
+    )
+}
+
+struct Admin {
+    api: AdminApi,
+    emulator: Emulator,
+    _server: Server,
+    sent: AtomicUsize,
+}
+
+/// An answer: status, headers we care about, and the JSON body (Null when empty).
+struct Answer {
+    status: u16,
+    retry_after: Option<String>,
+    body: Value,
+}
+
+impl Admin {
+    async fn start(private_pem: &str) -> Admin {
+        let emulator = Emulator::new(Config {
+            seed: 11,
+            ..Config::default()
+        });
+        let server = emulator
+            .serve(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .await
+            .unwrap();
+        let pem = private_pem.to_owned();
+        let secret = mock!(aws_sdk_secretsmanager::Client::get_secret_value)
+            .match_requests(|r| r.secret_id() == Some("ivs-automation/playback-key"))
+            .then_output(move || {
+                GetSecretValueOutput::builder()
+                    .secret_string(pem.clone())
+                    .build()
+            });
+        let secrets = mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, &[&secret]);
+        let api = AdminApi::new(
+            fast_ivs(ivs_client(&server.url()), 3),
+            Some(SignerCell::new(secrets, "ivs-automation/playback-key")),
+            WriteAccess::default(),
+            Scope {
+                account: Some(ACCOUNT.to_owned()),
+                region: Some("us-west-2".to_owned()),
+            },
+        );
+        Admin {
+            api,
+            emulator,
+            _server: server,
+            sent: AtomicUsize::new(0),
+        }
+    }
+
+    /// Sends `method path` (with an optional query) as an IAM-authorized HTTP API request.
+    async fn send(&self, method: &str, path_and_query: &str, body: Option<Value>) -> Answer {
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
+        let mut event = json!({
+            "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
+            "headers": {"content-type": "application/json"},
+            "requestContext": {
+                "accountId": ACCOUNT, "apiId": "a1b2c3d4e5", "domainName": "a1b2c3d4e5.execute-api.us-west-2.amazonaws.com",
+                "domainPrefix": "a1b2c3d4e5", "requestId": "req-e2e", "routeKey": "$default", "stage": "$default",
+                "time": "05/Jan/2026:10:00:00 +0000", "timeEpoch": 1767607200000i64,
+                "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "192.0.2.10", "userAgent": "e2e"},
+                "authorizer": {"iam": {"accessKey": "AKIAIOSFODNN7EXAMPLE", "accountId": ACCOUNT, "callerId": "AIDAEXAMPLE",
+                                       "userArn": "arn:aws:iam::111122223333:user/ivs-operator", "userId": "AIDAEXAMPLE"}}
+            },
+            "isBase64Encoded": false
+        });
+        if !query.is_empty() {
+            let mut params = serde_json::Map::new();
+            for pair in query.split('&') {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                let v = percent_decode(v);
+                let joined = match params.get(k).and_then(Value::as_str) {
+                    Some(old) => format!("{old},{v}"),
+                    None => v,
+                };
+                params.insert(k.to_owned(), json!(joined));
+            }
+            event["queryStringParameters"] = Value::Object(params);
+        }
+        if let Some(body) = body {
+            event["body"] = json!(body.to_string());
+        }
+        let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+        self.sent.fetch_add(1, Ordering::SeqCst);
+        let response = self.api.handle(request).await;
+        Answer {
+            status: response.status().as_u16(),
+            retry_after: response
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_owned()),
+            body: match response.body() {
+                Body::Empty => Value::Null,
+                b => serde_json::from_slice(b.as_ref()).unwrap(),
+            },
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() + 1 {
+            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+fn enc(arn: &str) -> String {
+    arn.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn id(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap()
+}
+
+#[track_caller]
+fn expect(answer: &Answer, status: u16, code: Option<&str>) {
+    assert_eq!(answer.status, status, "{}", answer.body);
+    if let Some(code) = code {
+        assert_eq!(answer.body["error"]["code"], code, "{}", answer.body);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_against_the_emulator() {
+    let (private_pem, public_pem) = key_pair();
+    let admin = Admin::start(&private_pem).await;
+    let capture = LogCapture::new();
+    let mut secrets = async {
+        let mut secrets: HashSet<String> = HashSet::new();
+        let a = &admin;
+
+        // ---- channels
+        let created = a
+            .send("POST", "/channels", Some(json!({"name": "e2e", "type": "STANDARD", "tags": {"team": "live"}})))
+            .await;
+        expect(&created, 201, None);
+        let channel = created.body["channel"]["arn"].as_str().unwrap().to_owned();
+        let first_key = created.body["streamKey"]["value"].as_str().unwrap().to_owned();
+        let first_key_arn = created.body["streamKey"]["arn"].as_str().unwrap().to_owned();
+        secrets.insert(first_key.clone());
+        assert!(first_key.starts_with("sk_"));
+        let c = id(&channel).to_owned();
+
+        let got = a.send("GET", &format!("/channels/{c}"), None).await;
+        expect(&got, 200, None);
+        assert_eq!(got.body["channel"]["name"], "e2e");
+        assert_eq!(got.body["channel"]["tags"]["team"], "live");
+        assert!(got.body["channel"].get("srt").is_none(), "no SRT passphrase");
+        let by_arn = a.send("GET", &format!("/channels/{}", enc(&channel)), None).await;
+        assert_eq!(by_arn.body, got.body, "an ARN works wherever an id does");
+
+        let updated = a
+            .send("PATCH", &format!("/channels/{c}"), Some(json!({"latencyMode": "NORMAL"})))
+            .await;
+        expect(&updated, 200, None);
+        assert_eq!(updated.body["channel"]["latencyMode"], "NORMAL");
+
+        let listed = a.send("GET", "/channels?name=e2e", None).await;
+        expect(&listed, 200, None);
+        assert_eq!(listed.body["channels"].as_array().unwrap().len(), 1);
+        let both = a
+            .send("GET", &format!("/channels?name=e2e&recordingConfigurationArn={}", enc("arn:aws:ivs:us-west-2:111122223333:recording-configuration/AbCdEf123456")), None)
+            .await;
+        expect(&both, 409, Some("ConflictException"));
+
+        let batch = a
+            .send("POST", "/channels/batch-get", Some(json!({"ids": [c, "NoSuchChannel1"]})))
+            .await;
+        expect(&batch, 200, None);
+        assert_eq!(batch.body["channels"].as_array().unwrap().len(), 1);
+        assert_eq!(batch.body["errors"][0]["code"], "ResourceNotFoundException");
+
+        let status = a.send("GET", &format!("/channels/{c}/status"), None).await;
+        expect(&status, 200, None);
+        assert_eq!(status.body["stream"], "offline");
+        assert_eq!(status.body["streamKeyArn"], first_key_arn.as_str());
+        assert!(status.body["latestSession"].is_null());
+        assert!(!status.body.to_string().contains(&first_key), "status never shows the key");
+
+        // ---- stream keys
+        let keys = a.send("GET", &format!("/channels/{c}/stream-keys"), None).await;
+        expect(&keys, 200, None);
+        assert!(keys.body["streamKeys"][0].get("value").is_none(), "lists carry no values");
+        let second = a.send("POST", &format!("/channels/{c}/stream-keys"), None).await;
+        expect(&second, 409, Some("ServiceQuotaExceededException"));
+        let key = a.send("GET", &format!("/stream-keys/{}", id(&first_key_arn)), None).await;
+        expect(&key, 200, None);
+        assert_eq!(key.body["streamKey"]["value"], first_key.as_str());
+        let keys = a
+            .send("POST", "/stream-keys/batch-get", Some(json!({"ids": [first_key_arn]})))
+            .await;
+        expect(&keys, 200, None);
+        assert_eq!(keys.body["streamKeys"][0]["value"], first_key.as_str());
+
+        let rotated = a.send("POST", &format!("/channels/{c}/rotate-key"), None).await;
+        expect(&rotated, 200, None);
+        let key = rotated.body["streamKey"]["value"].as_str().unwrap().to_owned();
+        secrets.insert(key.clone());
+        assert_ne!(key, first_key);
+        assert_eq!(rotated.body["revokedStreamKeyArns"][0], first_key_arn.as_str());
+        assert!(a.emulator.connect(&first_key).is_err(), "the old key is revoked");
+
+        // ---- a live stream
+        let live = a.emulator.connect(&key).unwrap();
+        let stream = a.send("GET", &format!("/channels/{c}/stream"), None).await;
+        expect(&stream, 200, None);
+        assert_eq!(stream.body["stream"]["streamId"], live.stream_id.as_str());
+        assert_eq!(stream.body["stream"]["state"], "LIVE");
+        let streams = a.send("GET", "/streams?health=HEALTHY", None).await;
+        expect(&streams, 200, None);
+        assert_eq!(streams.body["streams"].as_array().unwrap().len(), 1);
+        let status = a.send("GET", &format!("/channels/{c}/status"), None).await;
+        assert_eq!(status.body["stream"]["streamId"], live.stream_id.as_str());
+        assert_eq!(status.body["latestSession"]["streamId"], live.stream_id.as_str());
+        let sessions = a.send("GET", &format!("/channels/{c}/sessions"), None).await;
+        expect(&sessions, 200, None);
+        assert_eq!(sessions.body["streamSessions"][0]["streamId"], live.stream_id.as_str());
+        let latest = a.send("GET", &format!("/channels/{c}/sessions/latest"), None).await;
+        expect(&latest, 200, None);
+        let one = a
+            .send("GET", &format!("/channels/{c}/sessions/{}", live.stream_id), None)
+            .await;
+        expect(&one, 200, None);
+        assert_eq!(one.body, latest.body);
+        let busy = a
+            .send("PATCH", &format!("/channels/{c}"), Some(json!({"type": "BASIC"})))
+            .await;
+        expect(&busy, 409, Some("ConflictException"));
+        expect(&a.send("DELETE", &format!("/channels/{c}"), None).await, 409, Some("ConflictException"));
+
+        // ---- timed metadata
+        let put = a
+            .send("POST", &format!("/channels/{c}/metadata"), Some(json!({"metadata": "{\"q\":1}"})))
+            .await;
+        expect(&put, 200, None);
+        let items: Vec<Value> = (0..30).map(|i| json!({"n": i, "text": "a cue of moderate length"})).collect();
+        let batch = a
+            .send("POST", &format!("/channels/{c}/metadata/batch"), Some(json!({"items": items})))
+            .await;
+        expect(&batch, 200, None);
+        assert_eq!(batch.body["report"]["outcome"], "delivered");
+        let received: Vec<Value> = a
+            .emulator
+            .metadata(&channel)
+            .iter()
+            .skip(1)
+            .flat_map(|m| serde_json::from_str::<Vec<Value>>(&m.payload).unwrap())
+            .collect();
+        assert_eq!(received, items, "every item, in order");
+        let too_big = a
+            .send("POST", &format!("/channels/{c}/metadata/batch"), Some(json!({"items": ["x".repeat(1100)]})))
+            .await;
+        expect(&too_big, 400, Some("BadRequest"));
+        assert!(too_big.body["error"]["message"].as_str().unwrap().starts_with("items[0]"));
+
+        // ---- stop, then suspend and resume
+        let stopped = a.send("POST", &format!("/channels/{c}/stop"), None).await;
+        expect(&stopped, 200, None);
+        assert_eq!(stopped.body["stream"], "stopped");
+        let again = a.send("POST", &format!("/channels/{c}/stop"), None).await;
+        assert_eq!(again.body["stream"], "alreadyStopped");
+        let offline = a
+            .send("POST", &format!("/channels/{c}/metadata"), Some(json!({"metadata": "late"})))
+            .await;
+        expect(&offline, 404, Some("ChannelNotBroadcasting"));
+
+        a.emulator.connect(&key).unwrap();
+        let suspended = a.send("POST", &format!("/channels/{c}/suspend"), None).await;
+        expect(&suspended, 200, None);
+        assert_eq!(suspended.body["stream"], "stopped");
+        assert_eq!(suspended.body["revokedStreamKeyArns"].as_array().unwrap().len(), 1);
+        assert!(a.emulator.connect(&key).is_err(), "a suspended channel's key is revoked");
+        let tags = a.send("GET", &format!("/tags/{}", enc(&channel)), None).await;
+        assert_eq!(tags.body["tags"]["ivs-automation:suspended"], "true");
+        let twice = a.send("POST", &format!("/channels/{c}/suspend"), None).await;
+        expect(&twice, 200, None);
+        assert_eq!(twice.body["stream"], "alreadyStopped");
+        let resumed = a.send("POST", &format!("/channels/{c}/resume"), None).await;
+        expect(&resumed, 200, None);
+        let fresh = resumed.body["streamKey"]["value"].as_str().unwrap().to_owned();
+        secrets.insert(fresh.clone());
+        a.emulator.connect(&fresh).unwrap();
+        a.emulator.disconnect(&channel).unwrap();
+        let tags = a.send("GET", &format!("/tags/{}", enc(&channel)), None).await;
+        assert!(tags.body["tags"].get("ivs-automation:suspended").is_none());
+        let resumed = a.send("POST", &format!("/channels/{c}/resume"), None).await;
+        assert!(resumed.body["streamKey"].get("value").is_none(), "an existing key is not re-shown");
+
+        // ---- tags
+        let tagged = a
+            .send("POST", &format!("/tags/{}", enc(&channel)), Some(json!({"tags": {"a": "1", "b": "2"}})))
+            .await;
+        expect(&tagged, 204, None);
+        let untagged = a
+            .send("DELETE", &format!("/tags/{}?tagKeys=a&tagKeys=b", enc(&channel)), None)
+            .await;
+        expect(&untagged, 204, None);
+        let tags = a.send("GET", &format!("/tags/{}", enc(&channel)), None).await;
+        assert_eq!(tags.body["tags"], json!({"team": "live"}));
+
+        // ---- playback key pairs and tokens
+        let imported = a
+            .send("POST", "/playback-key-pairs", Some(json!({"name": "viewers", "publicKeyMaterial": public_pem})))
+            .await;
+        expect(&imported, 201, None);
+        let pair = id(imported.body["keyPair"]["arn"].as_str().unwrap()).to_owned();
+        expect(&a.send("GET", "/playback-key-pairs", None).await, 200, None);
+        expect(&a.send("GET", &format!("/playback-key-pairs/{pair}"), None).await, 200, None);
+        let private = a
+            .send("POST", "/channels", Some(json!({"name": "e2e-private", "authorized": true})))
+            .await;
+        let private_id = id(private.body["channel"]["arn"].as_str().unwrap()).to_owned();
+        secrets.insert(private.body["streamKey"]["value"].as_str().unwrap().to_owned());
+        let minted = a
+            .send(
+                "POST",
+                &format!("/channels/{private_id}/playback-token"),
+                Some(json!({"viewerId": "viewer-42", "expiresInSeconds": 300, "maximumResolution": "HD"})),
+            )
+            .await;
+        expect(&minted, 200, None);
+        assert_eq!(minted.body["channelAuthorized"], true);
+        let token = minted.body["token"].as_str().unwrap().to_owned();
+        secrets.insert(token.clone());
+        assert!(minted.body["playbackUrl"].as_str().unwrap().ends_with(&format!("?token={token}")));
+        let mut validation = Validation::new(Algorithm::ES384);
+        validation.validate_aud = false;
+        let claims = decode::<Value>(
+            &token,
+            &DecodingKey::from_ec_pem(public_pem.as_bytes()).unwrap(),
+            &validation,
+        )
+        .unwrap()
+        .claims;
+        assert_eq!(claims["aws:channel-arn"], private.body["channel"]["arn"]);
+        assert_eq!(claims["aws:viewer-id"], "viewer-42");
+        assert_eq!(claims["aws:maximum-resolution"], "HD");
+        let exp = claims["exp"].as_i64().unwrap();
+        let now = chrono::Utc::now().timestamp();
+        assert!((now + 295..=now + 305).contains(&exp), "exp {exp} is seconds, 5 minutes ahead");
+        let capped = a
+            .send("POST", &format!("/channels/{private_id}/playback-token"), Some(json!({"singleUse": true, "expiresInSeconds": 3600})))
+            .await;
+        expect(&capped, 400, Some("BadRequest"));
+        expect(&a.send("DELETE", &format!("/playback-key-pairs/{pair}"), None).await, 204, None);
+        expect(&a.send("GET", &format!("/playback-key-pairs/{pair}"), None).await, 404, Some("ResourceNotFoundException"));
+
+        // ---- viewer revocations
+        let revoked = a
+            .send("POST", &format!("/channels/{private_id}/revoke-viewer"), Some(json!({"viewerId": "viewer-42", "viewerSessionVersionsLessThanOrEqualTo": 1})))
+            .await;
+        expect(&revoked, 204, None);
+        let batch = a
+            .send(
+                "POST",
+                "/viewer-revocations/batch",
+                Some(json!({"viewerSessions": [
+                    {"channelId": private_id, "viewerId": "viewer-7"},
+                    {"channelId": "NoSuchChannel1", "viewerId": "viewer-8"}
+                ]})),
+            )
+            .await;
+        expect(&batch, 200, None);
+        assert_eq!(batch.body["errors"].as_array().unwrap().len(), 1);
+        assert_eq!(a.emulator.revocations().len(), 2);
+
+        // ---- recording configurations
+        let recording = a
+            .send("POST", "/recording-configurations", Some(json!({
+                "name": "e2e-recording",
+                "destinationConfiguration": {"s3": {"bucketName": "example-recordings-111122223333"}},
+                "recordingReconnectWindowSeconds": 0,
+                "thumbnailConfiguration": {"recordingMode": "INTERVAL", "targetIntervalSeconds": 30, "storage": ["SEQUENTIAL"]}
+            })))
+            .await;
+        expect(&recording, 201, None);
+        let recording_arn = recording.body["recordingConfiguration"]["arn"].as_str().unwrap().to_owned();
+        let r = id(&recording_arn).to_owned();
+        expect(&a.send("GET", "/recording-configurations", None).await, 200, None);
+        expect(&a.send("GET", &format!("/recording-configurations/{r}"), None).await, 200, None);
+        let recorded = a
+            .send("POST", "/channels", Some(json!({"name": "e2e-recorded", "recordingConfigurationArn": recording_arn})))
+            .await;
+        secrets.insert(recorded.body["streamKey"]["value"].as_str().unwrap().to_owned());
+        let recorded_id = id(recorded.body["channel"]["arn"].as_str().unwrap()).to_owned();
+        let by_recording = a
+            .send("GET", &format!("/channels?recordingConfigurationArn={}", enc(&recording_arn)), None)
+            .await;
+        assert_eq!(by_recording.body["channels"].as_array().unwrap().len(), 1);
+        expect(&a.send("DELETE", &format!("/recording-configurations/{r}"), None).await, 409, Some("ConflictException"));
+        expect(&a.send("DELETE", &format!("/channels/{recorded_id}"), None).await, 204, None);
+        expect(&a.send("DELETE", &format!("/recording-configurations/{r}"), None).await, 204, None);
+
+        // ---- deleting a key and a channel
+        let keys = a.send("GET", &format!("/channels/{c}/stream-keys"), None).await;
+        let key_arn = keys.body["streamKeys"][0]["arn"].as_str().unwrap().to_owned();
+        expect(&a.send("DELETE", &format!("/stream-keys/{}", enc(&key_arn)), None).await, 204, None);
+        expect(&a.send("DELETE", &format!("/channels/{c}"), None).await, 204, None);
+        expect(&a.send("GET", &format!("/channels/{c}"), None).await, 404, Some("ResourceNotFoundException"));
+
+        // ---- IVS throttling outlives the retries: 429 with Retry-After
+        a.emulator.set_faults(FaultConfig {
+            rules: vec!["ListChannels:throttle=1.0".parse::<FaultRule>().unwrap()],
+        });
+        let throttled = a.send("GET", "/channels", None).await;
+        expect(&throttled, 429, Some("ThrottlingException"));
+        assert_eq!(throttled.retry_after.as_deref(), Some("1"));
+        a.emulator.set_faults(FaultConfig::default());
+        secrets
+    }
+    .with_subscriber(capture.subscriber("trace"))
+    .await;
+
+    // Not one secret in the logs, at the most verbose level.
+    secrets.insert(private_pem.trim().lines().nth(1).unwrap().to_owned());
+    let logs = capture.text();
+    assert!(
+        logs.lines().count() > 50,
+        "the run logged ({} lines)",
+        logs.lines().count()
+    );
+    for secret in &secrets {
+        assert!(!logs.contains(secret.as_str()), "a secret reached the logs");
+    }
+    let admin_lines = capture
+        .records()
+        .into_iter()
+        .filter(|r| r["message"] == "admin request")
+        .count();
+    assert_eq!(
+        admin_lines,
+        admin.sent.load(Ordering::SeqCst),
+        "one line per request"
+    );
+}
