@@ -26,6 +26,7 @@ use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
+use simple_asn1::{ASN1Block, ASN1Class, BigInt, BigUint, OID};
 use tokio::sync::OnceCell;
 
 use crate::arn::{IvsArn, ResourceType};
@@ -675,40 +676,43 @@ fn check_playback_url(url: &str) -> Result<(), String> {
 }
 
 // ------------------------------------------------------------------------------------------
-// Key decoding: PEM, base64, just enough DER to check the key type and wrap SEC1 in PKCS#8.
+// Key decoding: the `pem` crate reads the PEM text (framing, labels, headers, base64) and
+// `simple_asn1` the DER inside, just enough to check the key type and to wrap SEC1 in PKCS#8.
 // jsonwebtoken's `EncodingKey::from_ec_pem` accepts PKCS#8 only (it refuses the
 // `EC PRIVATE KEY` label), so both forms are decoded here and handed over as PKCS#8 DER.
 // ------------------------------------------------------------------------------------------
 
-const TAG_INTEGER: u8 = 0x02;
-const TAG_BIT_STRING: u8 = 0x03;
-const TAG_OCTET_STRING: u8 = 0x04;
-const TAG_OID: u8 = 0x06;
-const TAG_SEQUENCE: u8 = 0x30;
-const TAG_CONTEXT_0: u8 = 0xA0;
-const TAG_CONTEXT_1: u8 = 0xA1;
-
 /// 1.2.840.10045.2.1 (id-ecPublicKey).
-const OID_EC_PUBLIC_KEY: &[u8] = &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01];
+const OID_EC_PUBLIC_KEY: &[u64] = &[1, 2, 840, 10045, 2, 1];
 /// 1.3.132.0.34 (secp384r1, P-384).
-const OID_P384: &[u8] = &[0x2B, 0x81, 0x04, 0x00, 0x22];
+const OID_P384: &[u64] = &[1, 3, 132, 0, 34];
 /// 1.2.840.10045.3.1.7 (prime256v1, P-256).
-const OID_P256: &[u8] = &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
+const OID_P256: &[u64] = &[1, 2, 840, 10045, 3, 1, 7];
 /// 1.3.132.0.35 (secp521r1, P-521).
-const OID_P521: &[u8] = &[0x2B, 0x81, 0x04, 0x00, 0x23];
+const OID_P521: &[u64] = &[1, 3, 132, 0, 35];
 /// 1.3.132.0.10 (secp256k1).
-const OID_SECP256K1: &[u8] = &[0x2B, 0x81, 0x04, 0x00, 0x0A];
+const OID_SECP256K1: &[u64] = &[1, 3, 132, 0, 10];
 /// 1.2.840.113549.1.1.1 (rsaEncryption).
-const OID_RSA: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x01];
+const OID_RSA: &[u64] = &[1, 2, 840, 113_549, 1, 1, 1];
 /// 1.2.840.113549.1.1.10 (RSASSA-PSS).
-const OID_RSA_PSS: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0A];
+const OID_RSA_PSS: &[u64] = &[1, 2, 840, 113_549, 1, 1, 10];
 /// 1.3.101.112 (Ed25519).
-const OID_ED25519: &[u8] = &[0x2B, 0x65, 0x70];
+const OID_ED25519: &[u64] = &[1, 3, 101, 112];
 /// 1.3.101.113 (Ed448).
-const OID_ED448: &[u8] = &[0x2B, 0x65, 0x71];
+const OID_ED448: &[u64] = &[1, 3, 101, 113];
 
 /// Length of a P-384 private scalar.
 const P384_SCALAR_LEN: usize = 48;
+
+/// Longest PEM label read (`ENCRYPTED PRIVATE KEY`, the longest one expected, has 21).
+const MAX_PEM_LABEL_LEN: usize = 64;
+
+/// Longest private key DER that is decoded. A P-384 key takes under 200 bytes (about 510 with
+/// explicit curve parameters); the largest key commonly met, a 4096-bit RSA key in PKCS#8,
+/// about 2,400. `simple_asn1` decodes nested elements recursively, one stack frame per
+/// level: this bound (at most 1,536 levels) keeps a crafted key from overflowing a 2 MiB
+/// thread stack (a tokio worker's) in release builds.
+const MAX_KEY_DER_LEN: usize = 3 * 1024;
 
 /// Finds the one private key in `pem` and returns it as PKCS#8 DER.
 fn pkcs8_from_pem(pem: &str) -> Result<(Vec<u8>, KeyFormat), KeyProblem> {
@@ -719,7 +723,7 @@ fn pkcs8_from_pem(pem: &str) -> Result<(Vec<u8>, KeyFormat), KeyProblem> {
     let mut private: Option<(KeyFormat, &[u8])> = None;
     let mut saw_public = false;
     for block in &blocks {
-        let format = match block.label {
+        let format = match block.tag() {
             "EC PRIVATE KEY" => KeyFormat::Sec1,
             "PRIVATE KEY" => KeyFormat::Pkcs8,
             // `openssl ecparam -genkey` without `-noout` writes the curve first; the key
@@ -737,7 +741,7 @@ fn pkcs8_from_pem(pem: &str) -> Result<(Vec<u8>, KeyFormat), KeyProblem> {
         if private.is_some() {
             return Err(KeyProblem::SeveralKeys);
         }
-        private = Some((format, &block.der));
+        private = Some((format, block.contents()));
     }
     match private {
         Some((KeyFormat::Sec1, der)) => Ok((sec1_to_pkcs8(der)?, KeyFormat::Sec1)),
@@ -750,206 +754,138 @@ fn pkcs8_from_pem(pem: &str) -> Result<(Vec<u8>, KeyFormat), KeyProblem> {
     }
 }
 
-struct PemBlock<'a> {
-    label: &'a str,
-    der: Vec<u8>,
-}
-
-/// Every `-----BEGIN <label>-----` … `-----END <label>-----` block of `text`, decoded. Text
-/// between blocks is ignored (RFC 7468 allows it); whitespace inside a block is ignored.
-fn pem_blocks(text: &str) -> Result<Vec<PemBlock<'_>>, KeyProblem> {
-    const BEGIN: &str = "-----BEGIN ";
-    const DASHES: &str = "-----";
-    let mut blocks = Vec::new();
-    let mut rest = text;
-    // Every index below comes from `find` on ASCII markers, so it is a character boundary;
-    // `get` keeps even a mistake from panicking.
-    let malformed = || KeyProblem::MalformedPem;
-    while let Some(start) = rest.find(BEGIN) {
-        let after_begin = rest.get(start + BEGIN.len()..).ok_or_else(malformed)?;
-        let label_end = after_begin.find(DASHES).ok_or_else(malformed)?;
-        let label = after_begin.get(..label_end).ok_or_else(malformed)?;
-        if label.is_empty()
-            || label.len() > 64
+/// Every `-----BEGIN <label>-----` … `-----END <label>-----` block of `text`, decoded by the
+/// `pem` crate (strict, padded standard base64). Text between blocks is ignored (RFC 7468
+/// allows it); whitespace inside a block is ignored. A block with RFC 1421 headers (legacy
+/// OpenSSL encryption, `Proc-Type: 4,ENCRYPTED`) is refused. The crate's errors are never
+/// passed on: some of them quote the input.
+fn pem_blocks(text: &str) -> Result<Vec<pem::Pem>, KeyProblem> {
+    let blocks = pem::parse_many(text)
+        // `pem` takes everything before the first blank line of a block as its headers, so
+        // a blank line among the base64 lines (or before the END line) fails the block. Such
+        // a line is only whitespace: try again without it. (Headers keep their blank line in
+        // the first attempt, which is the one that succeeds when they are present.)
+        .or_else(|_| pem::parse_many(without_blank_lines(text)))
+        .map_err(|_| {
+            // A legacy encrypted key whose headers lost the blank line after them, or
+            // whose base64 got damaged, still says what it is.
+            if text.lines().any(|line| {
+                line.trim_start().starts_with("Proc-Type:") && line.contains("ENCRYPTED")
+            }) {
+                KeyProblem::Encrypted
+            } else {
+                KeyProblem::MalformedPem
+            }
+        })?;
+    // `parse_many` stops, without an error, at a block that is never closed: every BEGIN
+    // line must have given a block. (A label cannot hold `-----`, and text between blocks
+    // that held a BEGIN line would start a block itself.)
+    if text.matches("-----BEGIN ").count() != blocks.len() {
+        return Err(KeyProblem::MalformedPem);
+    }
+    for block in &blocks {
+        let label = block.tag();
+        if label.len() > MAX_PEM_LABEL_LEN
             || !label
                 .bytes()
                 .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ')
         {
             return Err(KeyProblem::MalformedPem);
         }
-        let body_and_rest = after_begin
-            .get(label_end + DASHES.len()..)
-            .ok_or_else(malformed)?;
-        let end_marker = format!("-----END {label}-----");
-        let body_end = body_and_rest.find(&end_marker).ok_or_else(malformed)?;
-        let body = body_and_rest.get(..body_end).ok_or_else(malformed)?;
-        if body.contains(BEGIN) {
-            return Err(KeyProblem::MalformedPem);
-        }
-        // RFC 1421 headers: legacy OpenSSL encryption ("Proc-Type: 4,ENCRYPTED").
-        if body.contains(':') {
-            return Err(if body.contains("ENCRYPTED") {
+        let mut headers = block.headers().iter().peekable();
+        if headers.peek().is_some() {
+            let encrypted = headers
+                .any(|(name, value)| name.contains("ENCRYPTED") || value.contains("ENCRYPTED"));
+            return Err(if encrypted {
                 KeyProblem::Encrypted
             } else {
                 KeyProblem::MalformedPem
             });
         }
-        let der = decode_base64(body).ok_or_else(malformed)?;
-        blocks.push(PemBlock { label, der });
-        rest = body_and_rest
-            .get(body_end + end_marker.len()..)
-            .ok_or_else(malformed)?;
+        if block.contents().is_empty() {
+            return Err(KeyProblem::MalformedPem);
+        }
     }
     Ok(blocks)
 }
 
-/// Strict standard base64 (RFC 4648 §4, padded), ignoring ASCII whitespace. `None` for
-/// anything else, including non-zero trailing bits.
-fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    let symbols: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if symbols.is_empty() || symbols.len() % 4 != 0 {
-        return None;
-    }
-    let padding = symbols.iter().rev().take_while(|&&b| b == b'=').count();
-    if padding > 2 {
-        return None;
-    }
-    let data = symbols.get(..symbols.len() - padding)?;
-    let mut out = Vec::with_capacity(data.len() * 3 / 4);
-    let mut acc: u32 = 0;
-    let mut bits: u32 = 0;
-    for &symbol in data {
-        let value = match symbol {
-            b'A'..=b'Z' => symbol - b'A',
-            b'a'..=b'z' => symbol - b'a' + 26,
-            b'0'..=b'9' => symbol - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(value);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(((acc >> bits) & 0xFF) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    // The bits left over are padding and must be zero (canonical encoding).
-    if acc != 0 {
-        return None;
-    }
-    Some(out)
+/// `text` without its empty and whitespace-only lines.
+fn without_blank_lines(text: &str) -> String {
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
-/// One DER element: its tag, its content and the whole encoding.
-struct Tlv<'a> {
-    tag: u8,
-    content: &'a [u8],
-    encoded: &'a [u8],
-}
-
-/// Reads the DER element at the start of `input`; returns it and what follows. Definite,
-/// minimally encoded lengths only, as DER requires.
-fn read_tlv(input: &[u8]) -> Option<(Tlv<'_>, &[u8])> {
-    let (&tag, after_tag) = input.split_first()?;
-    if tag & 0x1F == 0x1F {
-        return None; // multi-byte tag numbers: never used by key structures
+/// Decodes `der`, which must be exactly one DER element. `simple_asn1` also reads BER
+/// (non-minimal and indefinite lengths, non-minimal integers and tags, …) and encodes DER,
+/// so the element must encode back to the very bytes it was read from.
+fn decode_der(der: &[u8]) -> Result<ASN1Block, KeyProblem> {
+    if der.len() > MAX_KEY_DER_LEN {
+        return Err(KeyProblem::MalformedDer);
     }
-    let (&first, after_first) = after_tag.split_first()?;
-    let (len, after_len) = if first < 0x80 {
-        (usize::from(first), after_first)
-    } else {
-        let count = usize::from(first & 0x7F);
-        if count == 0 || count > 4 {
-            return None; // indefinite length, or absurdly long
-        }
-        let (len_bytes, after_len) = after_first.split_at_checked(count)?;
-        if len_bytes.first() == Some(&0) {
-            return None;
-        }
-        let len = len_bytes
-            .iter()
-            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
-        if len < 0x80 {
-            return None;
-        }
-        (len, after_len)
+    let mut elements = simple_asn1::from_der(der).map_err(|_| KeyProblem::MalformedDer)?;
+    let element = match elements.pop() {
+        Some(element) if elements.is_empty() => element,
+        _ => return Err(KeyProblem::MalformedDer),
     };
-    let (content, rest) = after_len.split_at_checked(len)?;
-    let header_len = input.len() - after_len.len();
-    let encoded = input.get(..header_len + len)?;
-    Some((
-        Tlv {
-            tag,
-            content,
-            encoded,
-        },
-        rest,
-    ))
+    if simple_asn1::to_der(&element).ok().as_deref() != Some(der) {
+        return Err(KeyProblem::MalformedDer);
+    }
+    Ok(element)
 }
 
-/// Reads the elements of a constructed value one by one.
-struct DerReader<'a> {
-    rest: &'a [u8],
+/// Encodes a DER element built here.
+fn encode_der(element: &ASN1Block) -> Result<Vec<u8>, KeyProblem> {
+    // Only an OID with fewer than two arcs or an out-of-range first arc fails to encode,
+    // and the OIDs used here are constants.
+    simple_asn1::to_der(element).map_err(|_| KeyProblem::MalformedDer)
 }
 
-impl<'a> DerReader<'a> {
-    fn new(content: &'a [u8]) -> Self {
-        DerReader { rest: content }
-    }
+/// The arcs of an OID, if each fits in a `u64`.
+fn arcs(oid: &OID) -> Option<Vec<u64>> {
+    oid.as_vec::<u64>().ok()
+}
 
-    fn peek_tag(&self) -> Option<u8> {
-        self.rest.first().copied()
-    }
+/// The OID with these arcs.
+fn oid(arcs: &[u64]) -> OID {
+    OID::new(arcs.iter().map(|&arc| BigUint::from(arc)).collect())
+}
 
-    fn next(&mut self) -> Result<Tlv<'a>, KeyProblem> {
-        let (tlv, rest) = read_tlv(self.rest).ok_or(KeyProblem::MalformedDer)?;
-        self.rest = rest;
-        Ok(tlv)
-    }
-
-    fn expect(&mut self, tag: u8) -> Result<Tlv<'a>, KeyProblem> {
-        let tlv = self.next()?;
-        if tlv.tag != tag {
-            return Err(KeyProblem::MalformedDer);
-        }
-        Ok(tlv)
-    }
-
-    fn is_empty(&self) -> bool {
-        self.rest.is_empty()
+/// The tag number of a context-specific element (`[0]`, `[1]`, …).
+fn context_tag(element: &ASN1Block) -> Option<&BigUint> {
+    match element {
+        ASN1Block::Explicit(ASN1Class::ContextSpecific, _, tag, _)
+        | ASN1Block::Unknown(ASN1Class::ContextSpecific, _, _, tag, _) => Some(tag),
+        _ => None,
     }
 }
 
-/// The content of the single DER element `der` must consist of, if it has `tag`.
-fn single(der: &[u8], tag: u8) -> Result<&[u8], KeyProblem> {
-    match read_tlv(der) {
-        Some((tlv, rest)) if tlv.tag == tag && rest.is_empty() => Ok(tlv.content),
-        _ => Err(KeyProblem::MalformedDer),
-    }
+/// Whether `element` is the INTEGER `value`.
+fn is_integer(element: &ASN1Block, value: u8) -> bool {
+    matches!(element, ASN1Block::Integer(_, n) if *n == BigInt::from(value))
 }
 
 /// Checks that a named-curve OID is P-384.
-fn check_curve(oid: &[u8]) -> Result<(), KeyProblem> {
-    match oid {
-        OID_P384 => Ok(()),
-        OID_P256 => Err(KeyProblem::WrongCurve("P-256")),
-        OID_P521 => Err(KeyProblem::WrongCurve("P-521")),
-        OID_SECP256K1 => Err(KeyProblem::WrongCurve("secp256k1")),
+fn check_curve(oid: &OID) -> Result<(), KeyProblem> {
+    match arcs(oid).as_deref() {
+        Some(OID_P384) => Ok(()),
+        Some(OID_P256) => Err(KeyProblem::WrongCurve("P-256")),
+        Some(OID_P521) => Err(KeyProblem::WrongCurve("P-521")),
+        Some(OID_SECP256K1) => Err(KeyProblem::WrongCurve("secp256k1")),
         _ => Err(KeyProblem::WrongCurve("an unsupported curve")),
     }
 }
 
 /// Checks the curve parameters of an EC key: a named curve, P-384. Explicit curve
 /// parameters (a SEQUENCE instead of an OID) are refused.
-fn check_curve_parameters(parameters: &Tlv<'_>) -> Result<(), KeyProblem> {
-    if parameters.tag != TAG_OID {
-        return Err(KeyProblem::WrongCurve(
+fn check_curve_parameters(parameters: &ASN1Block) -> Result<(), KeyProblem> {
+    match parameters {
+        ASN1Block::ObjectIdentifier(_, oid) => check_curve(oid),
+        _ => Err(KeyProblem::WrongCurve(
             "explicit curve parameters (use a named curve)",
-        ));
+        )),
     }
-    check_curve(parameters.content)
 }
 
 /// Wraps a SEC1 `ECPrivateKey` (RFC 5915) in PKCS#8 (RFC 5208), after checking that it is a
@@ -965,97 +901,103 @@ fn check_curve_parameters(parameters: &Tlv<'_>) -> Result<(), KeyProblem> {
 ///                               privateKey OCTET STRING (ECPrivateKey) }
 /// ```
 fn sec1_to_pkcs8(der: &[u8]) -> Result<Vec<u8>, KeyProblem> {
-    let mut key = DerReader::new(single(der, TAG_SEQUENCE)?);
-    if key.expect(TAG_INTEGER)?.content != [1] {
+    let ASN1Block::Sequence(_, fields) = decode_der(der)? else {
+        return Err(KeyProblem::MalformedDer);
+    };
+    let mut fields = fields.into_iter().peekable();
+    if !fields.next().is_some_and(|version| is_integer(&version, 1)) {
         return Err(KeyProblem::MalformedDer);
     }
-    let scalar = key.expect(TAG_OCTET_STRING)?;
-    let mut has_parameters = false;
-    if key.peek_tag() == Some(TAG_CONTEXT_0) {
-        let explicit = key.next()?;
-        let (parameters, rest) = read_tlv(explicit.content).ok_or(KeyProblem::MalformedDer)?;
-        if !rest.is_empty() {
+    let Some(ASN1Block::OctetString(_, scalar)) = fields.next() else {
+        return Err(KeyProblem::MalformedDer);
+    };
+    let is_context =
+        |element: &ASN1Block, tag: u8| context_tag(element) == Some(&BigUint::from(tag));
+    // `Explicit`: a constructed `[n]` holding exactly one element.
+    let has_parameters = match fields.next_if(|field| is_context(field, 0)) {
+        Some(ASN1Block::Explicit(_, _, _, parameters)) => {
+            check_curve_parameters(&parameters)?;
+            true
+        }
+        Some(_) => return Err(KeyProblem::MalformedDer),
+        None => false,
+    };
+    let public = fields.next_if(|field| is_context(field, 1));
+    if let Some(public) = &public {
+        if !matches!(public, ASN1Block::Explicit(_, _, _, key)
+            if matches!(**key, ASN1Block::BitString(..)))
+        {
             return Err(KeyProblem::MalformedDer);
         }
-        check_curve_parameters(&parameters)?;
-        has_parameters = true;
     }
-    let public = if key.peek_tag() == Some(TAG_CONTEXT_1) {
-        let explicit = key.next()?;
-        single(explicit.content, TAG_BIT_STRING)?;
-        Some(explicit.encoded)
-    } else {
-        None
-    };
-    if !key.is_empty() {
+    if fields.next().is_some() {
         return Err(KeyProblem::MalformedDer);
     }
     // Without parameters the key does not name its curve: its length must fit P-384.
-    if !has_parameters && scalar.content.len() != P384_SCALAR_LEN {
+    if !has_parameters && scalar.len() != P384_SCALAR_LEN {
         return Err(KeyProblem::WrongCurve(
             "not P-384 (wrong private key length)",
         ));
     }
 
-    let mut inner_content = Vec::with_capacity(scalar.encoded.len() + 112);
-    push_tlv(&mut inner_content, TAG_INTEGER, &[1]);
-    inner_content.extend_from_slice(scalar.encoded);
-    if let Some(public) = public {
-        inner_content.extend_from_slice(public);
-    }
-    let mut inner = Vec::with_capacity(inner_content.len() + 4);
-    push_tlv(&mut inner, TAG_SEQUENCE, &inner_content);
-
-    let mut algorithm = Vec::with_capacity(16);
-    push_tlv(&mut algorithm, TAG_OID, OID_EC_PUBLIC_KEY);
-    push_tlv(&mut algorithm, TAG_OID, OID_P384);
-
-    let mut outer_content = Vec::with_capacity(inner.len() + 32);
-    push_tlv(&mut outer_content, TAG_INTEGER, &[0]);
-    push_tlv(&mut outer_content, TAG_SEQUENCE, &algorithm);
-    push_tlv(&mut outer_content, TAG_OCTET_STRING, &inner);
-    let mut pkcs8 = Vec::with_capacity(outer_content.len() + 4);
-    push_tlv(&mut pkcs8, TAG_SEQUENCE, &outer_content);
-    Ok(pkcs8)
-}
-
-/// Appends a DER element.
-fn push_tlv(out: &mut Vec<u8>, tag: u8, content: &[u8]) {
-    out.push(tag);
-    let len = content.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes = len.to_be_bytes();
-        let significant: Vec<u8> = bytes.iter().copied().skip_while(|&b| b == 0).collect();
-        out.push(0x80 | significant.len() as u8);
-        out.extend_from_slice(&significant);
-    }
-    out.extend_from_slice(content);
+    let mut inner = vec![
+        ASN1Block::Integer(0, BigInt::from(1u8)),
+        ASN1Block::OctetString(0, scalar),
+    ];
+    inner.extend(public);
+    let inner = encode_der(&ASN1Block::Sequence(0, inner))?;
+    encode_der(&ASN1Block::Sequence(
+        0,
+        vec![
+            ASN1Block::Integer(0, BigInt::from(0u8)),
+            ASN1Block::Sequence(
+                0,
+                vec![
+                    ASN1Block::ObjectIdentifier(0, oid(OID_EC_PUBLIC_KEY)),
+                    ASN1Block::ObjectIdentifier(0, oid(OID_P384)),
+                ],
+            ),
+            ASN1Block::OctetString(0, inner),
+        ],
+    ))
 }
 
 /// Checks that a PKCS#8 `PrivateKeyInfo` (or v2 `OneAsymmetricKey`) holds an EC P-384 key.
 fn check_pkcs8(der: &[u8]) -> Result<(), KeyProblem> {
-    let mut info = DerReader::new(single(der, TAG_SEQUENCE)?);
-    let version = info.expect(TAG_INTEGER)?;
-    if version.content != [0] && version.content != [1] {
+    let ASN1Block::Sequence(_, fields) = decode_der(der)? else {
+        return Err(KeyProblem::MalformedDer);
+    };
+    let mut fields = fields.iter();
+    if !fields
+        .next()
+        .is_some_and(|version| is_integer(version, 0) || is_integer(version, 1))
+    {
         return Err(KeyProblem::MalformedDer);
     }
-    let mut algorithm = DerReader::new(info.expect(TAG_SEQUENCE)?.content);
-    let oid = algorithm.expect(TAG_OID)?.content;
-    match oid {
-        OID_EC_PUBLIC_KEY => {}
-        OID_RSA | OID_RSA_PSS => return Err(KeyProblem::WrongAlgorithm("RSA")),
-        OID_ED25519 => return Err(KeyProblem::WrongAlgorithm("Ed25519")),
-        OID_ED448 => return Err(KeyProblem::WrongAlgorithm("Ed448")),
+    let Some(ASN1Block::Sequence(_, algorithm)) = fields.next() else {
+        return Err(KeyProblem::MalformedDer);
+    };
+    let mut algorithm = algorithm.iter();
+    let Some(ASN1Block::ObjectIdentifier(_, algorithm_oid)) = algorithm.next() else {
+        return Err(KeyProblem::MalformedDer);
+    };
+    match arcs(algorithm_oid).as_deref() {
+        Some(OID_EC_PUBLIC_KEY) => {}
+        Some(OID_RSA | OID_RSA_PSS) => return Err(KeyProblem::WrongAlgorithm("RSA")),
+        Some(OID_ED25519) => return Err(KeyProblem::WrongAlgorithm("Ed25519")),
+        Some(OID_ED448) => return Err(KeyProblem::WrongAlgorithm("Ed448")),
         _ => return Err(KeyProblem::WrongAlgorithm("an unsupported algorithm")),
     }
-    let parameters = algorithm.next()?;
-    check_curve_parameters(&parameters)?;
-    if !algorithm.is_empty() {
+    let parameters = algorithm.next().ok_or(KeyProblem::MalformedDer)?;
+    check_curve_parameters(parameters)?;
+    if algorithm.next().is_some() {
         return Err(KeyProblem::MalformedDer);
     }
-    info.expect(TAG_OCTET_STRING)?;
+    // The private key itself (and any attributes or public key after it) is the crypto
+    // library's to read.
+    let Some(ASN1Block::OctetString(..)) = fields.next() else {
+        return Err(KeyProblem::MalformedDer);
+    };
     Ok(())
 }
 
@@ -1835,42 +1777,155 @@ mod tests {
     }
 
     #[test]
-    fn base64_decoding_is_strict() {
-        assert_eq!(decode_base64("TWFu").unwrap(), b"Man");
-        assert_eq!(decode_base64("TWE=").unwrap(), b"Ma");
-        assert_eq!(decode_base64("TQ==").unwrap(), b"M");
-        assert_eq!(decode_base64(" TW\r\nFu\n").unwrap(), b"Man");
-        assert_eq!(decode_base64("+/+/").unwrap(), [0xFB, 0xFF, 0xBF]);
+    fn base64_inside_pem_is_strict() {
+        let problem = |body: &str| {
+            pkcs8_from_pem(&format!(
+                "-----BEGIN EC PRIVATE KEY-----\n{body}\n-----END EC PRIVATE KEY-----\n"
+            ))
+            .map(|_| ())
+            .unwrap_err()
+        };
+        // Valid base64, whitespace and blank lines included: it decodes, then the DER (which
+        // is no key) is refused.
+        for good in ["TWFu", "TWE=", "TQ==", " TW\r\nFu\n", "TW\n\nFu", "+/+/"] {
+            assert_eq!(problem(good), KeyProblem::MalformedDer, "{good:?}");
+        }
         for bad in [
             "", "TWF", "TQ=", "T===", "TWE=TWFu", "TW-u", "TW_u", "TR==", "TWF=", "====",
         ] {
-            assert_eq!(decode_base64(bad), None, "{bad:?}");
+            assert_eq!(problem(bad), KeyProblem::MalformedPem, "{bad:?}");
         }
     }
 
     #[test]
-    fn der_lengths_round_trip_and_non_der_is_refused() {
-        for len in [0usize, 1, 127, 128, 255, 256, 65_535, 70_000] {
-            let content = vec![0x5A; len];
-            let mut encoded = Vec::new();
-            push_tlv(&mut encoded, TAG_OCTET_STRING, &content);
-            let (tlv, rest) = read_tlv(&encoded).unwrap();
-            assert_eq!(tlv.tag, TAG_OCTET_STRING);
-            assert_eq!(tlv.content, content.as_slice());
-            assert_eq!(tlv.encoded, encoded.as_slice());
-            assert!(rest.is_empty());
+    fn pem_layout() {
+        let problem = |pem: &str| pkcs8_from_pem(pem).map(|_| ()).unwrap_err();
+        let dir = TempDir::new("unit-layout");
+        let pem = openssl(&dir.0, "ecparam -name secp384r1 -genkey -noout");
+        let expected = pkcs8_from_pem(&pem).unwrap();
+
+        // Blank lines among the base64 lines and before the END line are whitespace too.
+        let mut lines: Vec<&str> = pem.lines().collect();
+        lines.insert(2, "");
+        lines.insert(lines.len() - 1, "");
+        let spaced = lines.join("\n");
+        assert_eq!(pkcs8_from_pem(&spaced).unwrap(), expected);
+        assert_eq!(
+            pkcs8_from_pem(&spaced.replace('\n', "\r\n")).unwrap(),
+            expected
+        );
+
+        // A block left open after the key, or a BEGIN line in the text after it.
+        assert_eq!(
+            problem(&format!("{pem}-----BEGIN PUBLIC KEY-----\nTWFu\n")),
+            KeyProblem::MalformedPem
+        );
+        assert_eq!(
+            problem(&format!("{pem}\nsee -----BEGIN PUBLIC KEY-----\n")),
+            KeyProblem::MalformedPem
+        );
+        // A legacy encrypted key is recognised even without the blank line after its
+        // headers.
+        assert_eq!(
+            problem(
+                "-----BEGIN EC PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\
+                 TWFu\n-----END EC PRIVATE KEY-----\n"
+            ),
+            KeyProblem::Encrypted
+        );
+        // Headers that do not announce encryption are refused as well.
+        assert_eq!(
+            problem(
+                "-----BEGIN EC PRIVATE KEY-----\nComment: x\n\nTWFu\n-----END EC PRIVATE KEY-----\n"
+            ),
+            KeyProblem::MalformedPem
+        );
+        // Labels are uppercase letters, digits and spaces.
+        assert_eq!(
+            problem("-----BEGIN ec private key-----\nTWFu\n-----END ec private key-----\n"),
+            KeyProblem::MalformedPem
+        );
+        let long = "A".repeat(65);
+        assert_eq!(
+            problem(&format!(
+                "-----BEGIN {long}-----\nTWFu\n-----END {long}-----\n"
+            )),
+            KeyProblem::MalformedPem
+        );
+    }
+
+    /// `der` with its outer length (one byte, long form: `0x81 n`) rewritten as `head`.
+    fn with_outer_length(der: &[u8], head: &[u8]) -> Vec<u8> {
+        assert_eq!(der[1], 0x81, "expected a 128 to 255 byte key");
+        [&[der[0]], head, &der[3..]].concat()
+    }
+
+    #[test]
+    fn keys_must_be_der() {
+        let dir = TempDir::new("unit-der");
+        let sec1_pem = openssl(&dir.0, "ecparam -name secp384r1 -genkey -noout");
+        let sec1 = pem::parse(&sec1_pem).unwrap().into_contents();
+        let (pkcs8, _) = pkcs8_from_pem(&sec1_pem).unwrap();
+        let as_pem = |label: &str, der: &[u8]| pem::encode(&pem::Pem::new(label, der.to_vec()));
+        // Re-encoded unchanged, both are accepted.
+        assert_eq!(
+            pkcs8_from_pem(&as_pem("EC PRIVATE KEY", &sec1)).unwrap(),
+            (pkcs8.clone(), KeyFormat::Sec1)
+        );
+        assert_eq!(
+            pkcs8_from_pem(&as_pem("PRIVATE KEY", &pkcs8)).unwrap(),
+            (pkcs8.clone(), KeyFormat::Pkcs8)
+        );
+
+        for (label, der) in [("EC PRIVATE KEY", &sec1), ("PRIVATE KEY", &pkcs8)] {
+            let n = der[2];
+            // Both start with `SEQUENCE (0x81 n) { INTEGER (1) v, … }`.
+            assert_eq!(der[3..5], [0x02, 0x01], "{label}");
+            let indefinite = [&with_outer_length(der, &[0x80])[..], &[0, 0]].concat();
+            let non_minimal_integer = [
+                &with_outer_length(der, &[0x81, n + 1])[..3],
+                &[0x02, 0x02, 0x00, der[5]],
+                &der[6..],
+            ]
+            .concat();
+            let bad: [(&str, Vec<u8>); 8] = [
+                ("non-minimal length", with_outer_length(der, &[0x82, 0, n])),
+                (
+                    "leading zero length",
+                    with_outer_length(der, &[0x83, 0, 0, n]),
+                ),
+                ("indefinite length", indefinite),
+                ("non-minimal integer", non_minimal_integer),
+                ("trailing element", [&der[..], &[0x05, 0x00]].concat()),
+                ("truncated", der[..der.len() - 1].to_vec()),
+                ("multi-byte tag", [&[0x3F, 0x10], &der[1..]].concat()),
+                ("primitive sequence", [&[0x10], &der[1..]].concat()),
+            ];
+            for (what, bad) in bad {
+                assert_eq!(
+                    pkcs8_from_pem(&as_pem(label, &bad))
+                        .map(|_| ())
+                        .unwrap_err(),
+                    KeyProblem::MalformedDer,
+                    "{label}: {what}"
+                );
+            }
         }
-        for bad in [
-            &[][..],
-            &[0x04],
-            &[0x04, 0x02, 0x00],                // truncated content
-            &[0x04, 0x80, 0x00, 0x00],          // indefinite length
-            &[0x04, 0x81, 0x05, 1, 2, 3, 4, 5], // non-minimal long form
-            &[0x04, 0x82, 0x00, 0x80],          // leading zero length byte
-            &[0x04, 0x85, 1, 0, 0, 0, 0],       // five length bytes
-            &[0x1F, 0x01, 0x00],                // multi-byte tag
-        ] {
-            assert!(read_tlv(bad).is_none(), "{bad:?}");
+
+        // Deep nesting is refused by size before it reaches the (recursive) decoder.
+        let mut nested = vec![0x05, 0x00];
+        for _ in 0..2_000 {
+            let len = u16::try_from(nested.len()).unwrap().to_be_bytes();
+            nested = [&[0x30, 0x82][..], &len, &nested].concat();
+        }
+        assert!(nested.len() > MAX_KEY_DER_LEN);
+        for label in ["EC PRIVATE KEY", "PRIVATE KEY"] {
+            assert_eq!(
+                pkcs8_from_pem(&as_pem(label, &nested))
+                    .map(|_| ())
+                    .unwrap_err(),
+                KeyProblem::MalformedDer
+            );
         }
     }
 
