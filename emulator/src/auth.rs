@@ -1,5 +1,6 @@
 //! Request authentication as AWS's front end does it, minus the cryptography: every IVS request
-//! carries a SigV4 `Authorization` header, scoped to this region and to the `ivs` service.
+//! carries a SigV4 `Authorization` header, scoped to this region and to the `ivs` service (the
+//! API Gateway emulator checks its requests the same way, for the `execute-api` service).
 //! Signatures themselves are not verified (any credentials work).
 //!
 //! - no `Authorization` header: 403 `MissingAuthenticationTokenException`;
@@ -12,14 +13,27 @@ use axum::http::HeaderMap;
 use crate::error::{ErrorKind, IvsError};
 
 const ALGORITHM: &str = "AWS4-HMAC-SHA256";
-const SERVICE: &str = "ivs";
+/// The signing name of the IVS API.
+pub(crate) const IVS: &str = "ivs";
+/// The signing name of API Gateway's invoke endpoints.
+pub(crate) const EXECUTE_API: &str = "execute-api";
 
 fn incomplete(message: &str) -> IvsError {
     IvsError::new(ErrorKind::IncompleteSignature, message)
 }
 
-/// Checks the SigV4 authorization of a request for `region`.
+/// Checks the SigV4 authorization of an IVS request for `region`.
 pub fn check(headers: &HeaderMap, region: &str) -> Result<(), IvsError> {
+    authenticate(headers, region, IVS).map(drop)
+}
+
+/// The access key id of a request whose `Authorization` header is a well-formed SigV4 header
+/// scoped to `region` and `service`; the error AWS's front end answers otherwise.
+pub(crate) fn authenticate(
+    headers: &HeaderMap,
+    region: &str,
+    service: &str,
+) -> Result<String, IvsError> {
     let Some(value) = headers.get("authorization") else {
         return Err(IvsError::new(
             ErrorKind::MissingAuthenticationToken,
@@ -91,10 +105,10 @@ pub fn check(headers: &HeaderMap, region: &str) -> Result<(), IvsError> {
             "Credential must have the form <access key id>/<yyyymmdd>/<region>/<service>/aws4_request",
         ));
     }
-    if *scope_service != SERVICE {
+    if *scope_service != service {
         return Err(IvsError::new(
             ErrorKind::InvalidSignature,
-            format!("Credential should be scoped to correct service: '{SERVICE}'."),
+            format!("Credential should be scoped to correct service: '{service}'."),
         ));
     }
     if *scope_region != region {
@@ -103,7 +117,7 @@ pub fn check(headers: &HeaderMap, region: &str) -> Result<(), IvsError> {
             format!("Credential should be scoped to a valid region, not '{scope_region}'. This endpoint serves '{region}'."),
         ));
     }
-    Ok(())
+    Ok((*access_key).to_owned())
 }
 
 #[cfg(test)]
@@ -172,6 +186,23 @@ mod tests {
         assert_eq!(
             kind(Some(&other_service), true),
             Some(ErrorKind::InvalidSignature)
+        );
+    }
+
+    #[test]
+    fn authenticates_other_services_and_names_the_access_key() {
+        let gateway = GOOD.replace("/ivs/", "/execute-api/");
+        assert_eq!(
+            authenticate(&headers(Some(&gateway), true), "us-west-2", EXECUTE_API).as_deref(),
+            Ok("AKIDEXAMPLE")
+        );
+        let refused =
+            authenticate(&headers(Some(GOOD), true), "us-west-2", EXECUTE_API).unwrap_err();
+        assert_eq!(refused.kind, ErrorKind::InvalidSignature);
+        assert!(
+            refused.message.contains("'execute-api'"),
+            "{}",
+            refused.message
         );
     }
 }

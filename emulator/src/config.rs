@@ -174,6 +174,15 @@ impl Route {
     }
 }
 
+/// Whether `name` is a function name as routes and the API Gateway emulator take it: letters,
+/// digits, `-` and `_` (an unqualified Lambda function name).
+pub(crate) fn is_function_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// A route that cannot be parsed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("a route looks like '<detail-type>=<function-name>', e.g. 'Stream State Change=stream-events': {0}")]
@@ -187,12 +196,7 @@ impl FromStr for Route {
         let (detail_type, function) = spec
             .split_once('=')
             .ok_or_else(|| RouteSpecError(spec.to_owned()))?;
-        let valid_function = !function.trim().is_empty()
-            && function
-                .trim()
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if detail_type.trim().is_empty() || !valid_function {
+        if detail_type.trim().is_empty() || !is_function_name(function.trim()) {
             return Err(RouteSpecError(spec.to_owned()));
         }
         Ok(Route::new(detail_type, function))

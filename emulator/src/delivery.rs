@@ -3,9 +3,10 @@
 //! Emitting never blocks: every target is fed through an unbounded queue. Subscribers get every
 //! event from the moment they subscribe. JSON lines are written by a dedicated thread. Each Lambda
 //! function has its own background task that invokes it with one event at a time, in order;
-//! a failed invocation (a connection error, a non-2xx status or an `X-Amz-Function-Error` header)
-//! is retried `retries` times after `retry_delay`, then the event is dead-lettered. Nothing is
-//! dropped silently: every event reaches its target or the dead letters.
+//! a failed invocation (a connection error, no complete answer within `timeout`, a non-2xx status
+//! or an `X-Amz-Function-Error` header) is retried `retries` times after `retry_delay`, then the
+//! event is dead-lettered. Nothing is dropped silently: every event reaches its target or the dead
+//! letters.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -15,25 +16,15 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use chrono::{DateTime, Utc};
-use http_body_util::{BodyExt, Full};
-use hyper::{Method, Request, Uri};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use hyper::Uri;
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::config::{JsonLinesTarget, LambdaTarget, Target};
 use crate::events::Event;
+use crate::invoke::{self, HttpClient};
 use crate::stats::DeliveryStats;
-
-/// Characters escaped in a function name in the invoke URL.
-const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
-
-/// The longest error text kept from a failed invocation.
-const MAX_ERROR_TEXT: usize = 512;
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
@@ -201,8 +192,6 @@ impl JsonLinesSink {
     }
 }
 
-type HttpClient = Client<HttpConnector, Full<Bytes>>;
-
 /// A Lambda target: routes, and one ordered worker per function.
 struct LambdaSink {
     target: LambdaTarget,
@@ -212,10 +201,9 @@ struct LambdaSink {
 
 impl LambdaSink {
     fn new(target: LambdaTarget) -> Self {
-        let client = Client::builder(TokioExecutor::new()).build_http();
         Self {
             target,
-            client,
+            client: invoke::client(),
             workers: Mutex::new(HashMap::new()),
         }
     }
@@ -271,11 +259,7 @@ impl LambdaSink {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             "no tokio runtime to deliver from (emit events from within a runtime)".to_owned()
         })?;
-        let endpoint = self.target.endpoint.trim_end_matches('/');
-        let name = utf8_percent_encode(function, PATH_SEGMENT);
-        let uri: Uri = format!("{endpoint}/2015-03-31/functions/{name}/invocations")
-            .parse()
-            .map_err(|err| format!("invalid Lambda endpoint {endpoint}: {err}"))?;
+        let uri = invoke::invocation_uri(&self.target.endpoint, function)?;
         let (tx, rx) = mpsc::unbounded_channel();
         let worker = LambdaWorker {
             target_name: format!("lambda:{function}"),
@@ -331,39 +315,10 @@ impl LambdaWorker {
     }
 
     async fn invoke(&self, body: Bytes) -> Result<(), String> {
-        let request = Request::builder()
-            .method(Method::POST)
-            .uri(self.uri.clone())
-            .header("content-type", "application/json")
-            .header("x-amz-invocation-type", "RequestResponse")
-            .body(Full::new(body))
-            .map_err(|err| format!("cannot build the invocation: {err}"))?;
-        let response = tokio::time::timeout(self.timeout, self.client.request(request))
+        let invocation = invoke::invoke(&self.client, &self.uri, body, self.timeout)
             .await
-            .map_err(|_| format!("no answer within {:?}", self.timeout))?
-            .map_err(|err| format!("invocation failed: {err}"))?;
-        let status = response.status();
-        let function_error = response
-            .headers()
-            .get("x-amz-function-error")
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-        let body = tokio::time::timeout(self.timeout, response.into_body().collect())
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .map(|collected| collected.to_bytes())
-            .unwrap_or_default();
-        let text: String = String::from_utf8_lossy(&body)
-            .chars()
-            .take(MAX_ERROR_TEXT)
-            .collect();
-        if !status.is_success() {
-            return Err(format!("HTTP {status}: {text}"));
-        }
-        if let Some(kind) = function_error {
-            return Err(format!("function error ({kind}): {text}"));
-        }
-        Ok(())
+            .map_err(|err| err.to_string())?;
+        invocation.failure().map_or(Ok(()), Err)
     }
 }
 

@@ -90,7 +90,9 @@ impl Emulator {
 
     /// Serves the router on `addr` (a loopback address; port 0 picks a free port).
     pub async fn serve(&self, addr: SocketAddr) -> std::io::Result<Server> {
-        Server::start(self.router(), addr).await
+        let server = Server::start(self.router(), addr).await?;
+        tracing::info!(addr = %server.addr(), "IVS emulator listening");
+        Ok(server)
     }
 
     /// Every event emitted from now on, none lost.

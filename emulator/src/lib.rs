@@ -51,6 +51,34 @@
 //! JSON lines (stdout or a file) and local Lambda functions through the Lambda Invoke API, with
 //! retries and dead letters.
 //!
+//! # The API Gateway emulator
+//!
+//! A [`Gateway`] is what API Gateway is to the admin API in production, for functions run locally
+//! by `cargo lambda watch`: an HTTP API (payload format 2.0, the `$default` route) in front of one
+//! Lambda function. It authorizes each request ([`GatewayAuth::Iam`]: a SigV4 header for
+//! `execute-api`; [`GatewayAuth::Jwt`]: a bearer token), builds the event with the caller's
+//! identity in `requestContext.authorizer`, invokes the function through the Lambda Invoke API and
+//! turns its result into the HTTP response, with API Gateway's own answers (403, 401, 413, 500,
+//! 503) where API Gateway gives them.
+//!
+//! **It authenticates nobody**: SigV4 signatures are not verified and JWTs are decoded without
+//! any verification, so any caller can claim any identity. It listens on loopback only; it
+//! exists to run the stack locally, never to protect anything.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::net::{Ipv4Addr, SocketAddr};
+//!
+//! use ivs_emulator::{Gateway, GatewayConfig};
+//!
+//! let gateway = Gateway::new(GatewayConfig::new("http://127.0.0.1:9000", "admin-api"))?;
+//! let server = gateway.serve(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
+//! // ... send SigV4-signed requests (service `execute-api`) to `server.url()`, then:
+//! server.shutdown().await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Command line
 //!
 //! `ivs-emulator --port 0` listens on 127.0.0.1 and prints `http://127.0.0.1:PORT` as the first
@@ -58,6 +86,11 @@
 //! <stdout|PATH>`, `--lambda-endpoint URL` with `--route "<detail-type>=<function>"` or
 //! `--default-routes`, `--fault "<Operation|*>:throttle=0.1,error500=0.05,unavailable=0.05,latency_ms=50"`
 //! and `--no-metadata-rate-limit` configure it (`--help` lists them all).
+//!
+//! `--gateway-port N --gateway-function admin-api` (with `--lambda-endpoint`) also runs a
+//! [`Gateway`] on 127.0.0.1, and prints `gateway: http://127.0.0.1:PORT` as the second line of
+//! stdout; `--gateway-auth iam|jwt` (default `iam`) and `--gateway-timeout SECONDS` (default 30)
+//! configure it.
 //!
 //! # Example
 //!
@@ -87,10 +120,14 @@ mod emulator;
 mod error;
 mod events;
 mod faults;
+mod gateway;
+#[cfg(test)]
+mod gateway_tests;
 #[cfg(test)]
 mod http_tests;
 mod ids;
 mod ingest;
+mod invoke;
 mod keys;
 mod metadata;
 mod model;
@@ -109,6 +146,7 @@ pub use events::{
     DETAIL_TYPES, LIMIT_BREACH, RECORDING_STATE_CHANGE, STREAM_HEALTH_CHANGE, STREAM_STATE_CHANGE,
 };
 pub use faults::{FaultConfig, FaultRule, FaultSpecError, ScriptedError};
+pub use gateway::{Gateway, GatewayAuth, GatewayConfig, GatewayConfigError};
 pub use ingest::{Connected, LimitBreach, RecordingFailure};
 pub use metadata::RecordedMetadata;
 pub use ops::Operation;

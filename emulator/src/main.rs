@@ -1,8 +1,10 @@
-//! `ivs-emulator`: runs the IVS emulator on 127.0.0.1.
+//! `ivs-emulator`: runs the IVS emulator on 127.0.0.1, and with `--gateway-port` a local API
+//! Gateway HTTP API in front of a Lambda function.
 //!
 //! The first line of standard output is the endpoint (`http://127.0.0.1:PORT`), so scripts can
-//! start it with `--port 0` and read where it listens. Logs go to standard error (`RUST_LOG`
-//! filters them, default `info`). Ctrl-C or SIGTERM stops it.
+//! start it with `--port 0` and read where it listens; with a gateway, the second line is
+//! `gateway: http://127.0.0.1:PORT`. Logs go to standard error (`RUST_LOG` filters them, default
+//! `info`). Ctrl-C or SIGTERM stops it.
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -11,7 +13,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use ivs_emulator::{
-    Config, Emulator, FaultConfig, FaultRule, JsonLinesTarget, LambdaTarget, Route, Target,
+    Config, Emulator, FaultConfig, FaultRule, Gateway, GatewayAuth, GatewayConfig, JsonLinesTarget,
+    LambdaTarget, Route, Target,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -57,7 +60,7 @@ struct Cli {
     #[arg(long, requires = "lambda_endpoint")]
     default_routes: bool,
 
-    /// Time limit of one Lambda invocation, in seconds.
+    /// Time limit of one event delivery to a Lambda function, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 900)]
     lambda_timeout: u64,
 
@@ -72,6 +75,39 @@ struct Cli {
     /// Turn off the PutMetadata rate limits (5 per second per channel, 155 per account).
     #[arg(long)]
     no_metadata_rate_limit: bool,
+
+    /// Also run a local API Gateway HTTP API (payload format 2.0) on this port of 127.0.0.1 (0
+    /// picks a free port), in front of --gateway-function through --lambda-endpoint.
+    #[arg(
+        long,
+        value_name = "PORT",
+        requires = "lambda_endpoint",
+        requires = "gateway_function"
+    )]
+    gateway_port: Option<u16>,
+
+    /// The Lambda function behind the gateway (the project's: admin-api).
+    #[arg(long, value_name = "FUNCTION", requires = "gateway_port")]
+    gateway_function: Option<String>,
+
+    /// How the gateway authorizes requests: iam (SigV4 for execute-api; signatures are not
+    /// verified) or jwt (a bearer token, decoded but NOT verified).
+    #[arg(
+        long,
+        value_name = "iam|jwt",
+        default_value_t = GatewayAuth::Iam,
+        requires = "gateway_port"
+    )]
+    gateway_auth: GatewayAuth,
+
+    /// Time limit of one invocation through the gateway, in seconds (API Gateway's limit: 30).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 30,
+        requires = "gateway_port"
+    )]
+    gateway_timeout: u64,
 }
 
 impl Cli {
@@ -119,15 +155,43 @@ impl Cli {
             if self.default_routes {
                 routes.extend(Route::default_routes());
             }
-            if routes.is_empty() {
-                return Err("--lambda-endpoint needs --route or --default-routes".to_owned());
+            if routes.is_empty() && self.gateway_port.is_none() {
+                return Err(
+                    "--lambda-endpoint needs --route, --default-routes or --gateway-port"
+                        .to_owned(),
+                );
             }
-            let mut target = LambdaTarget::new(endpoint.clone(), routes);
-            target.timeout = Duration::from_secs(self.lambda_timeout);
-            target.retry_delay = Duration::from_millis(self.lambda_retry_delay);
-            config.targets.push(Target::Lambda(target));
+            if !routes.is_empty() {
+                let mut target = LambdaTarget::new(endpoint.clone(), routes);
+                target.timeout = Duration::from_secs(self.lambda_timeout);
+                target.retry_delay = Duration::from_millis(self.lambda_retry_delay);
+                config.targets.push(Target::Lambda(target));
+            }
         }
         Ok(config)
+    }
+
+    /// The gateway and its port, when --gateway-port asks for one.
+    fn gateway(&self) -> Result<Option<(Gateway, u16)>, String> {
+        let Some(port) = self.gateway_port else {
+            return Ok(None);
+        };
+        let (Some(endpoint), Some(function)) = (&self.lambda_endpoint, &self.gateway_function)
+        else {
+            return Err("--gateway-port needs --lambda-endpoint and --gateway-function".to_owned());
+        };
+        if self.gateway_timeout == 0 {
+            return Err("--gateway-timeout must be at least 1 second".to_owned());
+        }
+        let config = GatewayConfig {
+            region: self.region.clone(),
+            account: self.account.clone(),
+            auth: self.gateway_auth,
+            timeout: Duration::from_secs(self.gateway_timeout),
+            ..GatewayConfig::new(endpoint.clone(), function.clone())
+        };
+        let gateway = Gateway::new(config).map_err(|err| format!("--gateway-*: {err}"))?;
+        Ok(Some((gateway, port)))
     }
 }
 
@@ -159,23 +223,45 @@ async fn shutdown_signal() {
 
 async fn run(cli: Cli) -> Result<(), String> {
     let config = cli.config()?;
+    let gateway = cli.gateway()?;
     let emulator = Emulator::new(config);
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, cli.port));
     let server = emulator
         .serve(addr)
         .await
         .map_err(|err| format!("cannot listen on {addr}: {err}"))?;
+    let gateway_server = match gateway {
+        Some((gateway, port)) => {
+            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+            let served = gateway
+                .serve(addr)
+                .await
+                .map_err(|err| format!("cannot listen on {addr} (gateway): {err}"))?;
+            Some(served)
+        }
+        None => None,
+    };
     {
+        // Both lines at once, before any event line: scripts read them by position.
         let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "{}", server.url())
+        let mut lines = format!("{}\n", server.url());
+        if let Some(gateway_server) = &gateway_server {
+            lines.push_str(&format!("gateway: {}\n", gateway_server.url()));
+        }
+        stdout
+            .write_all(lines.as_bytes())
             .and_then(|()| stdout.flush())
             .map_err(|err| format!("cannot write to stdout: {err}"))?;
     }
     shutdown_signal().await;
     tracing::info!("shutting down");
-    server
-        .shutdown()
-        .await
+    let gateway_stopped = match gateway_server {
+        Some(gateway_server) => gateway_server.shutdown().await,
+        None => Ok(()),
+    };
+    let stopped = server.shutdown().await;
+    stopped
+        .and(gateway_stopped)
         .map_err(|err| format!("server error: {err}"))
 }
 

@@ -35,7 +35,7 @@ pub(crate) fn router(emulator: Emulator) -> Router {
         .with_state(emulator)
 }
 
-fn json_response(status: StatusCode, body: &Value) -> Response {
+pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
     let mut response = (status, body.to_string()).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -160,7 +160,8 @@ async fn unknown_route(method: Method, uri: Uri) -> Response {
     unknown_operation(&method, uri.path())
 }
 
-/// A running HTTP server. It stops on [`shutdown`](Self::shutdown) or when dropped.
+/// A running HTTP server (the IVS emulator's or the API Gateway emulator's). It stops on
+/// [`shutdown`](Self::shutdown) or when dropped.
 #[derive(Debug)]
 pub struct Server {
     addr: SocketAddr,
@@ -183,14 +184,15 @@ impl Server {
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            axum::serve(listener, router)
+            // The peer's address reaches handlers as `ConnectInfo<SocketAddr>`.
+            let service = router.into_make_service_with_connect_info::<SocketAddr>();
+            axum::serve(listener, service)
                 .with_graceful_shutdown(async {
                     // Stop on a signal, or when the handle is gone.
                     let _ = stopped.await;
                 })
                 .await
         });
-        tracing::info!(%addr, "IVS emulator listening");
         Ok(Self {
             addr,
             stop: Some(stop),
@@ -203,7 +205,7 @@ impl Server {
         self.addr
     }
 
-    /// The base URL (`http://127.0.0.1:PORT`), the endpoint to give to IVS clients.
+    /// The base URL (`http://127.0.0.1:PORT`), the endpoint to give to clients.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }

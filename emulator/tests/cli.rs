@@ -1,5 +1,5 @@
-//! The `ivs-emulator` binary: the endpoint is the first line of stdout, events can go to stdout
-//! as JSON lines, bad flags are refused, and SIGTERM stops it cleanly.
+//! The `ivs-emulator` binary: the endpoint is the first line of stdout (the gateway's the second),
+//! events can go to stdout as JSON lines, bad flags are refused, and SIGTERM stops it cleanly.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -22,13 +22,18 @@ fn start(args: &[&str]) -> (Child, String, BufReader<std::process::ChildStdout>)
 
 /// One HTTP/1.1 request without a signature; the whole answer.
 fn request(url: &str, method: &str, path: &str, body: &str) -> String {
+    request_with(url, method, path, "", body)
+}
+
+/// One HTTP/1.1 request with `headers` (each ending with CRLF); the whole answer.
+fn request_with(url: &str, method: &str, path: &str, headers: &str, body: &str) -> String {
     let addr = url.strip_prefix("http://").unwrap();
     let mut stream = TcpStream::connect(addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).unwrap();
@@ -76,6 +81,62 @@ fn prints_the_endpoint_first_and_stops_on_sigterm() {
     assert!(status.success(), "{status:?}");
 }
 
+#[cfg(unix)]
+#[test]
+fn prints_the_gateway_second_and_fronts_the_function() {
+    // A port nobody listens on: the gateway's invocations fail.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let lambda = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let (mut child, url, mut stdout) = start(&[
+        "--port",
+        "0",
+        "--lambda-endpoint",
+        &lambda,
+        "--gateway-port",
+        "0",
+        "--gateway-function",
+        "admin-api",
+    ]);
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let mut second = String::new();
+    stdout.read_line(&mut second).unwrap();
+    let gateway = second
+        .trim_end()
+        .strip_prefix("gateway: ")
+        .unwrap_or_else(|| panic!("{second:?}"))
+        .to_owned();
+    assert!(gateway.starts_with("http://127.0.0.1:"), "{gateway}");
+    assert_ne!(gateway, url);
+
+    let health = request(&url, "GET", "/_emulator/health", "");
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    let unsigned = request(&gateway, "GET", "/channels", "");
+    assert!(unsigned.starts_with("HTTP/1.1 403"), "{unsigned}");
+    assert!(
+        unsigned.ends_with(r#"{"message":"Forbidden"}"#),
+        "{unsigned}"
+    );
+    let signed = request_with(
+        &gateway,
+        "GET",
+        "/channels",
+        "Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260105/us-west-2/execute-api/aws4_request, \
+         SignedHeaders=host;x-amz-date, \
+         Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7\r\n\
+         X-Amz-Date: 20260105T100000Z\r\n",
+        "",
+    );
+    assert!(signed.starts_with("HTTP/1.1 500"), "{signed}");
+    assert!(
+        signed.ends_with(r#"{"message":"Internal Server Error"}"#),
+        "{signed}"
+    );
+
+    let status = terminate(&mut child);
+    assert!(status.success(), "{status:?}");
+}
+
 #[test]
 fn refuses_bad_flags() {
     for args in [
@@ -90,6 +151,48 @@ fn refuses_bad_flags() {
         ],
         vec!["--region", "US_WEST"],
         vec!["--account", "abc"],
+        vec!["--gateway-port", "0", "--gateway-function", "admin-api"],
+        vec![
+            "--gateway-port",
+            "0",
+            "--lambda-endpoint",
+            "http://127.0.0.1:9",
+        ],
+        vec!["--gateway-function", "admin-api"],
+        vec![
+            "--lambda-endpoint",
+            "http://127.0.0.1:9",
+            "--gateway-function",
+            "admin-api",
+        ],
+        vec![
+            "--gateway-port",
+            "0",
+            "--gateway-function",
+            "admin-api",
+            "--lambda-endpoint",
+            "http://127.0.0.1:9",
+            "--gateway-auth",
+            "basic",
+        ],
+        vec![
+            "--gateway-port",
+            "0",
+            "--gateway-function",
+            "a/b",
+            "--lambda-endpoint",
+            "http://127.0.0.1:9",
+        ],
+        vec![
+            "--gateway-port",
+            "0",
+            "--gateway-function",
+            "admin-api",
+            "--lambda-endpoint",
+            "http://127.0.0.1:9",
+            "--gateway-timeout",
+            "0",
+        ],
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_ivs-emulator"))
             .args(["--port", "0"])
