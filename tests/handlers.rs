@@ -403,12 +403,13 @@ async fn retries_stop_in_time_for_the_invocation_deadline() {
         .http_response(throttled)
         .times(50)
         .build();
-    // 50 attempts with 400 ms pauses would take 20 s; the invocation has 2.5 s, of which
-    // RETRY_MARGIN (2 s) stays free: one or two attempts fit.
+    // 50 attempts with pauses of 400-800 ms (equal jitter of 800 ms) would take half a
+    // minute; the invocation has 2.5 s, of which RETRY_MARGIN (2 s) stays free: 0.5 s holds
+    // at most one pause, whatever the jitter draws, so one or two attempts are made.
     let retry = shared::ivs::RetryPolicy {
         max_attempts: 50,
-        base_delay: Duration::from_millis(400),
-        max_delay: Duration::from_millis(400),
+        base_delay: Duration::from_millis(800),
+        max_delay: Duration::from_millis(800),
     };
     let automation = Automation::new(
         shared::ivs::Ivs::with_retry(mocked_client!(&[&tags, &put]), retry),
