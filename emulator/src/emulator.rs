@@ -46,6 +46,7 @@ struct Inner {
     faults: Mutex<FaultState>,
     stats: Mutex<BTreeMap<String, OperationStats>>,
     request_ids: Mutex<IdGen>,
+    secrets: crate::secrets::SecretStore,
     dispatcher: Dispatcher,
 }
 
@@ -63,9 +64,15 @@ impl Emulator {
                 faults: Mutex::new(FaultState::new(config.faults.clone(), config.seed)),
                 stats: Mutex::new(BTreeMap::new()),
                 request_ids: Mutex::new(IdGen::new(config.seed ^ REQUEST_ID_SEED_SALT)),
+                secrets: crate::secrets::SecretStore::new(config.seed),
                 dispatcher: Dispatcher::new(&config.targets),
             }),
         }
+    }
+
+    /// The minimal Secrets Manager served on `POST /`.
+    pub(crate) fn secrets(&self) -> &crate::secrets::SecretStore {
+        &self.inner.secrets
     }
 
     /// The region.

@@ -42,6 +42,14 @@
 //! | `GET /_emulator/revocations` | | accepted viewer-session revocations |
 //! | `GET /_emulator/health` | | `{"status": "ok", "region", "account", "seed"}` |
 //!
+//! # Secrets Manager (minimal)
+//!
+//! `POST /` with `X-Amz-Target: secretsmanager.<Operation>` serves `CreateSecret`,
+//! `PutSecretValue`, `GetSecretValue` and `DeleteSecret` (string secrets, current version) on
+//! the awsJson1_1 protocol, SigV4-signed for the `secretsmanager` service: enough for the
+//! admin API to load its playback key locally through the real SDK
+//! (`AWS_ENDPOINT_URL_SECRETS_MANAGER`). Values are never logged.
+//!
 //! # Events
 //!
 //! Connecting emits `Session Created`, `Stream Start` (and `Recording Start` or `Recording Start
@@ -133,6 +141,7 @@ mod metadata;
 mod model;
 mod ops;
 mod pagination;
+mod secrets;
 mod server;
 mod state;
 mod stats;

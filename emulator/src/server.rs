@@ -28,11 +28,23 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub(crate) fn router(emulator: Emulator) -> Router {
     Router::new()
         .nest("/_emulator", control::router())
+        // Secrets Manager's awsJson1_1 endpoint (X-Amz-Target dispatch), for local secrets.
+        .route("/", post(secrets_manager))
         // Every method reaches `tags`, which answers the ones IVS does not define.
         .route("/tags/{*resource_arn}", any(tags))
         .route("/{operation}", post(operation).fallback(unknown_route))
         .fallback(unknown_route)
         .with_state(emulator)
+}
+
+async fn secrets_manager(
+    State(emulator): State<Emulator>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    emulator
+        .secrets()
+        .handle(emulator.region(), emulator.account(), &headers, &body)
 }
 
 pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
