@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# The local stack: the IVS emulator and the event functions wired to it, on 127.0.0.1.
+# The local stack: the IVS emulator, the event functions and the admin API wired to it, on
+# 127.0.0.1.
 #
 #   ./scripts/local-stack.sh            runs until Ctrl-C, showing what the automation does
 #   ./scripts/local-stack.sh --smoke    starts it on free ports, runs the README walkthrough
 #                                       (scripts/walkthrough.sh) against it, and stops
 #
-# The emulator (ivs-emulator) serves the IVS API and emits IVS's EventBridge events; it
-# delivers them through the Lambda Invoke API to `cargo lambda watch`, which runs the
-# functions in the real Lambda runtime loop (and rebuilds them when you edit the code). The
-# functions call the emulator through AWS_ENDPOINT_URL_IVS. Nothing reaches AWS.
+# The emulator (ivs-emulator) serves the IVS API (and a minimal Secrets Manager) and emits
+# IVS's EventBridge events; it delivers them through the Lambda Invoke API to `cargo lambda
+# watch`, which runs the functions in the real Lambda runtime loop (and rebuilds them when
+# you edit the code). Its local API Gateway serves the admin API: SigV4-signed requests
+# (execute-api) become HTTP API events with an IAM identity. The functions call the emulator
+# through AWS_ENDPOINT_URL_IVS / AWS_ENDPOINT_URL_SECRETS_MANAGER. Nothing reaches AWS.
 #
-# Ports: IVS_PORT (default 4566) and LAMBDA_PORT (default 9000).
+# Ports: IVS_PORT (default 4566), ADMIN_PORT (4567) and LAMBDA_PORT (9000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/tools.sh
@@ -25,9 +28,11 @@ esac
 ensure_tools
 if $smoke; then
     ivs_port=$(free_port)
+    admin_port=$(free_port)
     lambda_port=$(free_port)
 else
     ivs_port=${IVS_PORT:-4566}
+    admin_port=${ADMIN_PORT:-4567}
     lambda_port=${LAMBDA_PORT:-9000}
 fi
 
@@ -44,27 +49,35 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# The emulator prints its URL as the first line of stdout.
+# The emulator prints its URL as the first line of stdout, the gateway's as the second.
+# The gateway waits longer than API Gateway's 30 s: cargo lambda compiles a function on its
+# first invocation.
 target/debug/ivs-emulator --port "$ivs_port" \
     --lambda-endpoint "http://127.0.0.1:$lambda_port" --default-routes \
+    --gateway-port "$admin_port" --gateway-function admin-api --gateway-timeout 300 \
     --events-out "$logs/events.jsonl" \
     >"$logs/emulator.out" 2>"$logs/emulator.log" &
 pids+=($!)
 for _ in $(seq 1 100); do
-    [ -s "$logs/emulator.out" ] && break
+    [ "$(grep -c '' "$logs/emulator.out" 2>/dev/null)" -ge 2 ] && break
     sleep 0.1
 done
-ivs_url=$(head -n 1 "$logs/emulator.out")
-case "$ivs_url" in
-    http://127.0.0.1:*) ;;
+ivs_url=$(sed -n 1p "$logs/emulator.out")
+admin_url=$(sed -n 2p "$logs/emulator.out" | sed 's/^gateway: //')
+case "$ivs_url $admin_url" in
+    "http://127.0.0.1:"*" http://127.0.0.1:"*) ;;
     *) echo "the emulator did not start:" >&2; cat "$logs/emulator.log" >&2; exit 1 ;;
 esac
 
-# The functions, with dummy credentials and IVS pointed at the emulator. Tags are read for
-# every event (POLICY_CACHE_SECONDS=0) so that tagging a channel takes effect at once.
+# The functions, with dummy credentials and IVS (and Secrets Manager) pointed at the
+# emulator. Tags are read for every event (POLICY_CACHE_SECONDS=0) so that tagging a channel
+# takes effect at once. The admin API builds ARNs in the emulator's account and region, and
+# reads its playback key from the secret the walkthrough stores.
 AWS_REGION=us-west-2 AWS_ACCESS_KEY_ID=AKIDLOCALONLY AWS_SECRET_ACCESS_KEY=local-only \
-AWS_ENDPOINT_URL_IVS="$ivs_url" AWS_LAMBDA_LOG_FORMAT=JSON AWS_LAMBDA_LOG_LEVEL=INFO \
-POLICY_CACHE_SECONDS=0 \
+AWS_ENDPOINT_URL_IVS="$ivs_url" AWS_ENDPOINT_URL_SECRETS_MANAGER="$ivs_url" \
+AWS_LAMBDA_LOG_FORMAT=JSON AWS_LAMBDA_LOG_LEVEL=INFO \
+POLICY_CACHE_SECONDS=0 IVS_ACCOUNT_ID=111122223333 IVS_REGION=us-west-2 \
+PLAYBACK_KEY_SECRET_ID=ivs-automation/playback-key \
     cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$lambda_port" \
     >"$logs/functions.log" 2>&1 &
 pids+=($!)
@@ -76,14 +89,18 @@ for function in stream-events recording-events; do
     cargo lambda invoke "$function" --invoke-address 127.0.0.1 --invoke-port "$lambda_port" \
         --data-file events/other/unknown-detail-type.json >/dev/null
 done
+# The admin API, through the gateway, with a signed read.
+curl -sS -o /dev/null --aws-sigv4 "aws:amz:us-west-2:execute-api" \
+    --user "AKIDLOCALONLY:local-only" "$admin_url/streams"
 
 cat <<EOF
 
 The local stack is up.
   IVS emulator     $ivs_url   (IVS API, signed requests; control API under /_emulator)
-  Lambda functions http://127.0.0.1:$lambda_port   (stream-events, recording-events; cargo lambda watch)
+  Admin API        $admin_url   (local API Gateway, IAM: sign for execute-api)
+  Lambda functions http://127.0.0.1:$lambda_port   (stream-events, recording-events, admin-api; cargo lambda watch)
 
-Try it (or run: ./scripts/walkthrough.sh $ivs_url):
+Try it (or run: ./scripts/walkthrough.sh $ivs_url $admin_url):
 
   export AWS_ACCESS_KEY_ID=AKIDLOCALONLY AWS_SECRET_ACCESS_KEY=local-only AWS_REGION=us-west-2
   # create a channel whose key is rotated after each stream
@@ -97,11 +114,13 @@ Try it (or run: ./scripts/walkthrough.sh $ivs_url):
   curl -s -G $ivs_url/_emulator/metadata --data-urlencode 'channelArn=arn:aws:ivs:…'
   # the broadcaster leaves: watch the key being rotated below
   curl -s $ivs_url/_emulator/ingest/disconnect -d '{"channelArn":"arn:aws:ivs:…"}'
+  # the admin API (README: "The admin API" lists every route)
+  curl -s --aws-sigv4 'aws:amz:us-west-2:execute-api' --user "\$AWS_ACCESS_KEY_ID:\$AWS_SECRET_ACCESS_KEY" $admin_url/channels
 
 EOF
 
 if $smoke; then
-    ./scripts/walkthrough.sh "$ivs_url"
+    ./scripts/walkthrough.sh "$ivs_url" "$admin_url"
     echo
     echo "── what the functions logged (actions)"
     grep '"action"' "$logs/functions.log" || true

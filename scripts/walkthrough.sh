@@ -3,10 +3,12 @@
 # (./scripts/local-stack.sh). Each step prints the command it runs, so it doubles as a
 # script you can read and copy from. Needs curl (with --aws-sigv4) and python3.
 #
-# Usage: ./scripts/walkthrough.sh [IVS_URL]     (default: $IVS_URL, else http://127.0.0.1:4566)
+# Usage: ./scripts/walkthrough.sh [IVS_URL [ADMIN_URL]]
+#        (defaults: $IVS_URL else http://127.0.0.1:4566; $ADMIN_URL else http://127.0.0.1:4567)
 set -euo pipefail
 
 IVS="${1:-${IVS_URL:-http://127.0.0.1:4566}}"
+ADMIN="${2:-${ADMIN_URL:-http://127.0.0.1:4567}}"
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-AKIDLOCALONLY}"
 export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local-only}"
 REGION="${AWS_REGION:-us-west-2}"
@@ -21,6 +23,15 @@ ivs() {
     curl -sS --fail-with-body --aws-sigv4 "aws:amz:$REGION:ivs" \
         --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
         -H 'content-type: application/json' "$IVS/$op" -d "$body"
+}
+
+# A call to the admin API, signed for execute-api as API Gateway's IAM authorization wants.
+admin() {
+    local method=$1 path=$2 body=${3:-}
+    show "curl -s -X $method --aws-sigv4 'aws:amz:$REGION:execute-api' --user \"\$AWS_ACCESS_KEY_ID:\$AWS_SECRET_ACCESS_KEY\" -H 'content-type: application/json' $ADMIN$path${body:+ -d '$body'}"
+    curl -sS --fail-with-body -X "$method" --aws-sigv4 "aws:amz:$REGION:execute-api" \
+        --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+        -H 'content-type: application/json' "$ADMIN$path" ${body:+-d "$body"}
 }
 
 # A call to the emulator's control API (simulated broadcasters; no signature needed).
@@ -104,6 +115,62 @@ await_output "ChannelNotBroadcasting" stream_state
 stream_state | grep -i '^x-amzn-errortype'
 echo "GetStream → ChannelNotBroadcasting: the stream was stopped"
 ivs ListStreamKeys "{\"channelArn\":\"$channel\"}" | python3 -m json.tool
+
+step "7. The admin API: the channel's status in one call (stream, key ARN, latest session)"
+channel_id=${channel##*/}
+admin GET "/channels/$channel_id/status" | python3 -m json.tool
+step "   An unsigned request never reaches the function"
+show "curl -s -o /dev/null -w '%{http_code}' $ADMIN/channels"
+status=$(curl -s -o /dev/null -w '%{http_code}' "$ADMIN/channels")
+echo "HTTP $status"
+[ "$status" = 403 ] || { echo "an unsigned request was not refused" >&2; exit 1; }
+
+step "8. A private channel, end to end"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+echo "   a) generate a P-384 key pair"
+show "openssl ecparam -name secp384r1 -genkey -noout -out playback-private.pem"
+openssl ecparam -name secp384r1 -genkey -noout -out "$work/playback-private.pem"
+show "openssl ec -in playback-private.pem -pubout -out playback-public.pem"
+openssl ec -in "$work/playback-private.pem" -pubout -out "$work/playback-public.pem" 2>/dev/null
+echo "   b) import the public half into IVS"
+import_body=$(python3 -c 'import json,sys; print(json.dumps({"name":"walkthrough-viewers","publicKeyMaterial":open(sys.argv[1]).read()}))' "$work/playback-public.pem")
+imported=$(admin POST /playback-key-pairs "$import_body")
+echo "$imported" | python3 -m json.tool
+key_pair_id=$(echo "$imported" | json .keyPair.arn)
+key_pair_id=${key_pair_id##*/}
+echo "   c) store the private half in Secrets Manager (the emulator's; in AWS: aws secretsmanager create-secret)"
+secret_body=$(python3 -c 'import json,sys; print(json.dumps({"Name":"ivs-automation/playback-key","SecretString":open(sys.argv[1]).read()}))' "$work/playback-private.pem")
+sm() {
+    curl -sS -o /dev/null -w '%{http_code}' --aws-sigv4 "aws:amz:$REGION:secretsmanager" \
+        --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -H 'content-type: application/x-amz-json-1.1' \
+        -H "x-amz-target: secretsmanager.$1" "$IVS/" -d "$2"
+}
+show "curl -s --aws-sigv4 'aws:amz:$REGION:secretsmanager' … -H 'x-amz-target: secretsmanager.CreateSecret' $IVS/ -d '{\"Name\":\"ivs-automation/playback-key\",\"SecretString\":\"<the PEM>\"}'"
+if [ "$(sm CreateSecret "$secret_body")" != 200 ]; then
+    # Walked through before against this stack: replace the value.
+    put_body=$(python3 -c 'import json,sys; print(json.dumps({"SecretId":"ivs-automation/playback-key","SecretString":open(sys.argv[1]).read()}))' "$work/playback-private.pem")
+    [ "$(sm PutSecretValue "$put_body")" = 200 ] || { echo "could not store the key" >&2; exit 1; }
+fi
+echo "stored"
+echo "   d) a private channel, and a token for one viewer"
+private=$(admin POST /channels '{"name":"walkthrough-members","authorized":true}')
+private_id=$(echo "$private" | json .channel.arn)
+private_id=${private_id##*/}
+minted=$(admin POST "/channels/$private_id/playback-token" '{"viewerId":"viewer-42","expiresInSeconds":300,"maximumResolution":"HD"}')
+echo "$minted" | python3 -c 'import json,sys
+m = json.load(sys.stdin)
+print("   playbackUrl:", m["playbackUrl"][:90] + "…")
+print("   expiresAt:  ", m["expiresAt"])'
+echo "   the token's claims (exp in seconds):"
+echo "$minted" | python3 -c 'import base64,json,sys
+token = json.load(sys.stdin)["token"]
+header, payload, _ = token.split(".")
+pad = lambda s: s + "=" * (-len(s) % 4)
+print("  ", json.loads(base64.urlsafe_b64decode(pad(header))))
+print("  ", json.loads(base64.urlsafe_b64decode(pad(payload))))'
+admin DELETE "/playback-key-pairs/$key_pair_id"
+echo "(key pair deleted again: IVS allows 3 per account)"
 
 step "Done. Every event IVS emitted, in order:"
 show "curl -s $IVS/_emulator/events"
