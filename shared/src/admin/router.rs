@@ -230,7 +230,8 @@ impl fmt::Display for NoRoute {
 /// `/sessions/{streamId}`, `/channels/batch-get` over `/channels/{channelId}`); among them,
 /// the one of `method`, else 405 with their methods.
 pub fn route(method: &str, path: &str) -> Result<(&'static Route, Params), NoRoute> {
-    let segments: Vec<&str> = split(path);
+    let segments = join_arns(split(path));
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     let mut candidates: Vec<(&'static Route, Params, usize)> = Vec::new();
     for candidate in ROUTES {
         if let Some((params, literals)) = matches(candidate.path, &segments)? {
@@ -250,6 +251,26 @@ pub fn route(method: &str, path: &str) -> Result<(&'static Route, Params), NoRou
             Err(NoRoute::MethodNotAllowed { allowed })
         }
     }
+}
+
+/// API Gateway HTTP APIs deliver the path percent-decoded, so a URL-encoded ARN arrives with
+/// its `/` (`…:channel/AbCd`) splitting it in two segments. An IVS ARN holds exactly one `/`,
+/// between its resource type and its id: a segment that starts with `arn:` is joined with the
+/// next one. (REST APIs keep the encoding: their ARN segments start with `arn%3A` and are left
+/// alone, to be decoded whole.)
+fn join_arns(segments: Vec<&str>) -> Vec<String> {
+    let mut joined = Vec::with_capacity(segments.len());
+    let mut rest = segments.into_iter();
+    while let Some(segment) = rest.next() {
+        if segment.starts_with("arn:") && !segment.contains('/') {
+            if let Some(id) = rest.next() {
+                joined.push(format!("{segment}/{id}"));
+                continue;
+            }
+        }
+        joined.push(segment.to_owned());
+    }
+    joined
 }
 
 /// Whether `template` matches `segments`: its decoded parameters and its number of literal
@@ -333,6 +354,28 @@ mod tests {
             p.get("resourceArn"),
             Some("arn:aws:ivs:us-west-2:111122223333:channel/AbCdEf123456")
         );
+    }
+
+    #[test]
+    fn arns_decoded_by_an_http_api_are_joined_again() {
+        let arn = "arn:aws:ivs:us-west-2:111122223333:channel/AbCdEf123456";
+        let (r, p) = route("GET", &format!("/tags/{arn}")).unwrap();
+        assert_eq!(r.op, Op::ListTags);
+        assert_eq!(p.get("resourceArn"), Some(arn));
+        let (r, p) = route("GET", &format!("/channels/{arn}/status")).unwrap();
+        assert_eq!(r.op, Op::ChannelStatus);
+        assert_eq!(p.get("channelId"), Some(arn));
+        let (r, p) = route("GET", &format!("/channels/{arn}/sessions/st-1")).unwrap();
+        assert_eq!(r.op, Op::GetStreamSession);
+        assert_eq!(p.get("channelId"), Some(arn));
+        assert_eq!(p.get("streamId"), Some("st-1"));
+        // The same ARN still encoded (REST APIs) is one segment, decoded whole.
+        let (_, p) = route(
+            "GET",
+            "/tags/arn%3Aaws%3Aivs%3Aus-west-2%3A111122223333%3Achannel%2FAbCdEf123456",
+        )
+        .unwrap();
+        assert_eq!(p.get("resourceArn"), Some(arn));
     }
 
     #[test]
