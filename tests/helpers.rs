@@ -358,7 +358,13 @@ async fn a_rotation_that_loses_a_race_finds_the_winner_and_does_nothing_more() {
 async fn a_manual_rotation_retries_create_only_when_throttled() {
     let list = mock!(Client::list_stream_keys).then_output(|| key_list(vec![]));
     let create = mock!(Client::create_stream_key)
-        .match_requests(|r| r.tags().is_none())
+        // A manual rotation dates the new key but carries no rotation marker.
+        .match_requests(|r| {
+            r.tags().is_some_and(|t| {
+                t.contains_key(shared::ivs::TAG_CREATED_AT)
+                    && !t.contains_key(TAG_ROTATED_AFTER_STREAM)
+            })
+        })
         .sequence()
         .http_response(throttled)
         .http_response(|| ivs_error(500, "InternalServerException"))

@@ -12,6 +12,7 @@
 //! - [`handler`]: the event functions' handler, tying the above together;
 //! - [`admin`]: the admin HTTP API (routes, validation, answers);
 //! - [`token`]: playback tokens for private channels;
+//! - [`sweeper`]: the scheduled sweep (missed rotations, overdue streams, old keys);
 //! - [`error`], [`secret`], [`logging`]: the error type, redacted secrets, JSON logs.
 
 pub mod admin;
@@ -24,6 +25,7 @@ pub mod ivs;
 pub mod logging;
 pub mod policy;
 pub mod secret;
+pub mod sweeper;
 pub mod token;
 
 pub use error::Error;

@@ -23,6 +23,10 @@ use super::{Ivs, RetryOn, StopOutcome};
 pub const TAG_ROTATED_AFTER_STREAM: &str = "ivs-automation:rotated-after-stream";
 /// Tag on a rotated key: when that stream ended (RFC 3339, UTC).
 pub const TAG_ROTATED_AFTER_TIME: &str = "ivs-automation:rotated-after-time";
+/// Tag on every key the automation creates, and put by the sweeper on keys it finds without
+/// one: when the key was created (RFC 3339, UTC). IVS keeps no creation time; the sweeper's
+/// idle-key rotation reads this one.
+pub const TAG_CREATED_AT: &str = "ivs-automation:key-created-at";
 
 /// Which stream a rotation follows.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -151,6 +155,29 @@ impl Ivs {
         channel: &IvsArn,
         marker: Option<&RotationMarker>,
     ) -> Result<RotateOutcome, Error> {
+        let tags = marker.map(marker_tags).unwrap_or_default();
+        self.rotate(channel, marker, tags).await
+    }
+
+    /// Replaces the channel's stream key whatever its tags say, carrying `carry` (e.g. the
+    /// rotation marker of the key replaced, so that exactly-once rotation still holds) to the
+    /// new key. For the sweeper's rotation of idle keys.
+    pub async fn replace_stream_key(
+        &self,
+        channel: &IvsArn,
+        carry: HashMap<String, String>,
+    ) -> Result<RotateOutcome, Error> {
+        self.rotate(channel, None, carry).await
+    }
+
+    async fn rotate(
+        &self,
+        channel: &IvsArn,
+        marker: Option<&RotationMarker>,
+        mut tags: HashMap<String, String>,
+    ) -> Result<RotateOutcome, Error> {
+        tags.entry(TAG_CREATED_AT.to_owned())
+            .or_insert_with(|| Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true));
         let keys = self.list_stream_keys(channel).await?;
         if let Some(marker) = marker {
             if let Some(done) = already_done(&keys, marker) {
@@ -164,7 +191,7 @@ impl Ivs {
                 revoked.push(arn.to_owned());
             }
         }
-        let tags = marker.map(marker_tags);
+        let tags = Some(tags);
         // With a marker a repeated create is harmless: a duplicate fails on the quota and is
         // recognised below. Without one, only a throttled (refused) create may be repeated.
         let retry_on = if marker.is_some() {
@@ -227,6 +254,10 @@ impl Ivs {
                 self.client
                     .create_stream_key()
                     .channel_arn(channel.as_str())
+                    .tags(
+                        TAG_CREATED_AT,
+                        Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
+                    )
                     .send()
             })
             .await?;

@@ -30,7 +30,7 @@ pub use batch::{
     DEFAULT_METADATA_RATE,
 };
 pub use keys::{
-    NewStreamKey, ResumeOutcome, RotateOutcome, RotationMarker, SuspendOutcome,
+    NewStreamKey, ResumeOutcome, RotateOutcome, RotationMarker, SuspendOutcome, TAG_CREATED_AT,
     TAG_ROTATED_AFTER_STREAM, TAG_ROTATED_AFTER_TIME,
 };
 pub use metadata::{validate_metadata, MetadataError, MetadataOutcome, MAX_METADATA_BYTES};

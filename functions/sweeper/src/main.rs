@@ -1,0 +1,13 @@
+//! The scheduled sweeper: missed rotations, streams past their maximum duration, old keys.
+//! All logic lives in `shared::sweeper`; this builds it once per container and runs it.
+
+use lambda_runtime::{run, service_fn, Error};
+use shared::logging;
+use shared::sweeper::Sweeper;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    logging::init();
+    let sweeper = Sweeper::from_env().await?;
+    run(service_fn(|event| sweeper.handle(event))).await
+}

@@ -1,0 +1,225 @@
+//! The sweeper against the IVS emulator with event delivery off (every end event is missed):
+//! missed rotations happen exactly once per stream, overdue streams are stopped (keys revoked
+//! when asked), idle keys are dated then rotated by age with the rotation marker carried
+//! forward, suspended channels are left alone; and the pure plan for the edge cases.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use chrono::{TimeDelta, Utc};
+use ivs_emulator::{Config, Emulator};
+use shared::arn::{IvsArn, ResourceType};
+use shared::ivs::{RotationMarker, TAG_CREATED_AT, TAG_ROTATED_AFTER_STREAM};
+use shared::policy::tags;
+use shared::sweeper::{
+    plan, tags as sweep_tags, ChannelSnapshot, EndedStream, KeySnapshot, LiveStream, SweepAction,
+    SweepSettings, Sweeper,
+};
+use shared::{Automation, STREAM_EVENTS};
+use test_support::*;
+
+fn sweep_settings(revoke: bool) -> SweepSettings {
+    SweepSettings {
+        max_stream: None,
+        revoke_on_max_duration: revoke,
+        key_rotation: None,
+        calls_per_second: 50,
+    }
+}
+
+async fn channel(client: &aws_sdk_ivs::Client, name: &str, channel_tags: &[(&str, &str)]) -> (String, String) {
+    let mut request = client.create_channel().name(name);
+    for (k, v) in channel_tags {
+        request = request.tags(*k, *v);
+    }
+    let created = request.send().await.unwrap();
+    (
+        created.channel().unwrap().arn().unwrap().to_owned(),
+        created.stream_key().unwrap().value().unwrap().to_owned(),
+    )
+}
+
+async fn keys(client: &aws_sdk_ivs::Client, channel: &str) -> Vec<(String, HashMap<String, String>)> {
+    client
+        .list_stream_keys()
+        .channel_arn(channel)
+        .send()
+        .await
+        .unwrap()
+        .stream_keys()
+        .iter()
+        .map(|k| (k.arn().unwrap().to_owned(), k.tags().cloned().unwrap_or_default()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweeper_reconciles_what_events_missed() {
+    let emulator = Emulator::new(Config {
+        seed: 17,
+        ..Config::default()
+    });
+    let server = emulator
+        .serve(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .await
+        .unwrap();
+    let client = ivs_client(&server.url());
+    let sweeper = |revoke| {
+        Sweeper::new(
+            fast_ivs(ivs_client(&server.url()), 3),
+            settings(&[]),
+            sweep_settings(revoke),
+        )
+    };
+
+    // A channel that rotates after each stream, whose Stream End was never delivered.
+    let (rotating, key) = channel(&client, "sweep-rotating", &[(tags::ROTATE_KEY_ON, "stream-end")]).await;
+    let live = emulator.connect(&key).unwrap();
+    emulator.disconnect(&rotating).unwrap();
+    // A channel whose stream must end after 30 minutes, and one of 10 minutes with keys revoked.
+    let (overdue, overdue_key) = channel(&client, "sweep-overdue", &[(sweep_tags::MAX_STREAM_MINUTES, "30")]).await;
+    emulator.connect(&overdue_key).unwrap();
+    let (revoked, revoked_key) = channel(&client, "sweep-revoked", &[(sweep_tags::MAX_STREAM_MINUTES, "10")]).await;
+    emulator.connect(&revoked_key).unwrap();
+    // An idle channel whose key is rotated every day, and a suspended one.
+    let (idle, _) = channel(&client, "sweep-idle", &[(sweep_tags::KEY_ROTATION_DAYS, "1")]).await;
+    let (suspended, _) = channel(
+        &client,
+        "sweep-suspended",
+        &[(tags::SUSPENDED, "true"), (tags::ROTATE_KEY_ON, "stream-end"), (sweep_tags::KEY_ROTATION_DAYS, "1")],
+    )
+    .await;
+
+    // Now: the missed rotation happens, the idle keys are dated, nothing is overdue yet.
+    let now = Utc::now();
+    let first = sweeper(false).run(now).await.unwrap();
+    assert_eq!(first.channels_seen, 5);
+    assert_eq!(first.live_streams_seen, 2);
+    assert_eq!(first.missed_rotations, 1);
+    assert_eq!(first.streams_stopped, 0);
+    assert_eq!(first.keys_dated, 1, "the idle channel's key; the suspended one is left alone");
+    assert_eq!(first.failures, 0);
+    let rotated = keys(&client, &rotating).await;
+    assert_eq!(rotated.len(), 1);
+    assert_eq!(rotated[0].1.get(TAG_ROTATED_AFTER_STREAM), Some(&live.stream_id));
+    assert!(keys(&client, &suspended).await[0].1.get(TAG_CREATED_AT).is_none());
+
+    // Exactly once: a second sweep does not rotate again, and the late end event does nothing.
+    let second = sweeper(false).run(now).await.unwrap();
+    assert_eq!((second.missed_rotations, second.keys_dated), (0, 0));
+    assert_eq!(keys(&client, &rotating).await, rotated);
+    let stream_end = emulator
+        .events()
+        .into_iter()
+        .find(|e| e["resources"][0] == rotating.as_str() && e["detail"]["event_name"] == "Stream End")
+        .unwrap();
+    let automation = Automation::new(fast_ivs(ivs_client(&server.url()), 3), settings(&[]), STREAM_EVENTS);
+    let late = automation.handle_value(stream_end).await.unwrap();
+    assert_eq!(late.actions[0].outcome, "already_rotated");
+    assert_eq!(keys(&client, &rotating).await, rotated);
+
+    // 20 minutes on: only the 10-minute stream is overdue; with revocation its key goes too.
+    let later = sweeper(true).run(now + TimeDelta::minutes(20)).await.unwrap();
+    assert_eq!(later.streams_stopped, 1);
+    assert!(keys(&client, &revoked).await.is_empty(), "key revoked before the stop");
+    assert!(emulator.connect(&revoked_key).is_err());
+    // 31 minutes on: the 30-minute stream is stopped too (its key kept: no revocation asked).
+    let later = sweeper(false).run(now + TimeDelta::minutes(31)).await.unwrap();
+    assert_eq!(later.streams_stopped, 1);
+    assert_eq!(keys(&client, &overdue).await.len(), 1);
+    assert!(client.get_stream().channel_arn(&overdue).send().await.is_err());
+
+    // Two days on: the idle channel's key is older than a day: rotated once, dated anew.
+    let idle_before = keys(&client, &idle).await;
+    let days = now + TimeDelta::days(2);
+    let aged = sweeper(false).run(days).await.unwrap();
+    assert_eq!(aged.idle_keys_rotated, 1);
+    let idle_after = keys(&client, &idle).await;
+    assert_ne!(idle_after[0].0, idle_before[0].0);
+    assert_eq!(
+        idle_after[0].1.get(TAG_CREATED_AT).map(String::as_str),
+        Some(days.to_rfc3339_opts(chrono::SecondsFormat::Secs, true).as_str())
+    );
+    let again = sweeper(false).run(days).await.unwrap();
+    assert_eq!(again.idle_keys_rotated, 0, "a fresh key is not rotated again");
+    assert_eq!(again.failures, 0);
+}
+
+fn snapshot(tags_: &[(&str, &str)]) -> ChannelSnapshot {
+    ChannelSnapshot {
+        arn: IvsArn::parse_as(CHANNEL_ARN, ResourceType::Channel).unwrap(),
+        tags: tags_.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        live: None,
+        latest: None,
+        keys: Vec::new(),
+    }
+}
+
+#[test]
+fn plan_edge_cases() {
+    let now = Utc::now();
+    let rotate = settings(&[("ROTATE_KEY_ON", "stream-end")]).defaults;
+    // A key rotated after a later stream than the latest session: nothing (a stale case).
+    let mut s = snapshot(&[]);
+    s.latest = Some(EndedStream {
+        stream_id: "st-old".into(),
+        ended_at: now - TimeDelta::hours(2),
+    });
+    s.keys = vec![KeySnapshot {
+        arn: KEY_ARN.into(),
+        tags: [(shared::ivs::TAG_ROTATED_AFTER_TIME.to_owned(), (now - TimeDelta::hours(1)).to_rfc3339())]
+            .into_iter()
+            .collect(),
+    }];
+    assert!(plan(&s, &rotate, &sweep_settings(false), now).is_empty());
+    // Without any marker: the missed rotation, marked with the session's stream and end.
+    s.keys[0].tags.clear();
+    assert_eq!(
+        plan(&s, &rotate, &sweep_settings(false), now),
+        vec![SweepAction::MissedRotation {
+            marker: RotationMarker {
+                stream_id: "st-old".into(),
+                ended_at: Some(now - TimeDelta::hours(2)),
+            }
+        }]
+    );
+    // A live stream is never rotated, only checked for its duration (tag beats default).
+    let mut live = snapshot(&[(sweep_tags::MAX_STREAM_MINUTES, "0")]);
+    live.live = Some(LiveStream {
+        stream_id: "st-live".into(),
+        started_at: now - TimeDelta::hours(5),
+    });
+    let mut defaults = sweep_settings(false);
+    defaults.max_stream = Some(Duration::from_secs(60));
+    assert!(plan(&live, &rotate, &defaults, now).is_empty(), "tag 0 turns the limit off");
+    live.tags.clear();
+    assert!(matches!(
+        plan(&live, &rotate, &defaults, now).as_slice(),
+        [SweepAction::StopOverdue { .. }]
+    ));
+    // A malformed tag falls back to the default.
+    live.tags.insert(sweep_tags::MAX_STREAM_MINUTES.into(), "soon".into());
+    assert_eq!(plan(&live, &rotate, &defaults, now).len(), 1);
+}
+
+#[test]
+fn sweep_settings_from_the_environment() {
+    let vars: HashMap<&str, &str> = [
+        ("MAX_STREAM_MINUTES", "240"),
+        ("REVOKE_KEY_ON_MAX_DURATION", "true"),
+        ("KEY_ROTATION_DAYS", "30"),
+    ]
+    .into_iter()
+    .collect();
+    let s = SweepSettings::from_lookup(|k| vars.get(k).map(|v| v.to_string())).unwrap();
+    assert_eq!(s.max_stream, Some(Duration::from_secs(240 * 60)));
+    assert!(s.revoke_on_max_duration);
+    assert_eq!(s.key_rotation, Some(Duration::from_secs(30 * 86_400)));
+    assert_eq!(s.calls_per_second, 4);
+    let off = SweepSettings::from_lookup(|_| None).unwrap();
+    assert_eq!((off.max_stream, off.key_rotation), (None, None));
+    for (k, v) in [("MAX_STREAM_MINUTES", "-1"), ("KEY_ROTATION_DAYS", "x"), ("REVOKE_KEY_ON_MAX_DURATION", "maybe")] {
+        let err = SweepSettings::from_lookup(|name| (name == k).then(|| v.to_string())).unwrap_err();
+        assert!(err.to_string().contains(k), "{err}");
+    }
+}
