@@ -28,7 +28,11 @@ fn sweep_settings(revoke: bool) -> SweepSettings {
     }
 }
 
-async fn channel(client: &aws_sdk_ivs::Client, name: &str, channel_tags: &[(&str, &str)]) -> (String, String) {
+async fn channel(
+    client: &aws_sdk_ivs::Client,
+    name: &str,
+    channel_tags: &[(&str, &str)],
+) -> (String, String) {
     let mut request = client.create_channel().name(name);
     for (k, v) in channel_tags {
         request = request.tags(*k, *v);
@@ -40,7 +44,10 @@ async fn channel(client: &aws_sdk_ivs::Client, name: &str, channel_tags: &[(&str
     )
 }
 
-async fn keys(client: &aws_sdk_ivs::Client, channel: &str) -> Vec<(String, HashMap<String, String>)> {
+async fn keys(
+    client: &aws_sdk_ivs::Client,
+    channel: &str,
+) -> Vec<(String, HashMap<String, String>)> {
     client
         .list_stream_keys()
         .channel_arn(channel)
@@ -49,7 +56,12 @@ async fn keys(client: &aws_sdk_ivs::Client, channel: &str) -> Vec<(String, HashM
         .unwrap()
         .stream_keys()
         .iter()
-        .map(|k| (k.arn().unwrap().to_owned(), k.tags().cloned().unwrap_or_default()))
+        .map(|k| {
+            (
+                k.arn().unwrap().to_owned(),
+                k.tags().cloned().unwrap_or_default(),
+            )
+        })
         .collect()
 }
 
@@ -73,20 +85,44 @@ async fn the_sweeper_reconciles_what_events_missed() {
     };
 
     // A channel that rotates after each stream, whose Stream End was never delivered.
-    let (rotating, key) = channel(&client, "sweep-rotating", &[(tags::ROTATE_KEY_ON, "stream-end")]).await;
+    let (rotating, key) = channel(
+        &client,
+        "sweep-rotating",
+        &[(tags::ROTATE_KEY_ON, "stream-end")],
+    )
+    .await;
     let live = emulator.connect(&key).unwrap();
     emulator.disconnect(&rotating).unwrap();
     // A channel whose stream must end after 30 minutes, and one of 10 minutes with keys revoked.
-    let (overdue, overdue_key) = channel(&client, "sweep-overdue", &[(sweep_tags::MAX_STREAM_MINUTES, "30")]).await;
+    let (overdue, overdue_key) = channel(
+        &client,
+        "sweep-overdue",
+        &[(sweep_tags::MAX_STREAM_MINUTES, "30")],
+    )
+    .await;
     emulator.connect(&overdue_key).unwrap();
-    let (revoked, revoked_key) = channel(&client, "sweep-revoked", &[(sweep_tags::MAX_STREAM_MINUTES, "10")]).await;
+    let (revoked, revoked_key) = channel(
+        &client,
+        "sweep-revoked",
+        &[(sweep_tags::MAX_STREAM_MINUTES, "10")],
+    )
+    .await;
     emulator.connect(&revoked_key).unwrap();
     // An idle channel whose key is rotated every day, and a suspended one.
-    let (idle, _) = channel(&client, "sweep-idle", &[(sweep_tags::KEY_ROTATION_DAYS, "1")]).await;
+    let (idle, _) = channel(
+        &client,
+        "sweep-idle",
+        &[(sweep_tags::KEY_ROTATION_DAYS, "1")],
+    )
+    .await;
     let (suspended, _) = channel(
         &client,
         "sweep-suspended",
-        &[(tags::SUSPENDED, "true"), (tags::ROTATE_KEY_ON, "stream-end"), (sweep_tags::KEY_ROTATION_DAYS, "1")],
+        &[
+            (tags::SUSPENDED, "true"),
+            (tags::ROTATE_KEY_ON, "stream-end"),
+            (sweep_tags::KEY_ROTATION_DAYS, "1"),
+        ],
     )
     .await;
 
@@ -97,12 +133,21 @@ async fn the_sweeper_reconciles_what_events_missed() {
     assert_eq!(first.live_streams_seen, 2);
     assert_eq!(first.missed_rotations, 1);
     assert_eq!(first.streams_stopped, 0);
-    assert_eq!(first.keys_dated, 1, "the idle channel's key; the suspended one is left alone");
+    assert_eq!(
+        first.keys_dated, 1,
+        "the idle channel's key; the suspended one is left alone"
+    );
     assert_eq!(first.failures, 0);
     let rotated = keys(&client, &rotating).await;
     assert_eq!(rotated.len(), 1);
-    assert_eq!(rotated[0].1.get(TAG_ROTATED_AFTER_STREAM), Some(&live.stream_id));
-    assert!(keys(&client, &suspended).await[0].1.get(TAG_CREATED_AT).is_none());
+    assert_eq!(
+        rotated[0].1.get(TAG_ROTATED_AFTER_STREAM),
+        Some(&live.stream_id)
+    );
+    assert!(keys(&client, &suspended).await[0]
+        .1
+        .get(TAG_CREATED_AT)
+        .is_none());
 
     // Exactly once: a second sweep does not rotate again, and the late end event does nothing.
     let second = sweeper(false).run(now).await.unwrap();
@@ -111,23 +156,43 @@ async fn the_sweeper_reconciles_what_events_missed() {
     let stream_end = emulator
         .events()
         .into_iter()
-        .find(|e| e["resources"][0] == rotating.as_str() && e["detail"]["event_name"] == "Stream End")
+        .find(|e| {
+            e["resources"][0] == rotating.as_str() && e["detail"]["event_name"] == "Stream End"
+        })
         .unwrap();
-    let automation = Automation::new(fast_ivs(ivs_client(&server.url()), 3), settings(&[]), STREAM_EVENTS);
+    let automation = Automation::new(
+        fast_ivs(ivs_client(&server.url()), 3),
+        settings(&[]),
+        STREAM_EVENTS,
+    );
     let late = automation.handle_value(stream_end).await.unwrap();
     assert_eq!(late.actions[0].outcome, "already_rotated");
     assert_eq!(keys(&client, &rotating).await, rotated);
 
     // 20 minutes on: only the 10-minute stream is overdue; with revocation its key goes too.
-    let later = sweeper(true).run(now + TimeDelta::minutes(20)).await.unwrap();
+    let later = sweeper(true)
+        .run(now + TimeDelta::minutes(20))
+        .await
+        .unwrap();
     assert_eq!(later.streams_stopped, 1);
-    assert!(keys(&client, &revoked).await.is_empty(), "key revoked before the stop");
+    assert!(
+        keys(&client, &revoked).await.is_empty(),
+        "key revoked before the stop"
+    );
     assert!(emulator.connect(&revoked_key).is_err());
     // 31 minutes on: the 30-minute stream is stopped too (its key kept: no revocation asked).
-    let later = sweeper(false).run(now + TimeDelta::minutes(31)).await.unwrap();
+    let later = sweeper(false)
+        .run(now + TimeDelta::minutes(31))
+        .await
+        .unwrap();
     assert_eq!(later.streams_stopped, 1);
     assert_eq!(keys(&client, &overdue).await.len(), 1);
-    assert!(client.get_stream().channel_arn(&overdue).send().await.is_err());
+    assert!(client
+        .get_stream()
+        .channel_arn(&overdue)
+        .send()
+        .await
+        .is_err());
 
     // Two days on: the idle channel's key is older than a day: rotated once, dated anew.
     let idle_before = keys(&client, &idle).await;
@@ -138,17 +203,26 @@ async fn the_sweeper_reconciles_what_events_missed() {
     assert_ne!(idle_after[0].0, idle_before[0].0);
     assert_eq!(
         idle_after[0].1.get(TAG_CREATED_AT).map(String::as_str),
-        Some(days.to_rfc3339_opts(chrono::SecondsFormat::Secs, true).as_str())
+        Some(
+            days.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                .as_str()
+        )
     );
     let again = sweeper(false).run(days).await.unwrap();
-    assert_eq!(again.idle_keys_rotated, 0, "a fresh key is not rotated again");
+    assert_eq!(
+        again.idle_keys_rotated, 0,
+        "a fresh key is not rotated again"
+    );
     assert_eq!(again.failures, 0);
 }
 
 fn snapshot(tags_: &[(&str, &str)]) -> ChannelSnapshot {
     ChannelSnapshot {
         arn: IvsArn::parse_as(CHANNEL_ARN, ResourceType::Channel).unwrap(),
-        tags: tags_.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        tags: tags_
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         live: None,
         latest: None,
         keys: Vec::new(),
@@ -167,9 +241,12 @@ fn plan_edge_cases() {
     });
     s.keys = vec![KeySnapshot {
         arn: KEY_ARN.into(),
-        tags: [(shared::ivs::TAG_ROTATED_AFTER_TIME.to_owned(), (now - TimeDelta::hours(1)).to_rfc3339())]
-            .into_iter()
-            .collect(),
+        tags: [(
+            shared::ivs::TAG_ROTATED_AFTER_TIME.to_owned(),
+            (now - TimeDelta::hours(1)).to_rfc3339(),
+        )]
+        .into_iter()
+        .collect(),
     }];
     assert!(plan(&s, &rotate, &sweep_settings(false), now).is_empty());
     // Without any marker: the missed rotation, marked with the session's stream and end.
@@ -191,14 +268,18 @@ fn plan_edge_cases() {
     });
     let mut defaults = sweep_settings(false);
     defaults.max_stream = Some(Duration::from_secs(60));
-    assert!(plan(&live, &rotate, &defaults, now).is_empty(), "tag 0 turns the limit off");
+    assert!(
+        plan(&live, &rotate, &defaults, now).is_empty(),
+        "tag 0 turns the limit off"
+    );
     live.tags.clear();
     assert!(matches!(
         plan(&live, &rotate, &defaults, now).as_slice(),
         [SweepAction::StopOverdue { .. }]
     ));
     // A malformed tag falls back to the default.
-    live.tags.insert(sweep_tags::MAX_STREAM_MINUTES.into(), "soon".into());
+    live.tags
+        .insert(sweep_tags::MAX_STREAM_MINUTES.into(), "soon".into());
     assert_eq!(plan(&live, &rotate, &defaults, now).len(), 1);
 }
 
@@ -218,8 +299,13 @@ fn sweep_settings_from_the_environment() {
     assert_eq!(s.calls_per_second, 4);
     let off = SweepSettings::from_lookup(|_| None).unwrap();
     assert_eq!((off.max_stream, off.key_rotation), (None, None));
-    for (k, v) in [("MAX_STREAM_MINUTES", "-1"), ("KEY_ROTATION_DAYS", "x"), ("REVOKE_KEY_ON_MAX_DURATION", "maybe")] {
-        let err = SweepSettings::from_lookup(|name| (name == k).then(|| v.to_string())).unwrap_err();
+    for (k, v) in [
+        ("MAX_STREAM_MINUTES", "-1"),
+        ("KEY_ROTATION_DAYS", "x"),
+        ("REVOKE_KEY_ON_MAX_DURATION", "maybe"),
+    ] {
+        let err =
+            SweepSettings::from_lookup(|name| (name == k).then(|| v.to_string())).unwrap_err();
         assert!(err.to_string().contains(k), "{err}");
     }
 }

@@ -24,8 +24,8 @@ use tracing::{error, info, warn};
 use crate::arn::{IvsArn, ResourceType};
 use crate::error::Error;
 use crate::ivs::{
-    client_from_env, Ivs, Pacer, RetryOn, RotationMarker, TAG_CREATED_AT,
-    TAG_ROTATED_AFTER_STREAM, TAG_ROTATED_AFTER_TIME,
+    client_from_env, Ivs, Pacer, RetryOn, RotationMarker, TAG_CREATED_AT, TAG_ROTATED_AFTER_STREAM,
+    TAG_ROTATED_AFTER_TIME,
 };
 use crate::policy::{ChannelPolicy, RotateOn, Settings};
 
@@ -80,17 +80,18 @@ impl SweepSettings {
             None => 4,
             Some(_) => number(env::SWEEP_CALLS_PER_SECOND, 50)?.max(1) as u32,
         };
-        let revoke = match get(env::REVOKE_KEY_ON_MAX_DURATION).map(|v| v.trim().to_ascii_lowercase()) {
-            None => false,
-            Some(v) if matches!(v.as_str(), "true" | "yes" | "on" | "1") => true,
-            Some(v) if matches!(v.as_str(), "false" | "no" | "off" | "0") => false,
-            Some(v) => {
-                return Err(Error::Config(format!(
-                    "{}={v:?}: expected true or false",
-                    env::REVOKE_KEY_ON_MAX_DURATION
-                )))
-            }
-        };
+        let revoke =
+            match get(env::REVOKE_KEY_ON_MAX_DURATION).map(|v| v.trim().to_ascii_lowercase()) {
+                None => false,
+                Some(v) if matches!(v.as_str(), "true" | "yes" | "on" | "1") => true,
+                Some(v) if matches!(v.as_str(), "false" | "no" | "off" | "0") => false,
+                Some(v) => {
+                    return Err(Error::Config(format!(
+                        "{}={v:?}: expected true or false",
+                        env::REVOKE_KEY_ON_MAX_DURATION
+                    )))
+                }
+            };
         Ok(SweepSettings {
             max_stream: (minutes > 0).then(|| Duration::from_secs(minutes * 60)),
             revoke_on_max_duration: revoke,
@@ -149,13 +150,17 @@ pub enum SweepAction {
         live_for: Duration,
         revoke_key: bool,
     },
-    MissedRotation { marker: RotationMarker },
+    MissedRotation {
+        marker: RotationMarker,
+    },
     RotateIdleKey {
         key_arn: String,
         age: Duration,
         carry: HashMap<String, String>,
     },
-    DateKey { key_arn: String },
+    DateKey {
+        key_arn: String,
+    },
 }
 
 impl SweepAction {
@@ -171,7 +176,10 @@ impl SweepAction {
 
 /// The channel's maximum stream duration and key rotation period: its tags, else the defaults.
 /// A tag that does not read as whole minutes/days is ignored (with a warning at execution).
-fn limits(snapshot: &ChannelSnapshot, settings: &SweepSettings) -> (Option<Duration>, Option<Duration>) {
+fn limits(
+    snapshot: &ChannelSnapshot,
+    settings: &SweepSettings,
+) -> (Option<Duration>, Option<Duration>) {
     let tag = |name: &str, unit: u64| -> Option<Option<Duration>> {
         let value = snapshot.tags.get(name)?.trim().parse::<u64>().ok()?;
         Some((value > 0).then(|| Duration::from_secs(value.saturating_mul(unit))))
@@ -184,7 +192,11 @@ fn limits(snapshot: &ChannelSnapshot, settings: &SweepSettings) -> (Option<Durat
 
 /// Whether a snapshot of this channel needs its latest session and keys (offline, and a
 /// rotation policy that could act).
-pub fn needs_keys(snapshot: &ChannelSnapshot, policy: &ChannelPolicy, settings: &SweepSettings) -> bool {
+pub fn needs_keys(
+    snapshot: &ChannelSnapshot,
+    policy: &ChannelPolicy,
+    settings: &SweepSettings,
+) -> bool {
     snapshot.live.is_none()
         && !policy.suspended
         && (policy.rotate_key_on != RotateOn::Never || limits(snapshot, settings).1.is_some())
@@ -248,7 +260,9 @@ pub fn plan(
                     carry: key
                         .tags
                         .iter()
-                        .filter(|(k, _)| *k == TAG_ROTATED_AFTER_STREAM || *k == TAG_ROTATED_AFTER_TIME)
+                        .filter(|(k, _)| {
+                            *k == TAG_ROTATED_AFTER_STREAM || *k == TAG_ROTATED_AFTER_TIME
+                        })
                         .map(|(k, v)| (k.clone(), v.clone()))
                         .chain([(
                             TAG_CREATED_AT.to_owned(),
@@ -372,7 +386,8 @@ impl Sweeper {
                 .collect();
         }
         for action in plan(&snapshot, &policy, &self.settings, now) {
-            self.apply(&snapshot.arn, &action, now, pacer, summary).await?;
+            self.apply(&snapshot.arn, &action, now, pacer, summary)
+                .await?;
         }
         Ok(())
     }
@@ -409,7 +424,11 @@ impl Sweeper {
                 }
                 info!(action = action.name(), channel_arn = %channel, stream_id = %marker.stream_id, outcome = outcome.as_str(), "rotation the end event missed");
             }
-            SweepAction::RotateIdleKey { key_arn, age, carry } => {
+            SweepAction::RotateIdleKey {
+                key_arn,
+                age,
+                carry,
+            } => {
                 let outcome = pacer
                     .pace(self.ivs.replace_stream_key(channel, carry.clone()))
                     .await?;
