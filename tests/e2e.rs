@@ -63,12 +63,14 @@ impl Stack {
         }
     }
 
-    /// Creates a channel with tags; returns its ARN and its stream key's (ARN, value).
+    /// Creates a channel with tags; returns its ARN and its stream key's (ARN, value). The
+    /// key value and the channel's SRT passphrase join `secrets`.
     async fn channel(
         &self,
         name: &str,
         channel_tags: &[(&str, &str)],
         recording: Option<&str>,
+        secrets: &mut HashSet<String>,
     ) -> (String, String, String) {
         let mut request = self
             .ivs
@@ -80,7 +82,15 @@ impl Stack {
         }
         let created = request.send().await.unwrap();
         let channel = created.channel().unwrap().arn().unwrap().to_owned();
+        if let Some(passphrase) = created
+            .channel()
+            .and_then(|c| c.srt())
+            .and_then(|s| s.passphrase())
+        {
+            secrets.insert(passphrase.to_owned());
+        }
         let key = created.stream_key().unwrap();
+        secrets.insert(key.value().unwrap().to_owned());
         (
             channel,
             key.arn().unwrap().to_owned(),
@@ -183,7 +193,12 @@ async fn the_automation_runs_end_to_end_on_the_emulator() {
     // 1. A channel whose key rotates after each stream goes live: viewers get the start
     //    metadata.
     let (channel, first_key_arn, first_key) = stack
-        .channel("e2e-rotate", &[(tags::ROTATE_KEY_ON, "stream-end")], None)
+        .channel(
+            "e2e-rotate",
+            &[(tags::ROTATE_KEY_ON, "stream-end")],
+            None,
+            &mut secrets,
+        )
         .await;
     secrets.insert(first_key.clone());
     let live = stack.emulator.connect(&first_key).unwrap();
@@ -262,6 +277,7 @@ async fn the_automation_runs_end_to_end_on_the_emulator() {
                 (tags::ROTATE_KEY_ON, "stream-end"),
             ],
             None,
+            &mut secrets,
         )
         .await;
     secrets.insert(suspended_key.clone());
@@ -311,6 +327,7 @@ async fn the_automation_runs_end_to_end_on_the_emulator() {
             "e2e-must-record",
             &[(tags::MUST_RECORD, "true")],
             Some(&recording_arn),
+            &mut secrets,
         )
         .await;
     secrets.insert(recorded_key.clone());
@@ -349,6 +366,13 @@ async fn the_automation_runs_end_to_end_on_the_emulator() {
         logs.len() > 100,
         "the functions logged ({} lines)",
         logs.len()
+    );
+    // Four stream key values (first, rotated, suspended channel, must-record channel) and the
+    // three channels' SRT passphrases.
+    assert_eq!(secrets.len(), 7, "keys and SRT passphrases collected");
+    println!(
+        "{}",
+        serde_json::json!({"figures": "secrets", "logLinesScanned": logs.len(), "secretsLookedFor": secrets.len(), "found": 0})
     );
     for line in &logs {
         for secret in &secrets {
