@@ -4,6 +4,7 @@
 
 CARGO_LAMBDA_VERSION="1.9.2"
 BOTO3_VERSION="1.43.11"
+MOTO_VERSION="5.2.5"
 
 ensure_tools() {
     local root venv
@@ -20,6 +21,12 @@ ensure_tools() {
     if ! "$venv/bin/python" -c "import boto3, sys; sys.exit(boto3.__version__ != '$BOTO3_VERSION')" 2>/dev/null; then
         echo "installing boto3 $BOTO3_VERSION into .venv" >&2
         "$venv/bin/pip" install --quiet --disable-pip-version-check "boto3==$BOTO3_VERSION"
+    fi
+    # moto's EventBridge (rules, targets, PutEvents) checks the template's event patterns
+    # (tests/event_patterns.rs); its `events` extra brings what rule targets need.
+    if ! "$venv/bin/python" -c "import importlib.metadata as m, sys, jsonpath_ng; sys.exit(m.version('moto') != '$MOTO_VERSION')" 2>/dev/null; then
+        echo "installing moto $MOTO_VERSION into .venv" >&2
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[events]==$MOTO_VERSION" "boto3==$BOTO3_VERSION"
     fi
     export PATH="$venv/bin:$PATH"
 }
@@ -43,12 +50,32 @@ wait_for_port() {
 }
 
 CFN_LINT_VERSION="1.51.0"
+# The newest cfn-lint-serverless that works with cfn-lint 1.51 (0.3.6 requires cfn-lint >= 1.57).
+CFN_LINT_SERVERLESS_VERSION="0.3.5"
+AWS_SAM_CLI_VERSION="1.170.0"
 
-# Tools only the checks need (template lint), pinned, in the same .venv.
+# Tools only the checks need, pinned: cfn-lint with the serverless rules (in .venv), and the
+# SAM CLI in a virtualenv of its own, .venv/sam (linked as .venv/bin/sam): it pins boto3
+# 1.43.108 and cfn-lint >= 1.52, which would replace the project's pinned boto3 and cfn-lint.
+# cfn-lint stays at 1.51: 1.58 (SAM's) no longer expands the SAM transform and lets an invalid
+# Runtime or Architectures pass (scripts/check-template.sh proves the pinned one catches them).
 ensure_check_tools() {
     ensure_tools
-    if ! cfn-lint --version 2>/dev/null | grep -q "cfn-lint $CFN_LINT_VERSION"; then
-        echo "installing cfn-lint $CFN_LINT_VERSION into .venv" >&2
-        pip install --quiet --disable-pip-version-check "cfn-lint==$CFN_LINT_VERSION"
+    local root venv
+    root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+    venv="$root/.venv"
+    if ! "$venv/bin/cfn-lint" --version 2>/dev/null | grep -qx "cfn-lint $CFN_LINT_VERSION" \
+        || ! "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('cfn-lint-serverless') != '$CFN_LINT_SERVERLESS_VERSION')" 2>/dev/null; then
+        echo "installing cfn-lint $CFN_LINT_VERSION and cfn-lint-serverless $CFN_LINT_SERVERLESS_VERSION into .venv" >&2
+        "$venv/bin/pip" install --quiet --disable-pip-version-check \
+            "cfn-lint==$CFN_LINT_VERSION" "cfn-lint-serverless==$CFN_LINT_SERVERLESS_VERSION"
     fi
+    if ! "$venv/sam/bin/sam" --version 2>/dev/null | grep -q "version $AWS_SAM_CLI_VERSION\$"; then
+        echo "installing aws-sam-cli $AWS_SAM_CLI_VERSION into .venv/sam" >&2
+        [ -x "$venv/sam/bin/python" ] || python3 -m venv "$venv/sam"
+        "$venv/sam/bin/pip" install --quiet --disable-pip-version-check "aws-sam-cli==$AWS_SAM_CLI_VERSION"
+    fi
+    ln -sf ../sam/bin/sam "$venv/bin/sam"
+    # No telemetry from the checks.
+    export SAM_CLI_TELEMETRY=0
 }

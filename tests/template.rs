@@ -1,0 +1,1131 @@
+//! `template.yaml` holds what the issue asks of it:
+//! - every function is a Rust `provided.al2023` arm64 function with JSON logs, explicit memory
+//!   and timeout, tracing from a parameter and a log group with retention;
+//! - every event function has a dead-letter path: its rule's target has a retry policy and an
+//!   SQS dead-letter queue that lets the rule in, and its own async failures go to an SQS
+//!   on-failure destination after two retries;
+//! - every admin route requires authorization (IAM by default, JWT by parameter; never none),
+//!   and under JWT exactly the write routes of the router require the admin scope;
+//! - no IVS wildcard action, `Resource: '*'` only for IVS's account-wide List* actions, IVS
+//!   resources as `arn:${AWS::Partition}:ivs:${AWS::Region}:${AWS::AccountId}:…` patterns,
+//!   Secrets Manager read on the playback key's secret only;
+//! - each function's policy grants exactly the IVS actions its code calls: the real code runs
+//!   against the IVS emulator (every event fixture with every policy switched on, the
+//!   sweeper's every action, every admin route and fixture) and the emulator counts the
+//!   operations it received;
+//! - every deployment default of the code has a parameter.
+
+mod cfn;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput;
+use chrono::{TimeDelta, Utc};
+use ivs_emulator::{Config, Emulator, Server};
+use serde_json::{json, Value};
+use shared::admin::router::{route, ROUTES};
+use shared::admin::{AdminApi, Scope, WriteAccess};
+use shared::events::DetailType;
+use shared::policy::{env, tags};
+use shared::sweeper::{env as sweep_env, tags as sweep_tags, SweepSettings, Sweeper};
+use shared::token::SignerCell;
+use shared::{Automation, RECORDING_EVENTS, STREAM_EVENTS};
+use test_support::*;
+
+use cfn::{get_att, of_type, one_or_many, reference, Stack};
+
+const STREAM_EVENTS_FN: &str = "StreamEventsFunction";
+const RECORDING_EVENTS_FN: &str = "RecordingEventsFunction";
+const SWEEPER_FN: &str = "SweeperFunction";
+const ADMIN_FN: &str = "AdminApiFunction";
+
+/// IVS's List* operations over a whole account: they take no resource ARN, so IAM needs
+/// `Resource: '*'` for them. Every other IVS action names its resources.
+const ACCOUNT_WIDE_LISTS: &[&str] = &[
+    "ListChannels",
+    "ListStreams",
+    "ListPlaybackKeyPairs",
+    "ListRecordingConfigurations",
+];
+
+/// Creating a resource with tags needs `ivs:TagResource` beside the create action (IVS's
+/// service authorization reference).
+const CREATES_WITH_TAGS: &[&str] = &[
+    "CreateStreamKey",
+    "CreateChannel",
+    "CreateRecordingConfiguration",
+    "ImportPlaybackKeyPair",
+];
+
+/// The IVS resource types whose ARN patterns the policies may name.
+const IVS_RESOURCE_TYPES: &[&str] = &[
+    "channel",
+    "stream-key",
+    "playback-key",
+    "recording-configuration",
+    "playback-restriction-policy",
+];
+
+fn functions(template: &Value) -> BTreeMap<String, Value> {
+    template["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        .map(|(n, r)| (n.clone(), r.clone()))
+        .collect()
+}
+
+#[test]
+fn the_template_has_the_four_functions_as_rust_arm64_functions() {
+    let template = cfn::template();
+    assert_eq!(template["Transform"], "AWS::Serverless-2016-10-31");
+    let stack = Stack::new(&template, &[]);
+    let functions = functions(&template);
+    assert_eq!(
+        functions.keys().map(String::as_str).collect::<Vec<_>>(),
+        [ADMIN_FN, RECORDING_EVENTS_FN, STREAM_EVENTS_FN, SWEEPER_FN]
+    );
+    let resources = stack.resources();
+    for (name, function) in &functions {
+        // Built by cargo-lambda from a binary of this workspace.
+        assert_eq!(
+            function["Metadata"]["BuildMethod"], "rust-cargolambda",
+            "{name}"
+        );
+        let binary = function["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: no Binary"));
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../functions")
+            .join(binary)
+            .join("Cargo.toml");
+        let manifest = std::fs::read_to_string(&manifest)
+            .unwrap_or_else(|e| panic!("{name}: {}: {e}", manifest.display()));
+        assert!(
+            manifest.contains(&format!("name = \"{binary}\"")),
+            "{name}: functions/{binary} does not build a binary {binary}"
+        );
+        let property = |p: &str| stack.function_property(name, p);
+        assert_eq!(
+            property("Runtime"),
+            Some(json!("provided.al2023")),
+            "{name}"
+        );
+        assert_eq!(property("Architectures"), Some(json!(["arm64"])), "{name}");
+        assert_eq!(property("Handler"), Some(json!("bootstrap")), "{name}");
+        assert!(
+            property("MemorySize").is_some_and(|m| m.as_u64().is_some_and(|m| m >= 128)),
+            "{name}: memory"
+        );
+        let timeout = property("Timeout").and_then(|t| t.as_u64()).unwrap_or(0);
+        assert!((1..=900).contains(&timeout), "{name}: timeout {timeout}");
+        let logging = property("LoggingConfig").unwrap_or_default();
+        assert_eq!(logging["LogFormat"], "JSON", "{name}: JSON logs");
+        assert_eq!(
+            logging["ApplicationLogLevel"], "INFO",
+            "{name}: LogLevel default"
+        );
+        assert!(logging["SystemLogLevel"].is_string(), "{name}");
+        assert_eq!(
+            template["Globals"]["Function"]["Tracing"],
+            json!({"Ref": "Tracing"}),
+            "tracing is a parameter"
+        );
+        assert_eq!(property("Tracing"), Some(json!("Active")), "{name}");
+        // Its log group: the one Lambda writes to, with a retention.
+        let group = resources
+            .values()
+            .find(|r| {
+                r["Type"] == "AWS::Logs::LogGroup"
+                    && r["Properties"]["LogGroupName"] == format!("/aws/lambda/${{{name}}}")
+            })
+            .unwrap_or_else(|| panic!("{name}: no log group /aws/lambda/${{{name}}}"));
+        assert_eq!(group["Properties"]["RetentionInDays"], "30", "{name}");
+    }
+    // The admin API answers before its integration's 30 s timeout.
+    let admin_timeout = stack.function_property(ADMIN_FN, "Timeout").unwrap();
+    assert!(admin_timeout.as_u64().unwrap() < 30);
+}
+
+/// The SQS queue a `{"Fn::GetAtt": [queue, "Arn"]}` names, checked to be a queue of the stack.
+fn queue_of<'r>(resources: &'r BTreeMap<String, Value>, arn: &'r Value, what: &str) -> &'r str {
+    let (queue, attribute) =
+        get_att(arn).unwrap_or_else(|| panic!("{what}: {arn} is not a GetAtt"));
+    assert_eq!(attribute, "Arn", "{what}");
+    assert_eq!(
+        resources.get(queue).map(|q| &q["Type"]),
+        Some(&json!("AWS::SQS::Queue")),
+        "{what}: {queue} is not an SQS queue of the stack"
+    );
+    queue
+}
+
+#[test]
+fn every_event_function_has_a_dead_letter_path() {
+    let template = cfn::template();
+    let stack = Stack::new(&template, &[]);
+    let resources = stack.resources();
+    let mut event_functions = Vec::new();
+    for (name, function) in &resources {
+        if function["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        let events = function["Properties"]["Events"].as_object();
+        let Some(events) = events.filter(|e| !e.is_empty()) else {
+            assert_eq!(name, ADMIN_FN, "only the admin function has no events");
+            continue;
+        };
+        event_functions.push(name.as_str());
+        for (event_name, event) in events {
+            let what = format!("{name}.{event_name}");
+            assert!(
+                ["EventBridgeRule", "Schedule"].contains(&event["Type"].as_str().unwrap()),
+                "{what}: an EventBridge rule"
+            );
+            let p = &event["Properties"];
+            // Retried by EventBridge, then dead-lettered in a queue that lets the rule in.
+            let retry = &p["RetryPolicy"];
+            assert!(
+                retry["MaximumRetryAttempts"].as_u64().is_some(),
+                "{what}: retries"
+            );
+            assert!(
+                retry["MaximumEventAgeInSeconds"].as_u64().is_some(),
+                "{what}: age"
+            );
+            let dlq = queue_of(&resources, &p["DeadLetterConfig"]["Arn"], &what);
+            // The rule SAM generates is <Function><Event>: the queue's policy names it.
+            let rule = format!("{name}{event_name}");
+            let allowed = of_type(&resources, "AWS::SQS::QueuePolicy")
+                .into_iter()
+                .filter(|(_, qp)| {
+                    one_or_many(&qp["Properties"]["Queues"])
+                        .iter()
+                        .any(|q| reference(q) == Some(dlq))
+                })
+                .flat_map(|(_, qp)| one_or_many(&qp["Properties"]["PolicyDocument"]["Statement"]))
+                .any(|s| {
+                    s["Effect"] == "Allow"
+                        && s["Principal"]["Service"] == "events.amazonaws.com"
+                        && one_or_many(&s["Action"]).contains(&json!("sqs:SendMessage"))
+                        && one_or_many(&s["Condition"]["ArnEquals"]["aws:SourceArn"])
+                            .iter()
+                            .any(|arn| get_att(arn) == Some((rule.as_str(), "Arn")))
+                });
+            assert!(
+                allowed,
+                "{what}: {dlq}'s policy does not let rule {rule} in"
+            );
+        }
+        // The function's own async failures: two retries, then an SQS on-failure destination.
+        let invoke = &function["Properties"]["EventInvokeConfig"];
+        assert_eq!(invoke["MaximumRetryAttempts"], 2, "{name}");
+        let on_failure = &invoke["DestinationConfig"]["OnFailure"];
+        assert_eq!(on_failure["Type"], "SQS", "{name}");
+        queue_of(&resources, &on_failure["Destination"], name);
+    }
+    assert_eq!(
+        event_functions,
+        [RECORDING_EVENTS_FN, STREAM_EVENTS_FN, SWEEPER_FN]
+    );
+    // Dead letters are kept as long as SQS allows, and only over TLS.
+    for (name, queue) in of_type(&resources, "AWS::SQS::Queue") {
+        assert_eq!(
+            queue["Properties"]["MessageRetentionPeriod"], 1_209_600,
+            "{name}"
+        );
+    }
+    // Both queues are outputs.
+    let outputs = template["Outputs"].as_object().unwrap();
+    for queue in ["EventDeliveryDeadLetterQueue", "FailedEventsQueue"] {
+        assert!(
+            outputs
+                .values()
+                .any(|o| reference(&o["Value"]) == Some(queue)),
+            "no output for {queue}"
+        );
+    }
+}
+
+/// The route API Gateway picks for a request: an exact route key first, else the method's
+/// greedy `/{proxy+}` route (the template uses no other path variables, no ANY, no $default).
+fn gateway_route<'r>(routes: &'r [(String, Value)], method: &str, path: &str) -> &'r Value {
+    routes
+        .iter()
+        .find(|(key, _)| *key == format!("{method} {path}"))
+        .or_else(|| {
+            routes
+                .iter()
+                .find(|(key, _)| *key == format!("{method} /{{proxy+}}"))
+        })
+        .map(|(_, r)| r)
+        .unwrap_or_else(|| panic!("no route for {method} {path}"))
+}
+
+#[test]
+fn every_admin_route_requires_authorization_and_writes_need_the_scope_under_jwt() {
+    let template = cfn::template();
+    for auth in ["IAM", "JWT"] {
+        let overrides: &[(&str, &str)] = if auth == "JWT" {
+            &[
+                ("AdminAuth", "JWT"),
+                (
+                    "JwtIssuer",
+                    "https://cognito-idp.us-west-2.amazonaws.com/us-west-2_Example",
+                ),
+                ("JwtAudience", "example-client"),
+            ]
+        } else {
+            &[]
+        };
+        let stack = Stack::new(&template, overrides);
+        let resources = stack.resources();
+        let routes: Vec<(String, Value)> = of_type(&resources, "AWS::ApiGatewayV2::Route")
+            .into_iter()
+            .map(|(_, r)| {
+                (
+                    r["Properties"]["RouteKey"].as_str().unwrap().to_owned(),
+                    r["Properties"].clone(),
+                )
+            })
+            .collect();
+        assert_eq!(routes.len(), 6, "{auth}");
+        for (key, route) in &routes {
+            assert!(
+                !key.starts_with("ANY ") && key != "$default",
+                "{key}: a catch-all route"
+            );
+            let expected = if auth == "JWT" { "JWT" } else { "AWS_IAM" };
+            assert_eq!(route["AuthorizationType"], expected, "{auth} {key}");
+            if auth == "JWT" {
+                assert_eq!(
+                    route["AuthorizerId"],
+                    json!({"Ref": "AdminJwtAuthorizer"}),
+                    "{key}"
+                );
+            } else {
+                assert!(route.get("AuthorizerId").is_none(), "{key}");
+                assert!(route.get("AuthorizationScopes").is_none(), "{key}");
+            }
+        }
+        assert_eq!(
+            of_type(&resources, "AWS::ApiGatewayV2::Authorizer").len(),
+            usize::from(auth == "JWT")
+        );
+        // Every route of the router, as API Gateway would route it: under JWT the write routes
+        // need the admin scope, and the read routes do not (readers can read).
+        for r in ROUTES {
+            let path = r.path.replace('{', "x").replace('}', "");
+            let chosen = gateway_route(&routes, r.method, &path);
+            let scopes = chosen
+                .get("AuthorizationScopes")
+                .cloned()
+                .unwrap_or(json!([]));
+            if auth == "JWT" && r.write {
+                assert_eq!(
+                    scopes,
+                    json!(["ivs-automation/admin"]),
+                    "{} {}",
+                    r.method,
+                    r.path
+                );
+            } else {
+                assert_eq!(
+                    scopes,
+                    json!([]),
+                    "{auth}: {} {} needs no scope",
+                    r.method,
+                    r.path
+                );
+            }
+        }
+        // The gateway may invoke the function, from this API only.
+        let permission = &resources["AdminInvokePermission"]["Properties"];
+        assert_eq!(permission["Principal"], "apigateway.amazonaws.com");
+        assert!(permission["SourceArn"]
+            .as_str()
+            .unwrap()
+            .contains("${AdminHttpApi}"));
+        // Throttled and logged.
+        let stage = &resources["AdminStage"]["Properties"];
+        assert!(stage["DefaultRouteSettings"]["ThrottlingRateLimit"].is_string());
+        assert!(stage["DefaultRouteSettings"]["ThrottlingBurstLimit"].is_string());
+        assert!(get_att(&stage["AccessLogSettings"]["DestinationArn"]).is_some());
+    }
+}
+
+/// Each function's policy statements, as written (both branches of an `Fn::If`).
+fn statements(function: &Value, name: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    for policy in one_or_many(&function["Properties"]["Policies"]) {
+        // Inline documents only: no managed policy or SAM policy template grants anything
+        // these checks do not see.
+        let document = policy
+            .as_object()
+            .filter(|p| p.contains_key("Statement"))
+            .unwrap_or_else(|| panic!("{name}: {policy} is not an inline policy document"));
+        for statement in one_or_many(&document["Statement"]) {
+            match statement.get("Fn::If").and_then(Value::as_array) {
+                Some(branches) => out.extend(
+                    branches[1..]
+                        .iter()
+                        .filter(|b| reference(b) != Some("AWS::NoValue"))
+                        .cloned(),
+                ),
+                None => out.push(statement),
+            }
+        }
+    }
+    out
+}
+
+/// The IVS actions a function's policy grants (without the `ivs:` prefix).
+fn granted_ivs_actions(template: &Value, function: &str) -> BTreeSet<String> {
+    statements(&template["Resources"][function], function)
+        .iter()
+        .filter(|s| s["Effect"] == "Allow")
+        .flat_map(|s| one_or_many(&s["Action"]))
+        .filter_map(|a| {
+            a.as_str()
+                .and_then(|a| a.strip_prefix("ivs:"))
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+#[test]
+fn no_ivs_wildcards_and_star_only_for_account_wide_lists() {
+    let template = cfn::template();
+    for (name, function) in functions(&template) {
+        for statement in statements(&function, &name) {
+            assert_eq!(statement["Effect"], "Allow", "{name}: {statement}");
+            assert!(statement.get("NotAction").is_none() && statement.get("NotResource").is_none());
+            let actions: Vec<String> = one_or_many(&statement["Action"])
+                .iter()
+                .map(|a| a.as_str().unwrap().to_owned())
+                .collect();
+            for action in &actions {
+                assert!(
+                    !action.contains('*') && !action.contains('?'),
+                    "{name}: {action}"
+                );
+                let (service, _) = action.split_once(':').unwrap();
+                assert!(
+                    ["ivs", "secretsmanager"].contains(&service),
+                    "{name}: {action}"
+                );
+            }
+            let resources = one_or_many(&statement["Resource"]);
+            assert!(!resources.is_empty(), "{name}: {statement}");
+            if actions[0].starts_with("secretsmanager:") {
+                // The playback key's secret, read only, by the admin function only.
+                assert_eq!(name, ADMIN_FN);
+                assert_eq!(actions, ["secretsmanager:GetSecretValue"]);
+                assert_eq!(resources, [json!({"Ref": "PlaybackKeySecretArn"})]);
+                continue;
+            }
+            for resource in &resources {
+                if resource == "*" {
+                    for action in &actions {
+                        let op = action.strip_prefix("ivs:").unwrap();
+                        assert!(
+                            ACCOUNT_WIDE_LISTS.contains(&op),
+                            "{name}: {action} on '*' (an ARN pattern works for it)"
+                        );
+                    }
+                    continue;
+                }
+                let pattern = resource["Fn::Sub"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{name}: resource {resource}"));
+                let kind = pattern
+                    .strip_prefix("arn:${AWS::Partition}:ivs:${AWS::Region}:${AWS::AccountId}:")
+                    .and_then(|rest| rest.strip_suffix("/*"))
+                    .unwrap_or_else(|| panic!("{name}: {pattern} is not an IVS ARN pattern"));
+                assert!(IVS_RESOURCE_TYPES.contains(&kind), "{name}: {pattern}");
+            }
+        }
+    }
+    // The secret statement exists only with a secret, and names exactly it.
+    let secret =
+        "arn:aws:secretsmanager:us-west-2:111122223333:secret:ivs-automation/playback-key-AbCdEf";
+    for (value, present) in [("", false), (secret, true)] {
+        let stack = Stack::new(&template, &[("PlaybackKeySecretArn", value)]);
+        let admin = &stack.resources()[ADMIN_FN];
+        let reads: Vec<Value> = one_or_many(&admin["Properties"]["Policies"])
+            .iter()
+            .flat_map(|p| one_or_many(&p["Statement"]))
+            .filter(|s| one_or_many(&s["Action"]).contains(&json!("secretsmanager:GetSecretValue")))
+            .collect();
+        assert_eq!(reads.len(), usize::from(present), "{value:?}");
+        if present {
+            assert_eq!(reads[0]["Resource"], secret);
+        }
+    }
+}
+
+#[test]
+fn every_deployment_default_of_the_code_has_a_parameter() {
+    let template = cfn::template();
+    let stack = Stack::new(&template, &[]);
+    let globals = &template["Globals"]["Function"]["Environment"]["Variables"];
+    let sweeper = &template["Resources"][SWEEPER_FN]["Properties"]["Environment"]["Variables"];
+    let admin = &template["Resources"][ADMIN_FN]["Properties"]["Environment"]["Variables"];
+    let declared = template["Parameters"].as_object().unwrap();
+    let policy = [
+        env::START_METADATA,
+        env::START_METADATA_TEMPLATE,
+        env::ROTATE_KEY_ON,
+        env::STOP_ON_LIMIT_BREACH,
+        env::MUST_RECORD,
+        env::STARVATION_METADATA,
+        env::STARVATION_START_METADATA_TEMPLATE,
+        env::STARVATION_END_METADATA_TEMPLATE,
+        env::POLICY_CACHE_SECONDS,
+    ];
+    let sweep = [
+        sweep_env::MAX_STREAM_MINUTES,
+        sweep_env::REVOKE_KEY_ON_MAX_DURATION,
+        sweep_env::KEY_ROTATION_DAYS,
+        sweep_env::SWEEP_CALLS_PER_SECOND,
+    ];
+    let admin_vars = [
+        shared::admin::env::PLAYBACK_KEY_SECRET_ID,
+        shared::admin::env::ADMIN_SCOPE,
+        shared::admin::env::ADMIN_GROUP,
+    ];
+    for (variables, names) in [
+        (globals, &policy[..]),
+        (sweeper, &sweep[..]),
+        (admin, &admin_vars[..]),
+    ] {
+        for variable in names {
+            let parameter = reference(&variables[*variable])
+                .unwrap_or_else(|| panic!("{variable} is not set from a parameter"));
+            assert!(declared.contains_key(parameter), "{variable}: {parameter}");
+        }
+    }
+    // The defaults deploy the code's own defaults: the settings parse, and equal the code's.
+    let environment = |variables: &Value| -> Vec<(String, String)> {
+        stack
+            .resolve(variables)
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+            .collect()
+    };
+    let deployed = environment(globals);
+    let lookup = |vars: &[(String, String)], k: &str| {
+        vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    };
+    let from_template = shared::policy::Settings::from_lookup(|k| lookup(&deployed, k)).unwrap();
+    assert_eq!(
+        from_template,
+        settings(&[]),
+        "template defaults = code defaults"
+    );
+    let sweep_deployed = environment(sweeper);
+    let sweep_settings = SweepSettings::from_lookup(|k| lookup(&sweep_deployed, k)).unwrap();
+    assert_eq!(
+        sweep_settings,
+        SweepSettings::from_lookup(|_| None).unwrap()
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Each function's policy against the IVS operations its code makes.
+// ---------------------------------------------------------------------------------------
+
+async fn emulator(seed: u64) -> (Emulator, Server) {
+    let emulator = Emulator::new(Config {
+        seed,
+        ..Config::default()
+    });
+    let server = emulator
+        .serve(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .await
+        .unwrap();
+    (emulator, server)
+}
+
+fn requests(emulator: &Emulator) -> BTreeMap<String, u64> {
+    emulator
+        .stats()
+        .operations
+        .into_iter()
+        .map(|(op, s)| (op, s.requests))
+        .collect()
+}
+
+/// The operations the emulator received since `before`.
+fn called_since(emulator: &Emulator, before: &BTreeMap<String, u64>) -> BTreeSet<String> {
+    requests(emulator)
+        .into_iter()
+        .filter(|(op, n)| *n > before.get(op).copied().unwrap_or(0))
+        .map(|(op, _)| op)
+        .collect()
+}
+
+/// A channel with tags and (optionally) a live stream; its ARN and its key's value.
+async fn channel(
+    client: &aws_sdk_ivs::Client,
+    emulator: &Emulator,
+    name: &str,
+    channel_tags: &[(&str, &str)],
+    live: bool,
+) -> (String, String) {
+    let mut request = client.create_channel().name(name);
+    for (k, v) in channel_tags {
+        request = request.tags(*k, *v);
+    }
+    let created = request.send().await.unwrap();
+    let arn = created.channel().unwrap().arn().unwrap().to_owned();
+    let key = created.stream_key().unwrap().value().unwrap().to_owned();
+    if live {
+        emulator.connect(&key).unwrap();
+    }
+    (arn, key)
+}
+
+/// Every policy switched on (tags then add suspension and the other rotation moment).
+const EVERYTHING_ON: &[(&str, &str)] = &[
+    (env::START_METADATA, "true"),
+    (env::ROTATE_KEY_ON, "stream-end"),
+    (env::STOP_ON_LIMIT_BREACH, "true"),
+    (env::MUST_RECORD, "true"),
+    (env::STARVATION_METADATA, "true"),
+    (env::POLICY_CACHE_SECONDS, "0"),
+];
+
+/// The IVS operations an event function makes over every EventBridge fixture, for channels
+/// with every policy on, rotation on `Session Ended`, and suspended: live and offline.
+async fn ivs_calls_of_event_function(accepts: &'static [DetailType]) -> BTreeSet<String> {
+    let (emulator, server) = emulator(31).await;
+    let client = ivs_client(&server.url());
+    let mut channels = Vec::new();
+    for live in [true, false] {
+        for (name, channel_tags) in [
+            ("everything-on", vec![]),
+            (
+                "session-ended",
+                vec![(tags::ROTATE_KEY_ON, "session-ended")],
+            ),
+            ("suspended", vec![(tags::SUSPENDED, "true")]),
+        ] {
+            let name = format!("{name}-{live}");
+            channels.push(
+                channel(&client, &emulator, &name, &channel_tags, live)
+                    .await
+                    .0,
+            );
+        }
+    }
+    let before = requests(&emulator);
+    let automation = Automation::new(
+        fast_ivs(ivs_client(&server.url()), 3),
+        settings(EVERYTHING_ON),
+        accepts,
+    );
+    let fixtures = eventbridge_fixtures();
+    assert!(fixtures.len() >= 25);
+    for (_, event) in &fixtures {
+        for channel in &channels {
+            let mut event = event.clone();
+            // Fixtures name the test channel; point them at the emulator's.
+            if event["resources"][0] == CHANNEL_ARN {
+                event["resources"][0] = json!(channel);
+            }
+            // Failures (a malformed ARN, an event for another function…) are fine here:
+            // only the calls made count.
+            let _ = automation.handle_value(event).await;
+        }
+    }
+    called_since(&emulator, &before)
+}
+
+/// The IVS operations the sweeper makes: missed rotations, overdue streams stopped with and
+/// without revoking the key, idle keys dated then rotated, suspended channels.
+async fn ivs_calls_of_sweeper() -> BTreeSet<String> {
+    let (emulator, server) = emulator(37).await;
+    let client = ivs_client(&server.url());
+    let (rotating, key) = channel(
+        &client,
+        &emulator,
+        "rotating",
+        &[(tags::ROTATE_KEY_ON, "stream-end")],
+        false,
+    )
+    .await;
+    emulator.connect(&key).unwrap();
+    emulator.disconnect(&rotating).unwrap();
+    channel(
+        &client,
+        &emulator,
+        "overdue",
+        &[(sweep_tags::MAX_STREAM_MINUTES, "30")],
+        true,
+    )
+    .await;
+    channel(
+        &client,
+        &emulator,
+        "revoked",
+        &[(sweep_tags::MAX_STREAM_MINUTES, "10")],
+        true,
+    )
+    .await;
+    channel(
+        &client,
+        &emulator,
+        "idle",
+        &[(sweep_tags::KEY_ROTATION_DAYS, "1")],
+        false,
+    )
+    .await;
+    channel(
+        &client,
+        &emulator,
+        "suspended",
+        &[
+            (tags::SUSPENDED, "true"),
+            (sweep_tags::KEY_ROTATION_DAYS, "1"),
+        ],
+        true,
+    )
+    .await;
+    let before = requests(&emulator);
+    let sweeper = |revoke| {
+        Sweeper::new(
+            fast_ivs(ivs_client(&server.url()), 3),
+            settings(EVERYTHING_ON),
+            SweepSettings {
+                max_stream: None,
+                revoke_on_max_duration: revoke,
+                key_rotation: None,
+                calls_per_second: 50,
+            },
+        )
+    };
+    let now = Utc::now();
+    let mut summaries = Vec::new();
+    for (revoke, at) in [
+        (false, now),
+        (true, now + TimeDelta::minutes(20)),
+        (false, now + TimeDelta::minutes(31)),
+        (false, now + TimeDelta::days(2)),
+    ] {
+        summaries.push(sweeper(revoke).run(at).await.unwrap());
+    }
+    // Every kind of action happened.
+    assert!(
+        summaries.iter().any(|s| s.missed_rotations > 0),
+        "{summaries:?}"
+    );
+    assert!(
+        summaries.iter().filter(|s| s.streams_stopped > 0).count() >= 2,
+        "{summaries:?}"
+    );
+    assert!(summaries.iter().any(|s| s.keys_dated > 0), "{summaries:?}");
+    assert!(
+        summaries.iter().any(|s| s.idle_keys_rotated > 0),
+        "{summaries:?}"
+    );
+    called_since(&emulator, &before)
+}
+
+/// A P-384 key pair made by openssl: (SEC1 private PEM, SPKI public PEM).
+fn key_pair() -> (String, String) {
+    let private = Command::new("openssl")
+        .args(["ecparam", "-name", "secp384r1", "-genkey", "-noout"])
+        .output()
+        .expect("openssl runs");
+    assert!(private.status.success());
+    let mut public = Command::new("openssl")
+        .args(["ec", "-pubout"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    public
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&private.stdout)
+        .unwrap();
+    let public = public.wait_with_output().unwrap();
+    assert!(public.status.success());
+    (
+        String::from_utf8(private.stdout).unwrap(),
+        String::from_utf8(public.stdout).unwrap(),
+    )
+}
+
+fn encoded(arn: &str) -> String {
+    arn.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn last_segment(arn: &str) -> String {
+    arn.rsplit('/').next().unwrap().to_owned()
+}
+
+/// The admin API driven through every route with real resources (each route must succeed at
+/// least once), then every request fixture of `events/admin-api`.
+struct AdminDriver {
+    api: AdminApi,
+    succeeded: BTreeSet<(&'static str, &'static str)>,
+}
+
+impl AdminDriver {
+    async fn send(&mut self, method: &str, path_and_query: &str, body: Option<Value>) -> Value {
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
+        let mut event = json!({
+            "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
+            "headers": {"content-type": "application/json"},
+            "requestContext": {
+                "accountId": ACCOUNT, "apiId": "a1b2c3d4e5", "domainName": "a1b2c3d4e5.execute-api.us-west-2.amazonaws.com",
+                "domainPrefix": "a1b2c3d4e5", "requestId": "req-template", "routeKey": "$default", "stage": "$default",
+                "time": "05/Jan/2026:10:00:00 +0000", "timeEpoch": 1767607200000i64,
+                "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "192.0.2.10", "userAgent": "template-test"},
+                "authorizer": {"iam": {"accessKey": "AKIAIOSFODNN7EXAMPLE", "accountId": ACCOUNT, "callerId": "AIDAEXAMPLE",
+                                       "userArn": "arn:aws:iam::111122223333:user/ivs-operator", "userId": "AIDAEXAMPLE"}}
+            },
+            "isBase64Encoded": false
+        });
+        if !query.is_empty() {
+            let params: serde_json::Map<String, Value> = query
+                .split('&')
+                .map(|pair| {
+                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                    (k.to_owned(), json!(v))
+                })
+                .collect();
+            event["queryStringParameters"] = Value::Object(params);
+        }
+        if let Some(body) = body {
+            event["body"] = json!(body.to_string());
+        }
+        let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+        let response = self.api.handle(request).await;
+        let status = response.status().as_u16();
+        let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap_or(Value::Null);
+        assert!(status < 300, "{method} {path_and_query}: {status} {body}");
+        let (r, _) = route(method, path).unwrap();
+        self.succeeded.insert((r.method, r.path));
+        body
+    }
+}
+
+async fn ivs_calls_of_admin_api() -> BTreeSet<String> {
+    let (emulator, server) = emulator(41).await;
+    let (private_pem, public_pem) = key_pair();
+    let secret = mock!(aws_sdk_secretsmanager::Client::get_secret_value).then_output(move || {
+        GetSecretValueOutput::builder()
+            .secret_string(private_pem.clone())
+            .build()
+    });
+    let secrets = mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, &[&secret]);
+    let before = requests(&emulator);
+    let mut a = AdminDriver {
+        api: AdminApi::new(
+            fast_ivs(ivs_client(&server.url()), 3),
+            Some(SignerCell::new(secrets, "ivs-automation/playback-key")),
+            WriteAccess::default(),
+            Scope {
+                account: Some(ACCOUNT.to_owned()),
+                region: Some("us-west-2".to_owned()),
+            },
+        ),
+        succeeded: BTreeSet::new(),
+    };
+
+    // Channels and keys.
+    let created = a
+        .send(
+            "POST",
+            "/channels",
+            Some(json!({"name": "t", "tags": {"team": "live"}})),
+        )
+        .await;
+    let channel = created["channel"]["arn"].as_str().unwrap().to_owned();
+    let c = last_segment(&channel);
+    let key_arn = created["streamKey"]["arn"].as_str().unwrap().to_owned();
+    a.send("GET", &format!("/channels/{c}"), None).await;
+    a.send(
+        "PATCH",
+        &format!("/channels/{c}"),
+        Some(json!({"latencyMode": "NORMAL"})),
+    )
+    .await;
+    a.send("GET", "/channels?name=t", None).await;
+    a.send("POST", "/channels/batch-get", Some(json!({"ids": [c]})))
+        .await;
+    a.send("GET", &format!("/channels/{c}/status"), None).await;
+    a.send("GET", &format!("/channels/{c}/stream-keys"), None)
+        .await;
+    a.send(
+        "GET",
+        &format!("/stream-keys/{}", last_segment(&key_arn)),
+        None,
+    )
+    .await;
+    a.send(
+        "POST",
+        "/stream-keys/batch-get",
+        Some(json!({"ids": [key_arn]})),
+    )
+    .await;
+    let rotated = a
+        .send("POST", &format!("/channels/{c}/rotate-key"), None)
+        .await;
+    let key = rotated["streamKey"]["value"].as_str().unwrap().to_owned();
+
+    // A live stream.
+    let live = emulator.connect(&key).unwrap();
+    a.send("GET", &format!("/channels/{c}/stream"), None).await;
+    a.send("GET", "/streams", None).await;
+    a.send("GET", &format!("/channels/{c}/status"), None).await;
+    a.send("GET", &format!("/channels/{c}/sessions"), None)
+        .await;
+    a.send("GET", &format!("/channels/{c}/sessions/latest"), None)
+        .await;
+    a.send(
+        "GET",
+        &format!("/channels/{c}/sessions/{}", live.stream_id),
+        None,
+    )
+    .await;
+    a.send(
+        "POST",
+        &format!("/channels/{c}/metadata"),
+        Some(json!({"metadata": "{\"q\":1}"})),
+    )
+    .await;
+    a.send(
+        "POST",
+        &format!("/channels/{c}/metadata/batch"),
+        Some(json!({"items": [{"n": 1}, {"n": 2}]})),
+    )
+    .await;
+    a.send("POST", &format!("/channels/{c}/stop"), None).await;
+    emulator.connect(&key).unwrap();
+    a.send("POST", &format!("/channels/{c}/suspend"), None)
+        .await;
+    a.send("POST", &format!("/channels/{c}/resume"), None).await;
+
+    // Tags.
+    let arn = encoded(&channel);
+    a.send(
+        "POST",
+        &format!("/tags/{arn}"),
+        Some(json!({"tags": {"a": "1"}})),
+    )
+    .await;
+    a.send("GET", &format!("/tags/{arn}"), None).await;
+    a.send("DELETE", &format!("/tags/{arn}?tagKeys=a"), None)
+        .await;
+
+    // Playback keys, tokens and revocations.
+    let imported = a
+        .send("POST", "/playback-key-pairs", Some(json!({"name": "viewers", "publicKeyMaterial": public_pem, "tags": {"team": "live"}})))
+        .await;
+    let pair = last_segment(imported["keyPair"]["arn"].as_str().unwrap());
+    a.send("GET", "/playback-key-pairs", None).await;
+    a.send("GET", &format!("/playback-key-pairs/{pair}"), None)
+        .await;
+    let private = a
+        .send(
+            "POST",
+            "/channels",
+            Some(json!({"name": "members", "authorized": true})),
+        )
+        .await;
+    let pc = last_segment(private["channel"]["arn"].as_str().unwrap());
+    a.send(
+        "POST",
+        &format!("/channels/{pc}/playback-token"),
+        Some(json!({"viewerId": "v-1", "expiresInSeconds": 300})),
+    )
+    .await;
+    a.send(
+        "POST",
+        &format!("/channels/{pc}/revoke-viewer"),
+        Some(json!({"viewerId": "v-1"})),
+    )
+    .await;
+    a.send(
+        "POST",
+        "/viewer-revocations/batch",
+        Some(json!({"viewerSessions": [{"channelId": pc, "viewerId": "v-2"}]})),
+    )
+    .await;
+    a.send("DELETE", &format!("/playback-key-pairs/{pair}"), None)
+        .await;
+
+    // Recording configurations.
+    let recording = a
+        .send("POST", "/recording-configurations", Some(json!({
+            "name": "rec",
+            "destinationConfiguration": {"s3": {"bucketName": "example-recordings-111122223333"}},
+            "tags": {"team": "live"}
+        })))
+        .await;
+    let r = last_segment(recording["recordingConfiguration"]["arn"].as_str().unwrap());
+    a.send("GET", "/recording-configurations", None).await;
+    a.send("GET", &format!("/recording-configurations/{r}"), None)
+        .await;
+    a.send("DELETE", &format!("/recording-configurations/{r}"), None)
+        .await;
+
+    // A key deleted, a new one created, then the channel deleted.
+    let keys = a
+        .send("GET", &format!("/channels/{c}/stream-keys"), None)
+        .await;
+    let key_arn = keys["streamKeys"][0]["arn"].as_str().unwrap().to_owned();
+    a.send(
+        "DELETE",
+        &format!("/stream-keys/{}", encoded(&key_arn)),
+        None,
+    )
+    .await;
+    a.send("POST", &format!("/channels/{c}/stream-keys"), None)
+        .await;
+    a.send("DELETE", &format!("/channels/{c}"), None).await;
+
+    let missing: Vec<String> = ROUTES
+        .iter()
+        .filter(|r| !a.succeeded.contains(&(r.method, r.path)))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(missing.is_empty(), "routes not exercised: {missing:?}");
+
+    // Then every request fixture, as it is (most name resources that do not exist here).
+    let dir = events_dir().join("admin-api");
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json") && !p.ends_with("expected.json"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 50);
+    for path in names {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let request = lambda_http::request::from_str(&text).unwrap();
+        a.api.handle(request).await;
+    }
+    called_since(&emulator, &before)
+}
+
+/// What a function's policy must grant: the operations its code made, and `TagResource` when
+/// it created something (its creates carry tags).
+fn needed(called: &BTreeSet<String>) -> BTreeSet<String> {
+    let mut needed = called.clone();
+    if called
+        .iter()
+        .any(|op| CREATES_WITH_TAGS.contains(&op.as_str()))
+    {
+        needed.insert("TagResource".to_owned());
+    }
+    needed
+}
+
+fn compare(function: &str, template: &Value, called: &BTreeSet<String>) -> Option<String> {
+    let granted = granted_ivs_actions(template, function);
+    let needed = needed(called);
+    if granted == needed {
+        return None;
+    }
+    Some(format!(
+        "{function}: missing {:?}, not used {:?} (the code calls {:?})",
+        needed.difference(&granted).collect::<Vec<_>>(),
+        granted.difference(&needed).collect::<Vec<_>>(),
+        called
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_function_policy_grants_exactly_the_ivs_calls_of_its_code() {
+    let template = cfn::template();
+    let stream = ivs_calls_of_event_function(STREAM_EVENTS).await;
+    let recording = ivs_calls_of_event_function(RECORDING_EVENTS).await;
+    let sweeper = ivs_calls_of_sweeper().await;
+    let admin = ivs_calls_of_admin_api().await;
+    // The runs did reach IVS (a run that called nothing would prove nothing).
+    for (calls, op) in [
+        (&stream, "CreateStreamKey"),
+        (&recording, "StopStream"),
+        (&sweeper, "ListChannels"),
+        (&admin, "BatchStartViewerSessionRevocation"),
+    ] {
+        assert!(calls.contains(op), "{op} not in {calls:?}");
+    }
+    let problems: Vec<String> = [
+        (STREAM_EVENTS_FN, &stream),
+        (RECORDING_EVENTS_FN, &recording),
+        (SWEEPER_FN, &sweeper),
+        (ADMIN_FN, &admin),
+    ]
+    .into_iter()
+    .filter_map(|(function, called)| compare(function, &template, called))
+    .collect();
+    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}
+
+/// Every `.call("<Operation>"` of the shared crate (the one place IVS is called from).
+fn operations_in_the_code() -> BTreeSet<String> {
+    fn scan(dir: &Path, found: &mut BTreeSet<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                scan(&path, found);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                for (i, _) in text.match_indices(".call(") {
+                    let rest = text[i + ".call(".len()..].trim_start();
+                    if let Some(rest) = rest.strip_prefix('"') {
+                        let op: String = rest.chars().take_while(|c| *c != '"').collect();
+                        if op.chars().all(|c| c.is_ascii_alphanumeric()) && !op.is_empty() {
+                            found.insert(op);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut found = BTreeSet::new();
+    scan(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/src"),
+        &mut found,
+    );
+    found
+}
+
+#[test]
+fn every_ivs_operation_in_the_code_is_granted_to_a_function() {
+    let template = cfn::template();
+    let granted: BTreeSet<String> = functions(&template)
+        .keys()
+        .flat_map(|f| granted_ivs_actions(&template, f))
+        .collect();
+    let in_code = operations_in_the_code();
+    assert!(in_code.len() >= 25, "{in_code:?}");
+    assert_eq!(
+        granted,
+        needed(&in_code),
+        "template vs the operations the code names"
+    );
+}
