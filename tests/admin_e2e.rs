@@ -3,9 +3,7 @@
 //! secret (stream key value, token, private key) in any log line.
 
 use std::collections::HashSet;
-use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput;
@@ -17,34 +15,6 @@ use shared::admin::{AdminApi, Scope, WriteAccess};
 use shared::token::SignerCell;
 use test_support::*;
 use tracing::instrument::WithSubscriber;
-
-/// A P-384 key pair made by openssl for this test run: (SEC1 private PEM, SPKI public PEM).
-fn key_pair() -> (String, String) {
-    let private = Command::new("openssl")
-        .args(["ecparam", "-name", "secp384r1", "-genkey", "-noout"])
-        .output()
-        .expect("openssl runs");
-    assert!(private.status.success());
-    let mut public = Command::new("openssl")
-        .args(["ec", "-pubout"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    public
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&private.stdout)
-        .unwrap();
-    let public = public.wait_with_output().unwrap();
-    assert!(public.status.success());
-    (
-        String::from_utf8(private.stdout).unwrap(),
-        String::from_utf8(public.stdout).unwrap(),
-    )
-}
 
 struct Admin {
     api: AdminApi,
@@ -186,7 +156,7 @@ fn expect(answer: &Answer, status: u16, code: Option<&str>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_against_the_emulator() {
-    let (private_pem, public_pem) = key_pair();
+    let (private_pem, public_pem) = p384_key_pair();
     let admin = Admin::start(&private_pem).await;
     let capture = LogCapture::new();
     let mut secrets = async {

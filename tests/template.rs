@@ -20,7 +20,6 @@ mod cfn;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput;
 use chrono::{TimeDelta, Utc};
@@ -739,35 +738,6 @@ async fn ivs_calls_of_sweeper() -> BTreeSet<String> {
     called_since(&emulator, &before)
 }
 
-/// A P-384 key pair made by openssl: (SEC1 private PEM, SPKI public PEM).
-fn key_pair() -> (String, String) {
-    let private = Command::new("openssl")
-        .args(["ecparam", "-name", "secp384r1", "-genkey", "-noout"])
-        .output()
-        .expect("openssl runs");
-    assert!(private.status.success());
-    let mut public = Command::new("openssl")
-        .args(["ec", "-pubout"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    public
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&private.stdout)
-        .unwrap();
-    let public = public.wait_with_output().unwrap();
-    assert!(public.status.success());
-    (
-        String::from_utf8(private.stdout).unwrap(),
-        String::from_utf8(public.stdout).unwrap(),
-    )
-}
-
 fn encoded(arn: &str) -> String {
     arn.bytes()
         .map(|b| match b {
@@ -832,7 +802,7 @@ impl AdminDriver {
 
 async fn ivs_calls_of_admin_api() -> BTreeSet<String> {
     let (emulator, server) = emulator(41).await;
-    let (private_pem, public_pem) = key_pair();
+    let (private_pem, public_pem) = p384_key_pair();
     let secret = mock!(aws_sdk_secretsmanager::Client::get_secret_value).then_output(move || {
         GetSecretValueOutput::builder()
             .secret_string(private_pem.clone())

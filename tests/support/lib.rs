@@ -172,6 +172,37 @@ pub fn fast_ivs(client: aws_sdk_ivs::Client, max_attempts: u32) -> Ivs {
     Ivs::with_retry(client, RetryPolicy::fast(max_attempts))
 }
 
+/// A P-384 key pair made by openssl for this test run: (SEC1 private PEM, SPKI public PEM).
+/// Nothing is written to disk; no private key is committed anywhere.
+pub fn p384_key_pair() -> (String, String) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let private = Command::new("openssl")
+        .args(["ecparam", "-name", "secp384r1", "-genkey", "-noout"])
+        .output()
+        .expect("openssl runs");
+    assert!(private.status.success());
+    let mut public = Command::new("openssl")
+        .args(["ec", "-pubout"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl runs");
+    public
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(&private.stdout)
+        .expect("openssl reads the key");
+    let public = public.wait_with_output().expect("openssl answers");
+    assert!(public.status.success());
+    (
+        String::from_utf8(private.stdout).expect("PEM is text"),
+        String::from_utf8(public.stdout).expect("PEM is text"),
+    )
+}
+
 /// Collects what a subscriber writes, to assert on log output.
 #[derive(Clone, Default)]
 pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
