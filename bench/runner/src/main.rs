@@ -1,0 +1,1309 @@
+//! The benchmark (`./scripts/bench.sh`; see BENCHMARKS.md). In one run, on one machine:
+//!
+//! - **cold start**: from `exec` of a function binary to its first event answered through a
+//!   Lambda Runtime API on 127.0.0.1 (`test_support::lambda::LocalLambda`, the harness of the
+//!   end-to-end tests), the function's IVS calls going to the IVS emulator on 127.0.0.1; for
+//!   each workload (stream-events on a `Stream Start`, recording-events on a `Recording End`,
+//!   admin-api on an API Gateway HTTP API `GET /channels/{id}`) and for three arms: the
+//!   project's function, the floor (`bench/floor`: `lambda_runtime` + `aws-config` + the same
+//!   SDK calls) and a Node.js 20 handler with `@aws-sdk/client-ivs` (`bench/node`);
+//! - **peak resident memory** (`VmHWM` of the process, read before it is stopped);
+//! - **warm latency**: one instance, then sequential events, each for another channel (so
+//!   every arm does the same IVS calls for each event: no cache hit);
+//! - **artifact sizes**, from the file `bench.sh` writes (`--sizes`);
+//! - **metadata throughput**: 100 items at one channel through `shared::ivs`'s batching helper
+//!   against the emulator with IVS's 5 PutMetadata per second per channel on, beside a naive
+//!   sender (one item per call, 3 retries 1 s apart).
+//!
+//! It prints the table and writes it as Markdown (`--out`).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_ivs::Client;
+use clap::Parser;
+use ivs_emulator::{Config, Emulator, Quotas, Server};
+use serde_json::{json, Value};
+use shared::arn::{IvsArn, ResourceType};
+use shared::ivs::{pack, Ivs, DEFAULT_METADATA_RATE, MAX_METADATA_BYTES};
+use test_support::lambda::{Invoked, LocalLambda};
+
+#[derive(Parser, Debug)]
+#[command(about = "Cold start, memory, warm latency, sizes and metadata throughput")]
+struct Args {
+    /// Directory of the project's and the floor's binaries (target/release).
+    #[arg(long, default_value = "target/release")]
+    bin_dir: PathBuf,
+    /// The Node.js reference (bench/node, with node_modules installed); omit to skip it.
+    #[arg(long)]
+    node_dir: Option<PathBuf>,
+    /// Cold starts per function and arm.
+    #[arg(long, default_value_t = 15)]
+    runs: usize,
+    /// Warm instances per function and arm.
+    #[arg(long, default_value_t = 3)]
+    warm_runs: usize,
+    /// Sequential events per warm instance (after its first, cold, event).
+    #[arg(long, default_value_t = 200)]
+    warm_events: usize,
+    /// Artifact sizes written by bench.sh (`name<TAB>target<TAB>bootstrap bytes<TAB>zip
+    /// bytes`; `#` lines are notes).
+    #[arg(long)]
+    sizes: Option<PathBuf>,
+    /// Where the Markdown report goes.
+    #[arg(long, default_value = "BENCHMARKS.md")]
+    out: PathBuf,
+    /// The command that reproduces this run, written into the report.
+    #[arg(long, default_value = "./scripts/bench.sh")]
+    command: String,
+    /// The Amazon Trust Services roots (PEM) of the what-if arms.
+    #[arg(long, default_value = "bench/floor/amazon-roots.pem")]
+    amazon_roots: PathBuf,
+    /// A file appended to the report as is (the analysis of the gaps).
+    #[arg(long)]
+    append: Option<PathBuf>,
+    /// Quick check: the caller asks for few runs; the report says it is a smoke run.
+    #[arg(long)]
+    smoke: bool,
+}
+
+// ------------------------------------------------------------------ workloads and arms
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Workload {
+    StreamStart,
+    RecordingEnd,
+    AdminGetChannel,
+}
+
+impl Workload {
+    const ALL: [Workload; 3] = [
+        Workload::StreamStart,
+        Workload::RecordingEnd,
+        Workload::AdminGetChannel,
+    ];
+
+    /// The project function that handles it.
+    fn function(self) -> &'static str {
+        match self {
+            Workload::StreamStart => "stream-events",
+            Workload::RecordingEnd => "recording-events",
+            Workload::AdminGetChannel => "admin-api",
+        }
+    }
+
+    fn event_label(self) -> &'static str {
+        match self {
+            Workload::StreamStart => "EventBridge `Stream Start`",
+            Workload::RecordingEnd => "EventBridge `Recording End`",
+            Workload::AdminGetChannel => "HTTP API `GET /channels/{id}`",
+        }
+    }
+
+    fn ivs_calls(self) -> &'static str {
+        match self {
+            Workload::StreamStart => "ListTagsForResource + PutMetadata",
+            Workload::RecordingEnd => "ListTagsForResource",
+            Workload::AdminGetChannel => "GetChannel",
+        }
+    }
+
+    /// IVS requests one event costs (checked against the emulator's counters).
+    fn expected_calls(self) -> u64 {
+        match self {
+            Workload::StreamStart => 2,
+            Workload::RecordingEnd | Workload::AdminGetChannel => 1,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Arm {
+    Project,
+    Floor,
+    Node,
+    /// What-if: the project's binary trusting only the Amazon roots (the proposed fix,
+    /// emulated with `SSL_CERT_FILE`, which the SDK's certificate loading honours).
+    ProjectAmazonRoots,
+    /// What-if: the floor with the proposed fix in code (`bench-floor-amazon-roots`).
+    FloorAmazonRoots,
+    /// What-if: the fix and a current-thread tokio runtime (`bench-floor-lean`).
+    FloorLean,
+}
+
+impl Arm {
+    fn label(self) -> &'static str {
+        match self {
+            Arm::Project => "project",
+            Arm::Floor => "Rust floor",
+            Arm::Node => "Node.js 20",
+            Arm::ProjectAmazonRoots => "project, Amazon roots only (fix emulated)",
+            Arm::FloorAmazonRoots => "Rust floor, Amazon roots only (fix in code)",
+            Arm::FloorLean => "Rust floor, Amazon roots + current-thread runtime",
+        }
+    }
+
+    fn what_if(self) -> bool {
+        matches!(
+            self,
+            Arm::ProjectAmazonRoots | Arm::FloorAmazonRoots | Arm::FloorLean
+        )
+    }
+}
+
+struct Arms {
+    bin_dir: PathBuf,
+    node: Option<PathBuf>,
+    amazon_roots: PathBuf,
+}
+
+impl Arms {
+    /// Every arm measured for cold start and memory.
+    fn list(&self) -> Vec<Arm> {
+        let mut arms = vec![Arm::Project, Arm::Floor];
+        if self.node.is_some() {
+            arms.push(Arm::Node);
+        }
+        arms.extend([
+            Arm::ProjectAmazonRoots,
+            Arm::FloorAmazonRoots,
+            Arm::FloorLean,
+        ]);
+        arms
+    }
+
+    /// The arms measured warm (the what-ifs change only the start-up).
+    fn warm_list(&self) -> Vec<Arm> {
+        self.list().into_iter().filter(|a| !a.what_if()).collect()
+    }
+
+    fn binary(&self, arm: Arm, workload: Workload) -> PathBuf {
+        match arm {
+            Arm::Project | Arm::ProjectAmazonRoots => self.bin_dir.join(workload.function()),
+            Arm::Floor => self.bin_dir.join("bench-floor"),
+            Arm::FloorAmazonRoots => self.bin_dir.join("bench-floor-amazon-roots"),
+            Arm::FloorLean => self.bin_dir.join("bench-floor-lean"),
+            Arm::Node => self.node.as_ref().expect("node arm").join("bootstrap"),
+        }
+    }
+
+    fn env(&self, arm: Arm, ivs: &Ivs0) -> Vec<(&'static str, String)> {
+        let mut env = ivs.env();
+        if arm == Arm::ProjectAmazonRoots {
+            env.push((
+                "SSL_CERT_FILE",
+                self.amazon_roots.to_string_lossy().into_owned(),
+            ));
+        }
+        env
+    }
+}
+
+// ------------------------------------------------------------------ the IVS side
+
+/// A live channel and the events that concern it.
+struct Channel {
+    arn: String,
+    stream_start: Value,
+}
+
+struct Ivs0 {
+    emulator: Emulator,
+    server: Server,
+    channels: Vec<Channel>,
+}
+
+impl Ivs0 {
+    /// An emulator with `count` live channels. The PutMetadata rate limit is off here: the
+    /// latency runs measure the functions, not IVS's quota (the throughput run has it on).
+    async fn start(count: usize) -> Ivs0 {
+        let emulator = Emulator::new(Config {
+            seed: 7,
+            metadata_rate_limit: None,
+            quotas: Quotas {
+                channels: count + 10,
+                ..Quotas::default()
+            },
+            ..Config::default()
+        });
+        let server = emulator
+            .serve(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .await
+            .expect("the emulator listens");
+        let client = test_support::ivs_client(&server.url());
+        let mut arns = Vec::with_capacity(count);
+        for i in 0..count {
+            let created = client
+                .create_channel()
+                .name(format!("bench-{i}"))
+                .send()
+                .await
+                .expect("CreateChannel");
+            let arn = created.channel().unwrap().arn().unwrap().to_owned();
+            let key = created.stream_key().unwrap().value().unwrap().to_owned();
+            emulator.connect(&key).expect("the channel goes live");
+            arns.push(arn);
+        }
+        let mut starts: HashMap<String, Value> = HashMap::new();
+        for event in emulator.events() {
+            if event["detail"]["event_name"] == "Stream Start" {
+                if let Some(arn) = event["resources"][0].as_str() {
+                    starts.insert(arn.to_owned(), event.clone());
+                }
+            }
+        }
+        let channels = arns
+            .into_iter()
+            .map(|arn| Channel {
+                stream_start: starts.remove(&arn).expect("a Stream Start per channel"),
+                arn,
+            })
+            .collect();
+        Ivs0 {
+            emulator,
+            server,
+            channels,
+        }
+    }
+
+    fn event(&self, workload: Workload, index: usize) -> Value {
+        let channel = &self.channels[index % self.channels.len()];
+        match workload {
+            Workload::StreamStart => channel.stream_start.clone(),
+            Workload::RecordingEnd => {
+                let mut event = test_support::fixture("recording-state-change/recording-end.json");
+                event["resources"][0] = json!(channel.arn);
+                event["id"] = json!(format!("6f1c4d2a-0000-4000-8000-{index:012}"));
+                event
+            }
+            Workload::AdminGetChannel => {
+                let mut event = test_support::fixture("admin-api/get-channel.json");
+                let id = channel.arn.rsplit('/').next().unwrap();
+                let path = format!("/channels/{id}");
+                event["rawPath"] = json!(path);
+                event["requestContext"]["http"]["path"] = json!(path);
+                event
+            }
+        }
+    }
+
+    fn requests(&self) -> u64 {
+        self.emulator
+            .stats()
+            .operations
+            .values()
+            .map(|o| o.requests)
+            .sum()
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_REGION", "us-west-2".to_owned()),
+            ("AWS_ACCESS_KEY_ID", "AKIDLOCALONLY".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "local-only".to_owned()),
+            ("AWS_ENDPOINT_URL_IVS", self.server.url()),
+        ]
+    }
+}
+
+/// Checks that an answer is what the workload should answer.
+fn check_answer(workload: Workload, arm: Arm, answer: Invoked) -> Result<(), String> {
+    let value = match answer {
+        Invoked::Ok(v) => v,
+        Invoked::Err {
+            error_type,
+            error_message,
+        } => return Err(format!("{error_type}: {error_message}")),
+    };
+    match workload {
+        Workload::AdminGetChannel => {
+            let status = value["statusCode"].as_u64();
+            if status != Some(200) {
+                return Err(format!("{} answered {value}", arm.label()));
+            }
+        }
+        Workload::StreamStart | Workload::RecordingEnd => {
+            if !value["actions"].is_array() {
+                return Err(format!("{} answered {value}", arm.label()));
+            }
+        }
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------ processes
+
+/// Live (non-zombie) children of this process.
+fn children() -> HashSet<u32> {
+    let me = std::process::id();
+    let mut pids = HashSet::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return pids;
+    };
+    for entry in dir.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid …; comm may hold spaces and parentheses.
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next().unwrap_or("Z");
+        let ppid: u32 = fields.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        if ppid == me && state != "Z" && state != "X" {
+            pids.insert(pid);
+        }
+    }
+    pids
+}
+
+/// Peak resident set size of a live process, in KiB.
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// One function instance under the harness.
+struct Instance {
+    lambda: LocalLambda,
+    pid: u32,
+    name: &'static str,
+}
+
+impl Instance {
+    /// Starts the binary; returns the instance and when `exec` was asked for.
+    async fn spawn(binary: &Path, env: &[(&str, String)]) -> (Instance, Instant) {
+        let lambda = LocalLambda::start().await;
+        let before = children();
+        let name = "bench-fn";
+        let started = Instant::now();
+        lambda.spawn(name, binary, env);
+        let pid = children()
+            .difference(&before)
+            .copied()
+            .max()
+            .expect("the function process runs");
+        (Instance { lambda, pid, name }, started)
+    }
+
+    async fn invoke(&self, event: &Value) -> Invoked {
+        self.lambda.invoke(self.name, event).await
+    }
+
+    fn peak_rss_kib(&self) -> u64 {
+        peak_rss_kib(self.pid).unwrap_or(0)
+    }
+
+    fn logs(&self) -> Vec<String> {
+        self.lambda.logs(self.name)
+    }
+}
+
+// ------------------------------------------------------------------ statistics
+
+#[derive(Clone, Debug, Default)]
+struct Sample(Vec<f64>);
+
+impl Sample {
+    fn push(&mut self, v: f64) {
+        self.0.push(v);
+    }
+    fn sorted(&self) -> Vec<f64> {
+        let mut v = self.0.clone();
+        v.sort_by(|a, b| a.total_cmp(b));
+        v
+    }
+    fn quantile(&self, q: f64) -> f64 {
+        let v = self.sorted();
+        if v.is_empty() {
+            return f64::NAN;
+        }
+        let pos = q * (v.len() - 1) as f64;
+        let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+        v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
+    }
+    fn median(&self) -> f64 {
+        self.quantile(0.5)
+    }
+    fn min(&self) -> f64 {
+        self.sorted().first().copied().unwrap_or(f64::NAN)
+    }
+    fn max(&self) -> f64 {
+        self.sorted().last().copied().unwrap_or(f64::NAN)
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    /// `median (min–max)`.
+    fn spread(&self, decimals: usize) -> String {
+        if self.0.is_empty() {
+            return "n/a".into();
+        }
+        if self.len() == 1 {
+            return format!("{:.*}", decimals, self.median());
+        }
+        format!(
+            "{:.*} ({:.*}–{:.*})",
+            decimals,
+            self.median(),
+            decimals,
+            self.min(),
+            decimals,
+            self.max()
+        )
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+// ------------------------------------------------------------------ cold and warm runs
+
+#[derive(Default)]
+struct Figures {
+    cold_ms: Sample,
+    cold_rss_mib: Sample,
+    warm_ms: Sample,
+    warm_rate: Sample,
+    warm_rss_mib: Sample,
+    calls_per_event: Sample,
+}
+
+type Results = BTreeMap<(Workload, Arm), Figures>;
+
+async fn cold_start(
+    ivs: &Ivs0,
+    arms: &Arms,
+    workload: Workload,
+    arm: Arm,
+    index: usize,
+    figures: &mut Figures,
+) -> Result<(), String> {
+    let event = ivs.event(workload, index);
+    let requests = ivs.requests();
+    let (instance, started) =
+        Instance::spawn(&arms.binary(arm, workload), &arms.env(arm, ivs)).await;
+    let answer = instance.invoke(&event).await;
+    let elapsed = started.elapsed();
+    let rss = instance.peak_rss_kib();
+    check_answer(workload, arm, answer).map_err(|e| {
+        format!(
+            "{} / {}: {e}\n{}",
+            workload.function(),
+            arm.label(),
+            instance.logs().join("\n")
+        )
+    })?;
+    let calls = ivs.requests() - requests;
+    figures.cold_ms.push(ms(elapsed));
+    figures.cold_rss_mib.push(rss as f64 / 1024.0);
+    figures.calls_per_event.push(calls as f64);
+    drop(instance);
+    Ok(())
+}
+
+async fn warm(
+    ivs: &Ivs0,
+    arms: &Arms,
+    workload: Workload,
+    arm: Arm,
+    events: usize,
+    figures: &mut Figures,
+) -> Result<(), String> {
+    let (instance, _) = Instance::spawn(&arms.binary(arm, workload), &arms.env(arm, ivs)).await;
+    let fail = |e: String, instance: &Instance| {
+        format!(
+            "{} / {} (warm): {e}\n{}",
+            workload.function(),
+            arm.label(),
+            instance.logs().join("\n")
+        )
+    };
+    let first = instance.invoke(&ivs.event(workload, 0)).await;
+    check_answer(workload, arm, first).map_err(|e| fail(e, &instance))?;
+    let requests = ivs.requests();
+    let loop_started = Instant::now();
+    for i in 1..=events {
+        let event = ivs.event(workload, i);
+        let started = Instant::now();
+        let answer = instance.invoke(&event).await;
+        figures.warm_ms.push(ms(started.elapsed()));
+        check_answer(workload, arm, answer).map_err(|e| fail(e, &instance))?;
+    }
+    let wall = loop_started.elapsed();
+    figures
+        .warm_rate
+        .push(events as f64 / wall.as_secs_f64().max(1e-9));
+    figures
+        .warm_rss_mib
+        .push(instance.peak_rss_kib() as f64 / 1024.0);
+    let calls = ivs.requests() - requests;
+    if calls != workload.expected_calls() * events as u64 {
+        return Err(fail(
+            format!(
+                "{calls} IVS requests for {events} events, expected {} each",
+                workload.expected_calls()
+            ),
+            &instance,
+        ));
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------ metadata throughput
+
+/// IVS's PutMetadata limit per channel (requests per second), as the emulator enforces it.
+const IVS_METADATA_RATE: u32 = 5;
+
+/// The 100 items: chat-like cues of 150 to 250 characters, deterministic.
+fn metadata_items() -> Vec<Value> {
+    (0..100u64)
+        .map(|i| {
+            let len = 150 + (i * 37 % 101) as usize;
+            let text: String = (0..len)
+                .map(|j| char::from(b'a' + ((i as usize + j) % 26) as u8))
+                .collect();
+            json!({"seq": i, "type": "chat", "text": text})
+        })
+        .collect()
+}
+
+/// Rate windows of one second a drain of `elapsed` occupies (the first opens at the first
+/// call, the next one a second later…): IVS allows 5 calls in each.
+fn windows(elapsed: Duration) -> u64 {
+    elapsed.as_secs() + 1
+}
+
+/// The share of the channel's 5 × 1 KB per second capacity that `bytes` delivered over
+/// `elapsed` used: bytes ÷ (1024 × 5 × windows occupied).
+fn capacity_share(bytes: usize, elapsed: Duration) -> f64 {
+    bytes as f64
+        / (MAX_METADATA_BYTES as f64 * f64::from(IVS_METADATA_RATE) * windows(elapsed) as f64)
+}
+
+struct Throughput {
+    sender: &'static str,
+    items: usize,
+    delivered: usize,
+    lost: usize,
+    in_order: bool,
+    calls: u64,
+    throttled: u64,
+    elapsed: Duration,
+    bytes: usize,
+}
+
+impl Throughput {
+    fn share(&self) -> f64 {
+        capacity_share(self.bytes, self.elapsed)
+    }
+}
+
+async fn metadata_emulator() -> (Emulator, Server, Client, String) {
+    let emulator = Emulator::new(Config {
+        seed: 11,
+        metadata_rate_limit: Some(IVS_METADATA_RATE),
+        ..Config::default()
+    });
+    let server = emulator
+        .serve(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .await
+        .expect("the emulator listens");
+    let client = test_support::ivs_client(&server.url());
+    let created = client
+        .create_channel()
+        .name("throughput")
+        .send()
+        .await
+        .expect("CreateChannel");
+    let arn = created.channel().unwrap().arn().unwrap().to_owned();
+    emulator
+        .connect(created.stream_key().unwrap().value().unwrap())
+        .expect("live");
+    (emulator, server, client, arn)
+}
+
+fn put_stats(emulator: &Emulator) -> (u64, u64) {
+    emulator
+        .stats()
+        .operations
+        .get("PutMetadata")
+        .map(|o| (o.requests, o.metadata_throttled))
+        .unwrap_or((0, 0))
+}
+
+/// The items the emulator accepted for the channel, in order (each payload is an item, or
+/// a JSON array of items).
+fn received(emulator: &Emulator, arn: &str, batched: bool) -> Vec<Value> {
+    let mut items = Vec::new();
+    for m in emulator.metadata(arn) {
+        let v: Value = serde_json::from_str(&m.payload).unwrap_or(Value::Null);
+        match (batched, v) {
+            (true, Value::Array(a)) => items.extend(a),
+            (_, v) => items.push(v),
+        }
+    }
+    items
+}
+
+/// Whether the items received keep the order they were given in (`seq` increasing).
+fn in_sequence(got: &[Value]) -> bool {
+    got.windows(2)
+        .all(|w| w[0]["seq"].as_u64() < w[1]["seq"].as_u64())
+}
+
+async fn batched_sender(items: &[Value]) -> Result<(Throughput, usize, usize), String> {
+    let (emulator, server, client, arn) = metadata_emulator().await;
+    let channel = IvsArn::parse_as(&arn, ResourceType::Channel).map_err(|e| e.to_string())?;
+    let ivs = Ivs::new(client);
+    let payloads = pack(items).map_err(|e| e.to_string())?.len();
+    let report = ivs
+        .put_metadata_batch(&channel, items, DEFAULT_METADATA_RATE)
+        .await
+        .map_err(|e| format!("the batch failed: {e}"))?;
+    let (requests, throttled) = put_stats(&emulator);
+    let got = received(&emulator, &arn, true);
+    let result = Throughput {
+        sender: "batching helper (`Ivs::put_metadata_batch`: `pack` + `Pacer` at 5/s)",
+        items: items.len(),
+        delivered: got.len(),
+        lost: items.len() - report.items_sent(),
+        in_order: got == items[..got.len().min(items.len())],
+        calls: requests,
+        throttled,
+        elapsed: report.elapsed,
+        bytes: report.sent.iter().map(|p| p.bytes).sum(),
+    };
+    let _ = server.shutdown().await;
+    Ok((result, payloads, report.calls))
+}
+
+async fn naive_sender(items: &[Value]) -> Result<Throughput, String> {
+    let (emulator, server, client, arn) = metadata_emulator().await;
+    let client = Arc::new(client);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for item in items {
+        let client = client.clone();
+        let arn = arn.clone();
+        let payload = item.to_string();
+        tasks.push(tokio::spawn(async move {
+            // One item per call, retried 3 times 1 s apart when refused.
+            for attempt in 0..4 {
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                let sent = client
+                    .put_metadata()
+                    .channel_arn(&arn)
+                    .metadata(&payload)
+                    .send()
+                    .await;
+                if sent.is_ok() {
+                    return Some(payload.len());
+                }
+            }
+            None
+        }));
+    }
+    let mut bytes = 0;
+    let mut delivered = 0;
+    for task in tasks {
+        if let Some(b) = task.await.map_err(|e| e.to_string())? {
+            bytes += b;
+            delivered += 1;
+        }
+    }
+    let elapsed = started.elapsed();
+    let (requests, throttled) = put_stats(&emulator);
+    let got = received(&emulator, &arn, false);
+    let result = Throughput {
+        sender: "naive sender (one item per call, 3 retries 1 s apart)",
+        items: items.len(),
+        delivered: got.len(),
+        lost: items.len() - delivered,
+        in_order: in_sequence(&got),
+        calls: requests,
+        throttled,
+        elapsed,
+        bytes,
+    };
+    let _ = server.shutdown().await;
+    Ok(result)
+}
+
+// ------------------------------------------------------------------ the report
+
+struct Size {
+    name: String,
+    target: String,
+    bootstrap: u64,
+    zip: u64,
+}
+
+fn read_sizes(path: &Path) -> (Vec<Size>, Vec<String>) {
+    let mut sizes = Vec::new();
+    let mut notes = Vec::new();
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return (sizes, vec![format!("no size file at {}", path.display())]);
+    };
+    for line in text.lines() {
+        if let Some(note) = line.strip_prefix('#') {
+            notes.push(note.trim().to_owned());
+            continue;
+        }
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() == 4 {
+            sizes.push(Size {
+                name: f[0].to_owned(),
+                target: f[1].to_owned(),
+                bootstrap: f[2].parse().unwrap_or(0),
+                zip: f[3].parse().unwrap_or(0),
+            });
+        }
+    }
+    (sizes, notes)
+}
+
+fn command_output(program: &str, args: &[&str]) -> String {
+    std::process::Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|| "n/a".into())
+}
+
+fn machine() -> Vec<(String, String)> {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|l| l.trim_start_matches([' ', '\t', ':']).to_owned())
+        .unwrap_or_else(|| "unknown".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kib| format!("{:.1} GiB", kib as f64 / 1024.0 / 1024.0))
+        .unwrap_or_else(|| "n/a".into());
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    vec![
+        ("CPU".into(), format!("{cpu}, {cores} cores available")),
+        ("memory".into(), mem),
+        (
+            "kernel".into(),
+            format!("Linux {kernel} ({})", std::env::consts::ARCH),
+        ),
+        ("load average at the end (1, 5, 15 min)".into(), load),
+        ("rustc".into(), command_output("rustc", &["-V"])),
+        ("node".into(), command_output("node", &["-v"])),
+    ]
+}
+
+fn node_sdk_version(node_dir: &Path) -> String {
+    std::fs::read_to_string(node_dir.join("node_modules/@aws-sdk/client-ivs/package.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .and_then(|v| v["version"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "n/a".into())
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if SMOKE.load(std::sync::atomic::Ordering::Relaxed) {
+        "not judged (smoke run)"
+    } else if ok {
+        "**met**"
+    } else {
+        "**missed**"
+    }
+}
+
+/// A smoke run judges no target: its figures come from a debug build.
+static SMOKE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+struct Report<'a> {
+    args: &'a Args,
+    arms: &'a Arms,
+    results: &'a Results,
+    sizes: Vec<Size>,
+    size_notes: Vec<String>,
+    batched: &'a Throughput,
+    batched_payloads: usize,
+    naive: &'a Throughput,
+    wall: Duration,
+}
+
+impl Report<'_> {
+    fn get(&self, w: Workload, a: Arm) -> Option<&Figures> {
+        self.results.get(&(w, a)).filter(|f| f.cold_ms.len() > 0)
+    }
+
+    fn markdown(&self) -> String {
+        let mut out = String::new();
+        let args = self.args;
+        let now = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC");
+        let _ = writeln!(out, "# Benchmarks\n");
+        if args.smoke {
+            let _ = writeln!(
+                out,
+                "**Smoke run** (one run each, debug build, no Node.js, no arm64 build): it checks \
+                 that the benchmark works; its figures mean nothing. The real figures come from \
+                 `./scripts/bench.sh`.\n"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "Measured on {now} by `{}` (the measurements took {:.0} s, after the builds). Rerun it to reproduce \
+             this file; `./scripts/bench.sh --smoke` is the quick check CI runs.\n",
+            args.command,
+            self.wall.as_secs_f64()
+        );
+        let _ = writeln!(out, "| machine | |\n|---|---|");
+        for (k, v) in machine() {
+            let _ = writeln!(out, "| {k} | {v} |");
+        }
+        if let Some(node) = &self.arms.node {
+            let _ = writeln!(
+                out,
+                "| Node.js reference | `@aws-sdk/client-ivs` {} (bench/node, pinned by its package-lock.json) |",
+                node_sdk_version(node)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "| runs | {} cold starts per function and arm, interleaved; {} warm instances × {} events |\n",
+            args.runs, args.warm_runs, args.warm_events
+        );
+
+        // Targets first: what the issue asks.
+        let _ = writeln!(out, "## Targets\n");
+        let _ = writeln!(out, "| target | measured | verdict |\n|---|---|---|");
+        for line in self.target_lines() {
+            let _ = writeln!(out, "{line}");
+        }
+        let _ = writeln!(out);
+
+        let _ = writeln!(
+            out,
+            "## Cold start and peak memory\n\n\
+             From `exec` of the binary to the first event's answer through a Lambda Runtime \
+             API on 127.0.0.1 (the tests' `LocalLambda` harness), the function's IVS calls \
+             going to the IVS emulator on 127.0.0.1. Peak memory is the process's `VmHWM` \
+             after that first event. Median (min–max) over the runs.\n"
+        );
+        let _ = writeln!(
+            out,
+            "| function (event) | IVS calls | arm | cold start ms | peak RSS MiB | IVS requests |\n|---|---|---|---|---|---|"
+        );
+        for w in Workload::ALL {
+            for a in self.arms.list() {
+                let Some(f) = self.get(w, a) else { continue };
+                let name = match a {
+                    Arm::Project => format!("`{}` ({})", w.function(), w.event_label()),
+                    _ => String::new(),
+                };
+                let calls = if a == Arm::Project { w.ivs_calls() } else { "" };
+                let _ = writeln!(
+                    out,
+                    "| {name} | {calls} | {} | {} | {} | {} |",
+                    a.label(),
+                    f.cold_ms.spread(1),
+                    f.cold_rss_mib.spread(1),
+                    f.calls_per_event.spread(0)
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "\nArms: **project** = the function's release binary; **Rust floor** = \
+             `bench/floor`, `lambda_runtime` + `aws-config` + the same SDK calls and nothing \
+             else; **Node.js 20** = `bench/node`, the same calls with `@aws-sdk/client-ivs`, run \
+             by a minimal Runtime API client (lighter than the managed `nodejs20.x` runtime, so \
+             the Node.js figures are a lower bound). What-ifs of the fix proposed below: \
+             **project, Amazon roots only** = the same project binary with `SSL_CERT_FILE` \
+             naming `bench/floor/amazon-roots.pem`, so that the SDK loads 5 root certificates \
+             instead of the whole system store; **Rust floor, Amazon roots only** = \
+             `bench-floor-amazon-roots`, the fix written in code (a `TrustStore` of those roots \
+             given to the SDK's HTTPS client); **Rust floor, Amazon roots + current-thread \
+             runtime** = `bench-floor-lean`, the same with `#[tokio::main(flavor = \
+             \"current_thread\")]`.\n"
+        );
+
+        let _ = writeln!(
+            out,
+            "## Warm latency\n\n\
+             One instance per run: its first (cold) event, then {} events one after the \
+             other, each for another live channel (no cache hit: every arm makes the same IVS \
+             calls for every event). Latency is per event, invoke to answer, over all warm \
+             events of all runs; events per second is per run.\n",
+            args.warm_events
+        );
+        let _ = writeln!(
+            out,
+            "| function | arm | median ms | p90 ms | p99 ms | events/s | peak RSS MiB after |\n|---|---|---|---|---|---|---|"
+        );
+        for w in Workload::ALL {
+            for a in self.arms.warm_list() {
+                let Some(f) = self.get(w, a) else { continue };
+                let name = if a == Arm::Project {
+                    format!("`{}`", w.function())
+                } else {
+                    String::new()
+                };
+                let _ = writeln!(
+                    out,
+                    "| {name} | {} | {:.2} | {:.2} | {:.2} | {} | {} |",
+                    a.label(),
+                    f.warm_ms.median(),
+                    f.warm_ms.quantile(0.9),
+                    f.warm_ms.quantile(0.99),
+                    f.warm_rate.spread(0),
+                    f.warm_rss_mib.spread(1)
+                );
+            }
+        }
+        let _ = writeln!(out);
+
+        let _ = writeln!(out, "## Artifact sizes\n");
+        if self.sizes.is_empty() {
+            let _ = writeln!(out, "Not measured in this run.\n");
+        } else {
+            let _ = writeln!(
+                out,
+                "| binary | target | `bootstrap` MiB | zip MiB |\n|---|---|---|---|"
+            );
+            for s in &self.sizes {
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {} | {:.2} | {:.2} |",
+                    s.name,
+                    s.target,
+                    s.bootstrap as f64 / 1048576.0,
+                    s.zip as f64 / 1048576.0
+                );
+            }
+            let _ = writeln!(out);
+        }
+        for note in &self.size_notes {
+            let _ = writeln!(out, "- {note}");
+        }
+        if !self.size_notes.is_empty() {
+            let _ = writeln!(out);
+        }
+
+        let item_sizes: Vec<usize> = metadata_items()
+            .iter()
+            .map(|i| i.to_string().len())
+            .collect();
+        let _ = writeln!(
+            out,
+            "## Metadata throughput at IVS's limit\n\n\
+             100 items (JSON cues of {} to {} bytes, {} bytes in all) handed over at once, \
+             at one live channel of the emulator with IVS's limit on ({} PutMetadata per \
+             second per channel, 1 KB each). Capacity used = payload bytes delivered ÷ \
+             (1024 × 5 × the one-second rate windows the drain occupied: a drain of d seconds \
+             occupies ⌊d⌋ + 1 of them, and IVS accepts 5 calls in each).\n",
+            item_sizes.iter().min().unwrap_or(&0),
+            item_sizes.iter().max().unwrap_or(&0),
+            item_sizes.iter().sum::<usize>(),
+            IVS_METADATA_RATE
+        );
+        let _ = writeln!(
+            out,
+            "| sender | delivered | lost | in order | PutMetadata calls (throttled) | time to drain s | capacity used |\n|---|---|---|---|---|---|---|"
+        );
+        for t in [self.batched, self.naive] {
+            let _ = writeln!(
+                out,
+                "| {} | {}/{} | {} | {} | {} ({}) | {:.2} | {:.0}% |",
+                t.sender,
+                t.delivered,
+                t.items,
+                t.lost,
+                if t.in_order { "yes" } else { "no" },
+                t.calls,
+                t.throttled,
+                t.elapsed.as_secs_f64(),
+                t.share() * 100.0
+            );
+        }
+        let ideal_windows = self.batched_payloads.div_ceil(IVS_METADATA_RATE as usize);
+        let ideal = self.batched.bytes as f64
+            / (MAX_METADATA_BYTES as f64 * f64::from(IVS_METADATA_RATE) * ideal_windows as f64);
+        let _ = writeln!(
+            out,
+            "\nThe helper packed the items into {} payloads (the fewest an order-keeping \
+             packing allows) of {:.0} bytes on average; a perfect sender of those payloads \
+             would occupy {} windows, i.e. {:.0}% of the capacity.\n",
+            self.batched_payloads,
+            self.batched.bytes as f64 / self.batched_payloads.max(1) as f64,
+            ideal_windows,
+            ideal * 100.0
+        );
+        out
+    }
+
+    fn target_lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        let node = self.arms.node.is_some();
+        for w in Workload::ALL {
+            let (Some(p), Some(fl)) = (self.get(w, Arm::Project), self.get(w, Arm::Floor)) else {
+                continue;
+            };
+            let n = self.get(w, Arm::Node);
+            let fnm = w.function();
+            match n {
+                Some(n) if node => {
+                    let r = n.cold_ms.median() / p.cold_ms.median();
+                    lines.push(format!(
+                        "| `{fnm}` cold start ≥ 20× faster than Node.js | {:.1} ms vs {:.1} ms: {r:.1}× | {} |",
+                        p.cold_ms.median(),
+                        n.cold_ms.median(),
+                        verdict(r >= 20.0)
+                    ));
+                }
+                _ => lines.push(format!(
+                    "| `{fnm}` cold start ≥ 20× faster than Node.js | Node.js not run | n/a |"
+                )),
+            }
+            let r = p.cold_ms.median() / fl.cold_ms.median();
+            lines.push(format!(
+                "| `{fnm}` cold start ≤ 1.2× the Rust floor | {:.1} ms vs {:.1} ms: {r:.2}× | {} |",
+                p.cold_ms.median(),
+                fl.cold_ms.median(),
+                verdict(r <= 1.2)
+            ));
+            if let (Some(px), Some(fx)) = (
+                self.get(w, Arm::ProjectAmazonRoots),
+                self.get(w, Arm::FloorAmazonRoots),
+            ) {
+                let vs_floor = px.cold_ms.median() / fx.cold_ms.median();
+                let vs_node = n
+                    .filter(|_| node)
+                    .map(|n| n.cold_ms.median() / px.cold_ms.median());
+                lines.push(format!(
+                    "| `{fnm}` with the proposed fix (Amazon roots only) | {:.1} ms: {}; {vs_floor:.2}× the fixed floor ({:.1} ms) | projection: {} |",
+                    px.cold_ms.median(),
+                    vs_node.map_or("Node.js not run".to_owned(), |r| format!("{r:.1}× faster than Node.js")),
+                    fx.cold_ms.median(),
+                    match vs_node {
+                        Some(r) if r >= 20.0 && vs_floor <= 1.2 => "both cold-start targets met",
+                        Some(_) => "20× still missed",
+                        None => "n/a",
+                    }
+                ));
+            }
+            if let (Some(lean), Some(n)) = (self.get(w, Arm::FloorLean), n.filter(|_| node)) {
+                lines.push(format!(
+                    "| the floor with the fix and a current-thread runtime | {:.1} ms: {:.1}× faster than Node.js | what more is available |",
+                    lean.cold_ms.median(),
+                    n.cold_ms.median() / lean.cold_ms.median()
+                ));
+            }
+            let rss = p.cold_rss_mib.median();
+            match n {
+                Some(n) if node => {
+                    let nr = n.cold_rss_mib.median();
+                    lines.push(format!(
+                        "| `{fnm}` peak memory ≤ 1/5 of Node.js and < 16 MB | {rss:.1} MiB vs {nr:.1} MiB: 1/{:.1} | {} |",
+                        nr / rss,
+                        verdict(rss * 5.0 <= nr && rss * 1048576.0 < 16e6)
+                    ));
+                }
+                _ => lines.push(format!(
+                    "| `{fnm}` peak memory < 16 MB | {rss:.1} MiB (Node.js not run) | {} |",
+                    verdict(rss * 1048576.0 < 16e6)
+                )),
+            }
+        }
+        let arm64: Vec<&Size> = self
+            .sizes
+            .iter()
+            .filter(|s| s.target.starts_with("aarch64") && s.name != "bench-floor")
+            .collect();
+        if arm64.is_empty() {
+            let x86: Vec<&Size> = self
+                .sizes
+                .iter()
+                .filter(|s| s.name != "bench-floor")
+                .collect();
+            if x86.is_empty() {
+                lines.push("| each arm64 zip ≤ 4 MB | not measured | n/a |".into());
+            } else {
+                let max = x86.iter().map(|s| s.zip).max().unwrap_or(0);
+                lines.push(format!(
+                    "| each arm64 zip ≤ 4 MB | no arm64 build (see below); largest {} zip {:.2} MiB | {} (x86_64) |",
+                    x86[0].target,
+                    max as f64 / 1048576.0,
+                    verdict(max as f64 <= 4e6)
+                ));
+            }
+        } else {
+            for s in arm64 {
+                lines.push(format!(
+                    "| `{}` arm64 zip ≤ 4 MB | {:.2} MiB ({} bytes) | {} |",
+                    s.name,
+                    s.zip as f64 / 1048576.0,
+                    s.zip,
+                    verdict(s.zip as f64 <= 4e6)
+                ));
+            }
+        }
+        let b = self.batched;
+        lines.push(format!(
+            "| metadata: all 100 delivered, none lost | {}/100 delivered in order: {}, {} lost, {} throttled | {} |",
+            b.delivered,
+            if b.in_order { "yes" } else { "no" },
+            b.lost,
+            b.throttled,
+            verdict(b.delivered == 100 && b.lost == 0 && b.in_order)
+        ));
+        lines.push(format!(
+            "| metadata: ≥ 90% of the 5 × 1 KB/s capacity | {:.0}% (naive sender: {:.0}%, {} of 100 lost) | {} |",
+            b.share() * 100.0,
+            self.naive.share() * 100.0,
+            self.naive.lost,
+            verdict(b.share() >= 0.9)
+        ));
+        lines
+    }
+}
+
+// ------------------------------------------------------------------ main
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args = Args::parse();
+    if let Err(e) = run(&args).await {
+        eprintln!("benchmark failed: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(args: &Args) -> Result<(), String> {
+    let wall = Instant::now();
+    SMOKE.store(args.smoke, std::sync::atomic::Ordering::Relaxed);
+    let node = match &args.node_dir {
+        Some(dir) if dir.join("node_modules/@aws-sdk/client-ivs").is_dir() => {
+            Some(std::fs::canonicalize(dir).map_err(|e| e.to_string())?)
+        }
+        Some(dir) => {
+            return Err(format!(
+                "{} has no node_modules/@aws-sdk/client-ivs: run `npm ci` there",
+                dir.display()
+            ))
+        }
+        None => None,
+    };
+    let arms = Arms {
+        bin_dir: std::fs::canonicalize(&args.bin_dir)
+            .map_err(|e| format!("{}: {e}", args.bin_dir.display()))?,
+        node,
+        amazon_roots: std::fs::canonicalize(&args.amazon_roots)
+            .map_err(|e| format!("{}: {e}", args.amazon_roots.display()))?,
+    };
+    for w in Workload::ALL {
+        for a in arms.list() {
+            let bin = arms.binary(a, w);
+            if !bin.is_file() {
+                return Err(format!("missing binary {}", bin.display()));
+            }
+        }
+    }
+
+    let channels = args.warm_events.max(args.runs) + 1;
+    eprintln!("bench: starting the IVS emulator with {channels} live channels");
+    let ivs = Ivs0::start(channels).await;
+    let mut results: Results = BTreeMap::new();
+
+    eprintln!(
+        "bench: cold starts ({} runs × {} functions × {} arms)",
+        args.runs,
+        Workload::ALL.len(),
+        arms.list().len()
+    );
+    for run in 0..args.runs {
+        for w in Workload::ALL {
+            for a in arms.list() {
+                let figures = results.entry((w, a)).or_default();
+                cold_start(&ivs, &arms, w, a, run + 1, figures).await?;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+
+    eprintln!(
+        "bench: warm instances ({} runs × {} events)",
+        args.warm_runs, args.warm_events
+    );
+    for _ in 0..args.warm_runs {
+        for w in Workload::ALL {
+            for a in arms.warm_list() {
+                let figures = results.entry((w, a)).or_default();
+                warm(&ivs, &arms, w, a, args.warm_events, figures).await?;
+            }
+        }
+    }
+    let _ = ivs.server.shutdown().await;
+
+    eprintln!("bench: metadata throughput (the helper, then the naive sender)");
+    let items = metadata_items();
+    let (batched, batched_payloads, _) = batched_sender(&items).await?;
+    let naive = naive_sender(&items).await?;
+
+    let (sizes, size_notes) = match &args.sizes {
+        Some(path) => read_sizes(path),
+        None => (Vec::new(), Vec::new()),
+    };
+    let report = Report {
+        args,
+        arms: &arms,
+        results: &results,
+        sizes,
+        size_notes,
+        batched: &batched,
+        batched_payloads,
+        naive: &naive,
+        wall: wall.elapsed(),
+    };
+    let mut markdown = report.markdown();
+    if let Some(path) = &args.append {
+        let extra =
+            std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        markdown.push_str(&extra);
+    }
+    println!("{markdown}");
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    }
+    std::fs::write(&args.out, &markdown).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    eprintln!("bench: wrote {}", args.out.display());
+    Ok(())
+}

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# The benchmark (README "Benchmarks"; the figures are in BENCHMARKS.md).
+#
+#   ./scripts/bench.sh          the full run: release build, the Node.js reference installed from
+#                               npm (bench/node, pinned by its package-lock.json), the arm64 build
+#                               with cargo-lambda, then every measurement; prints the table and
+#                               writes BENCHMARKS.md
+#   ./scripts/bench.sh --smoke  the quick check CI runs: debug build, one run each, no Node.js,
+#                               no arm64 build; writes target/bench/BENCHMARKS-smoke.md
+#
+# Needs what the README's two commands need (Rust, Python 3 with pip), and Node.js 20+ with npm
+# for the full run. Everything listens on 127.0.0.1 on ports the OS picks; nothing reaches AWS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=full
+case "${1:-}" in
+    "") ;;
+    --smoke) mode=smoke ;;
+    -h | --help)
+        sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+        exit 0
+        ;;
+    *)
+        echo "usage: $0 [--smoke]" >&2
+        exit 2
+        ;;
+esac
+
+step() { printf '\n=== bench: %s\n' "$*" >&2; }
+mkdir -p target/bench
+
+if [ "$mode" = smoke ]; then
+    # Same package selection as the tests (--workspace): nothing is recompiled after them.
+    step "debug build"
+    cargo build --workspace --bins --quiet
+    step "smoke run"
+    exec target/debug/ivs-bench --smoke \
+        --bin-dir target/debug --runs 1 --warm-runs 1 --warm-events 10 \
+        --out target/bench/BENCHMARKS-smoke.md --command "./scripts/bench.sh --smoke"
+fi
+
+for tool in node npm; do
+    command -v "$tool" >/dev/null || {
+        echo "the full benchmark needs $tool (Node.js 20+); ./scripts/bench.sh --smoke runs without" >&2
+        exit 1
+    }
+done
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 20 ]; then
+    echo "the Node.js reference needs Node.js 20 or later (found $(node -v))" >&2
+    exit 1
+fi
+
+step "tools (cargo-lambda, pinned, into .venv)"
+source scripts/tools.sh
+ensure_tools
+
+step "release build (cargo build --release --workspace --bins)"
+cargo build --release --workspace --bins
+
+step "Node.js reference (npm ci in bench/node)"
+(cd bench/node && npm ci --no-audit --no-fund --loglevel=error)
+
+# Artifact sizes: name, target, bootstrap bytes, zip bytes; '#' lines are notes.
+sizes=target/bench/sizes.tsv
+bins=(stream-events recording-events admin-api bench-floor)
+: >"$sizes"
+
+# A zip of one bootstrap as Lambda takes it (deflate, level 9, as cargo-lambda writes it).
+zip_size() {
+    python3 - "$1" <<'EOF'
+import io, os, sys, zipfile
+buffer = io.BytesIO()
+with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+    info = zipfile.ZipInfo("bootstrap")
+    info.external_attr = 0o755 << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
+    with open(sys.argv[1], "rb") as f:
+        z.writestr(info, f.read(), compresslevel=9)
+print(len(buffer.getvalue()))
+EOF
+}
+
+arm64=aarch64-unknown-linux-gnu
+arm64_reason=""
+if ! rustup target list --installed 2>/dev/null | grep -qx "$arm64"; then
+    step "rustup target add $arm64"
+    if ! rustup target add "$arm64" >target/bench/rustup.log 2>&1; then
+        arm64_reason="\`rustup target add $arm64\` failed: $(tail -n 1 target/bench/rustup.log)"
+    fi
+fi
+if [ -z "$arm64_reason" ]; then
+    step "arm64 build (cargo lambda build --release --arm64)"
+    bin_args=()
+    for b in "${bins[@]}"; do bin_args+=(--bin "$b"); done
+    if cargo lambda build --release --arm64 --output-format zip \
+        --lambda-dir target/bench/lambda "${bin_args[@]}" 2>&1 | tee target/bench/arm64.log >&2; then
+        for b in "${bins[@]}"; do
+            printf '%s\t%s\t%s\t%s\n' "$b" "$arm64" \
+                "$(stat -c %s "target/$arm64/release/$b")" \
+                "$(stat -c %s "target/bench/lambda/$b/bootstrap.zip")" >>"$sizes"
+        done
+        echo "# Built by \`cargo lambda build --release --arm64 --output-format zip\` ($(cargo lambda -V)); the zip is the one cargo-lambda (and so \`sam build\`) deploys." >>"$sizes"
+    else
+        arm64_reason="\`cargo lambda build --release --arm64\` failed (target/bench/arm64.log)"
+    fi
+fi
+if [ -n "$arm64_reason" ]; then
+    echo "no arm64 build: $arm64_reason; measuring the x86_64 release binaries instead" >&2
+    for b in "${bins[@]}"; do
+        printf '%s\t%s\t%s\t%s\n' "$b" "x86_64-unknown-linux-gnu" \
+            "$(stat -c %s "target/release/$b")" "$(zip_size "target/release/$b")" >>"$sizes"
+    done
+    echo "# No arm64 build: $arm64_reason. These are the x86_64 release binaries (cargo build --release), zipped at deflate level 9." >>"$sizes"
+fi
+
+step "measuring"
+target/release/ivs-bench \
+    --bin-dir target/release --node-dir bench/node --sizes "$sizes" \
+    --append bench/analysis.md --out BENCHMARKS.md --command "./scripts/bench.sh"
