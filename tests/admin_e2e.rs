@@ -68,39 +68,8 @@ impl Admin {
 
     /// Sends `method path` (with an optional query) as an IAM-authorized HTTP API request.
     async fn send(&self, method: &str, path_and_query: &str, body: Option<Value>) -> Answer {
-        let (path, query) = path_and_query
-            .split_once('?')
-            .unwrap_or((path_and_query, ""));
-        let mut event = json!({
-            "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
-            "headers": {"content-type": "application/json"},
-            "requestContext": {
-                "accountId": ACCOUNT, "apiId": "a1b2c3d4e5", "domainName": "a1b2c3d4e5.execute-api.us-west-2.amazonaws.com",
-                "domainPrefix": "a1b2c3d4e5", "requestId": "req-e2e", "routeKey": "$default", "stage": "$default",
-                "time": "05/Jan/2026:10:00:00 +0000", "timeEpoch": 1767607200000i64,
-                "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "192.0.2.10", "userAgent": "e2e"},
-                "authorizer": {"iam": {"accessKey": "AKIAIOSFODNN7EXAMPLE", "accountId": ACCOUNT, "callerId": "AIDAEXAMPLE",
-                                       "userArn": "arn:aws:iam::111122223333:user/ivs-operator", "userId": "AIDAEXAMPLE"}}
-            },
-            "isBase64Encoded": false
-        });
-        if !query.is_empty() {
-            let mut params = serde_json::Map::new();
-            for pair in query.split('&') {
-                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                let v = percent_decode(v);
-                let joined = match params.get(k).and_then(Value::as_str) {
-                    Some(old) => format!("{old},{v}"),
-                    None => v,
-                };
-                params.insert(k.to_owned(), json!(joined));
-            }
-            event["queryStringParameters"] = Value::Object(params);
-        }
-        if let Some(body) = body {
-            event["body"] = json!(body.to_string());
-        }
-        let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+        let body = body.map(|b| b.to_string());
+        let request = http_api_request(method, path_and_query, body.as_deref());
         self.sent.fetch_add(1, Ordering::SeqCst);
         let response = self.api.handle(request).await;
         Answer {
@@ -115,31 +84,6 @@ impl Admin {
             },
         }
     }
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() + 1 {
-            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap()
-}
-
-fn enc(arn: &str) -> String {
-    arn.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn id(arn: &str) -> &str {
@@ -180,7 +124,7 @@ async fn every_route_against_the_emulator() {
         assert_eq!(got.body["channel"]["name"], "e2e");
         assert_eq!(got.body["channel"]["tags"]["team"], "live");
         assert!(got.body["channel"].get("srt").is_none(), "no SRT passphrase");
-        let by_arn = a.send("GET", &format!("/channels/{}", enc(&channel)), None).await;
+        let by_arn = a.send("GET", &format!("/channels/{}", url_encode(&channel)), None).await;
         assert_eq!(by_arn.body, got.body, "an ARN works wherever an id does");
 
         let updated = a
@@ -193,7 +137,7 @@ async fn every_route_against_the_emulator() {
         expect(&listed, 200, None);
         assert_eq!(listed.body["channels"].as_array().unwrap().len(), 1);
         let both = a
-            .send("GET", &format!("/channels?name=e2e&recordingConfigurationArn={}", enc("arn:aws:ivs:us-west-2:111122223333:recording-configuration/AbCdEf123456")), None)
+            .send("GET", &format!("/channels?name=e2e&recordingConfigurationArn={}", url_encode("arn:aws:ivs:us-west-2:111122223333:recording-configuration/AbCdEf123456")), None)
             .await;
         expect(&both, 409, Some("ConflictException"));
 
@@ -304,7 +248,7 @@ async fn every_route_against_the_emulator() {
         assert_eq!(suspended.body["stream"], "stopped");
         assert_eq!(suspended.body["revokedStreamKeyArns"].as_array().unwrap().len(), 1);
         assert!(a.emulator.connect(&key).is_err(), "a suspended channel's key is revoked");
-        let tags = a.send("GET", &format!("/tags/{}", enc(&channel)), None).await;
+        let tags = a.send("GET", &format!("/tags/{}", url_encode(&channel)), None).await;
         assert_eq!(tags.body["tags"]["ivs-automation:suspended"], "true");
         let twice = a.send("POST", &format!("/channels/{c}/suspend"), None).await;
         expect(&twice, 200, None);
@@ -315,21 +259,21 @@ async fn every_route_against_the_emulator() {
         secrets.insert(fresh.clone());
         a.emulator.connect(&fresh).unwrap();
         a.emulator.disconnect(&channel).unwrap();
-        let tags = a.send("GET", &format!("/tags/{}", enc(&channel)), None).await;
+        let tags = a.send("GET", &format!("/tags/{}", url_encode(&channel)), None).await;
         assert!(tags.body["tags"].get("ivs-automation:suspended").is_none());
         let resumed = a.send("POST", &format!("/channels/{c}/resume"), None).await;
         assert!(resumed.body["streamKey"].get("value").is_none(), "an existing key is not re-shown");
 
         // ---- tags
         let tagged = a
-            .send("POST", &format!("/tags/{}", enc(&channel)), Some(json!({"tags": {"a": "1", "b": "2"}})))
+            .send("POST", &format!("/tags/{}", url_encode(&channel)), Some(json!({"tags": {"a": "1", "b": "2"}})))
             .await;
         expect(&tagged, 204, None);
         let untagged = a
-            .send("DELETE", &format!("/tags/{}?tagKeys=a&tagKeys=b", enc(&channel)), None)
+            .send("DELETE", &format!("/tags/{}?tagKeys=a&tagKeys=b", url_encode(&channel)), None)
             .await;
         expect(&untagged, 204, None);
-        let tags = a.send("GET", &format!("/tags/{}", enc(&channel)), None).await;
+        let tags = a.send("GET", &format!("/tags/{}", url_encode(&channel)), None).await;
         assert_eq!(tags.body["tags"], json!({"team": "live"}));
 
         // ---- playback key pairs and tokens
@@ -418,7 +362,7 @@ async fn every_route_against_the_emulator() {
         secrets.insert(recorded.body["streamKey"]["value"].as_str().unwrap().to_owned());
         let recorded_id = id(recorded.body["channel"]["arn"].as_str().unwrap()).to_owned();
         let by_recording = a
-            .send("GET", &format!("/channels?recordingConfigurationArn={}", enc(&recording_arn)), None)
+            .send("GET", &format!("/channels?recordingConfigurationArn={}", url_encode(&recording_arn)), None)
             .await;
         assert_eq!(by_recording.body["channels"].as_array().unwrap().len(), 1);
         expect(&a.send("DELETE", &format!("/recording-configurations/{r}"), None).await, 409, Some("ConflictException"));
@@ -428,7 +372,7 @@ async fn every_route_against_the_emulator() {
         // ---- deleting a key and a channel
         let keys = a.send("GET", &format!("/channels/{c}/stream-keys"), None).await;
         let key_arn = keys.body["streamKeys"][0]["arn"].as_str().unwrap().to_owned();
-        expect(&a.send("DELETE", &format!("/stream-keys/{}", enc(&key_arn)), None).await, 204, None);
+        expect(&a.send("DELETE", &format!("/stream-keys/{}", url_encode(&key_arn)), None).await, 204, None);
         expect(&a.send("DELETE", &format!("/channels/{c}"), None).await, 204, None);
         expect(&a.send("GET", &format!("/channels/{c}"), None).await, 404, Some("ResourceNotFoundException"));
 

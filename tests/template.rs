@@ -760,36 +760,11 @@ struct AdminDriver {
 
 impl AdminDriver {
     async fn send(&mut self, method: &str, path_and_query: &str, body: Option<Value>) -> Value {
-        let (path, query) = path_and_query
+        let body = body.map(|b| b.to_string());
+        let request = http_api_request(method, path_and_query, body.as_deref());
+        let path = path_and_query
             .split_once('?')
-            .unwrap_or((path_and_query, ""));
-        let mut event = json!({
-            "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
-            "headers": {"content-type": "application/json"},
-            "requestContext": {
-                "accountId": ACCOUNT, "apiId": "a1b2c3d4e5", "domainName": "a1b2c3d4e5.execute-api.us-west-2.amazonaws.com",
-                "domainPrefix": "a1b2c3d4e5", "requestId": "req-template", "routeKey": "$default", "stage": "$default",
-                "time": "05/Jan/2026:10:00:00 +0000", "timeEpoch": 1767607200000i64,
-                "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "192.0.2.10", "userAgent": "template-test"},
-                "authorizer": {"iam": {"accessKey": "AKIAIOSFODNN7EXAMPLE", "accountId": ACCOUNT, "callerId": "AIDAEXAMPLE",
-                                       "userArn": "arn:aws:iam::111122223333:user/ivs-operator", "userId": "AIDAEXAMPLE"}}
-            },
-            "isBase64Encoded": false
-        });
-        if !query.is_empty() {
-            let params: serde_json::Map<String, Value> = query
-                .split('&')
-                .map(|pair| {
-                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                    (k.to_owned(), json!(v))
-                })
-                .collect();
-            event["queryStringParameters"] = Value::Object(params);
-        }
-        if let Some(body) = body {
-            event["body"] = json!(body.to_string());
-        }
-        let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+            .map_or(path_and_query, |(p, _)| p);
         let response = self.api.handle(request).await;
         let status = response.status().as_u16();
         let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap_or(Value::Null);

@@ -80,18 +80,15 @@ impl SweepSettings {
             None => 4,
             Some(_) => number(env::SWEEP_CALLS_PER_SECOND, 50)?.max(1) as u32,
         };
-        let revoke =
-            match get(env::REVOKE_KEY_ON_MAX_DURATION).map(|v| v.trim().to_ascii_lowercase()) {
-                None => false,
-                Some(v) if matches!(v.as_str(), "true" | "yes" | "on" | "1") => true,
-                Some(v) if matches!(v.as_str(), "false" | "no" | "off" | "0") => false,
-                Some(v) => {
-                    return Err(Error::Config(format!(
-                        "{}={v:?}: expected true or false",
-                        env::REVOKE_KEY_ON_MAX_DURATION
-                    )))
-                }
-            };
+        let revoke = match get(env::REVOKE_KEY_ON_MAX_DURATION) {
+            None => false,
+            Some(v) => crate::policy::parse_bool(&v).ok_or_else(|| {
+                Error::Config(format!(
+                    "{}={v:?}: expected true or false",
+                    env::REVOKE_KEY_ON_MAX_DURATION
+                ))
+            })?,
+        };
         Ok(SweepSettings {
             max_stream: (minutes > 0).then(|| Duration::from_secs(minutes * 60)),
             revoke_on_max_duration: revoke,

@@ -226,7 +226,9 @@ impl Settings {
     }
 }
 
-fn parse_bool(value: &str) -> Option<bool> {
+/// `true`/`yes`/`on`/`1` or `false`/`no`/`off`/`0`, any case: how every boolean variable and
+/// tag reads.
+pub(crate) fn parse_bool(value: &str) -> Option<bool> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "yes" | "on" | "1" => Some(true),
         "false" | "no" | "off" | "0" => Some(false),
