@@ -485,6 +485,8 @@ fn every_deployment_default_of_the_code_has_a_parameter() {
         env::STARVATION_START_METADATA_TEMPLATE,
         env::STARVATION_END_METADATA_TEMPLATE,
         env::POLICY_CACHE_SECONDS,
+        // Every function, the admin API's included (Globals are merged into each).
+        shared::tls::TLS_TRUST_ROOTS,
     ];
     let sweep = [
         sweep_env::MAX_STREAM_MINUTES,
@@ -528,6 +530,12 @@ fn every_deployment_default_of_the_code_has_a_parameter() {
         from_template,
         settings(&[]),
         "template defaults = code defaults"
+    );
+    let trust = |k: &str| lookup(&deployed, k);
+    assert_eq!(
+        shared::tls::TrustRoots::from_lookup(trust).unwrap(),
+        shared::tls::TrustRoots::from_lookup(|_| None).unwrap(),
+        "the template's TLS_TRUST_ROOTS default is the code's"
     );
     let sweep_deployed = environment(sweeper);
     let sweep_settings = SweepSettings::from_lookup(|k| lookup(&sweep_deployed, k)).unwrap();

@@ -65,7 +65,7 @@ impl Automation {
     /// Builds everything from the environment, once per container.
     pub async fn from_env(accepts: &'static [DetailType]) -> Result<Self, Error> {
         let settings = Settings::from_env()?;
-        let ivs = Ivs::new(client_from_env().await);
+        let ivs = Ivs::new(client_from_env().await?);
         Ok(Self::new(ivs, settings, accepts))
     }
 

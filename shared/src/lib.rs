@@ -13,6 +13,7 @@
 //! - [`admin`]: the admin HTTP API (routes, validation, answers);
 //! - [`token`]: playback tokens for private channels;
 //! - [`sweeper`]: the scheduled sweep (missed rotations, overdue streams, old keys);
+//! - [`tls`]: the certificate authorities the HTTPS client trusts (Amazon's by default);
 //! - [`error`], [`secret`], [`logging`]: the error type, redacted secrets, JSON logs.
 
 pub mod admin;
@@ -26,6 +27,7 @@ pub mod logging;
 pub mod policy;
 pub mod secret;
 pub mod sweeper;
+pub mod tls;
 pub mod token;
 
 pub use error::Error;

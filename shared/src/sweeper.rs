@@ -304,7 +304,7 @@ impl Sweeper {
 
     pub async fn from_env() -> Result<Self, Error> {
         Ok(Self::new(
-            Ivs::new(client_from_env().await),
+            Ivs::new(client_from_env().await?),
             Settings::from_env()?,
             SweepSettings::from_env()?,
         ))

@@ -60,9 +60,6 @@ struct Args {
     /// The command that reproduces this run, written into the report.
     #[arg(long, default_value = "./scripts/bench.sh")]
     command: String,
-    /// The Amazon Trust Services roots (PEM) of the what-if arms.
-    #[arg(long, default_value = "bench/floor/amazon-roots.pem")]
-    amazon_roots: PathBuf,
     /// A file appended to the report as is (the analysis of the gaps).
     #[arg(long)]
     append: Option<PathBuf>,
@@ -126,12 +123,11 @@ enum Arm {
     Project,
     Floor,
     Node,
-    /// What-if: the project's binary trusting only the Amazon roots (the proposed fix,
-    /// emulated with `SSL_CERT_FILE`, which the SDK's certificate loading honours).
-    ProjectAmazonRoots,
-    /// What-if: the floor with the proposed fix in code (`bench-floor-amazon-roots`).
-    FloorAmazonRoots,
-    /// What-if: the fix and a current-thread tokio runtime (`bench-floor-lean`).
+    /// What-if: the project's binary trusting the whole system store again
+    /// (`TLS_TRUST_ROOTS=system`), to show what trusting only Amazon's roots saves.
+    ProjectSystemRoots,
+    /// Like for like: the floor with the project's start-up choices (the Amazon roots only,
+    /// a current-thread runtime): `bench-floor-lean`.
     FloorLean,
 }
 
@@ -141,24 +137,19 @@ impl Arm {
             Arm::Project => "project",
             Arm::Floor => "Rust floor",
             Arm::Node => "Node.js 20",
-            Arm::ProjectAmazonRoots => "project, Amazon roots only (fix emulated)",
-            Arm::FloorAmazonRoots => "Rust floor, Amazon roots only (fix in code)",
-            Arm::FloorLean => "Rust floor, Amazon roots + current-thread runtime",
+            Arm::ProjectSystemRoots => "project, system trust store",
+            Arm::FloorLean => "Rust floor, the project's start-up choices",
         }
     }
 
     fn what_if(self) -> bool {
-        matches!(
-            self,
-            Arm::ProjectAmazonRoots | Arm::FloorAmazonRoots | Arm::FloorLean
-        )
+        matches!(self, Arm::ProjectSystemRoots | Arm::FloorLean)
     }
 }
 
 struct Arms {
     bin_dir: PathBuf,
     node: Option<PathBuf>,
-    amazon_roots: PathBuf,
 }
 
 impl Arms {
@@ -168,11 +159,7 @@ impl Arms {
         if self.node.is_some() {
             arms.push(Arm::Node);
         }
-        arms.extend([
-            Arm::ProjectAmazonRoots,
-            Arm::FloorAmazonRoots,
-            Arm::FloorLean,
-        ]);
+        arms.extend([Arm::ProjectSystemRoots, Arm::FloorLean]);
         arms
     }
 
@@ -183,9 +170,8 @@ impl Arms {
 
     fn binary(&self, arm: Arm, workload: Workload) -> PathBuf {
         match arm {
-            Arm::Project | Arm::ProjectAmazonRoots => self.bin_dir.join(workload.function()),
+            Arm::Project | Arm::ProjectSystemRoots => self.bin_dir.join(workload.function()),
             Arm::Floor => self.bin_dir.join("bench-floor"),
-            Arm::FloorAmazonRoots => self.bin_dir.join("bench-floor-amazon-roots"),
             Arm::FloorLean => self.bin_dir.join("bench-floor-lean"),
             Arm::Node => self.node.as_ref().expect("node arm").join("bootstrap"),
         }
@@ -193,11 +179,8 @@ impl Arms {
 
     fn env(&self, arm: Arm, ivs: &Ivs0) -> Vec<(&'static str, String)> {
         let mut env = ivs.env();
-        if arm == Arm::ProjectAmazonRoots {
-            env.push((
-                "SSL_CERT_FILE",
-                self.amazon_roots.to_string_lossy().into_owned(),
-            ));
+        if arm == Arm::ProjectSystemRoots {
+            env.push(("TLS_TRUST_ROOTS", "system".to_owned()));
         }
         env
     }
@@ -946,13 +929,12 @@ impl Report<'_> {
              `bench/floor`, `lambda_runtime` + `aws-config` + the same SDK calls and nothing \
              else; **Node.js 20** = `bench/node`, the same calls with `@aws-sdk/client-ivs`, run \
              by a minimal Runtime API client (lighter than the managed `nodejs20.x` runtime, so \
-             the Node.js figures are a lower bound). What-ifs of the fix proposed below: \
-             **project, Amazon roots only** = the same project binary with `SSL_CERT_FILE` \
-             naming `bench/floor/amazon-roots.pem`, so that the SDK loads 5 root certificates \
-             instead of the whole system store; **Rust floor, Amazon roots only** = \
-             `bench-floor-amazon-roots`, the fix written in code (a `TrustStore` of those roots \
-             given to the SDK's HTTPS client); **Rust floor, Amazon roots + current-thread \
-             runtime** = `bench-floor-lean`, the same with `#[tokio::main(flavor = \
+             the Node.js figures are a lower bound); **project, system trust store** = the \
+             project's binary with `TLS_TRUST_ROOTS=system`, its HTTPS client loading the whole \
+             system trust store as the SDK's default client does (what trusting only Amazon's \
+             roots saves); **Rust floor, the project's start-up choices** = \
+             `bench-floor-lean`, the floor with the project's HTTPS client \
+             (`shared::tls`, Amazon's roots only) and `#[tokio::main(flavor = \
              \"current_thread\")]`.\n"
         );
 
@@ -1100,31 +1082,19 @@ impl Report<'_> {
                 fl.cold_ms.median(),
                 verdict(r <= 1.2)
             ));
-            if let (Some(px), Some(fx)) = (
-                self.get(w, Arm::ProjectAmazonRoots),
-                self.get(w, Arm::FloorAmazonRoots),
-            ) {
-                let vs_floor = px.cold_ms.median() / fx.cold_ms.median();
-                let vs_node = n
-                    .filter(|_| node)
-                    .map(|n| n.cold_ms.median() / px.cold_ms.median());
+            if let Some(lean) = self.get(w, Arm::FloorLean) {
+                let r = p.cold_ms.median() / lean.cold_ms.median();
                 lines.push(format!(
-                    "| `{fnm}` with the proposed fix (Amazon roots only) | {:.1} ms: {}; {vs_floor:.2}× the fixed floor ({:.1} ms) | projection: {} |",
-                    px.cold_ms.median(),
-                    vs_node.map_or("Node.js not run".to_owned(), |r| format!("{r:.1}× faster than Node.js")),
-                    fx.cold_ms.median(),
-                    match vs_node {
-                        Some(r) if r >= 20.0 && vs_floor <= 1.2 => "both cold-start targets met",
-                        Some(_) => "20× still missed",
-                        None => "n/a",
-                    }
+                    "| `{fnm}` beside the floor with the same start-up choices | {:.1} ms vs {:.1} ms: {r:.2}× | the project's own start-up work |",
+                    p.cold_ms.median(),
+                    lean.cold_ms.median(),
                 ));
             }
-            if let (Some(lean), Some(n)) = (self.get(w, Arm::FloorLean), n.filter(|_| node)) {
+            if let Some(system) = self.get(w, Arm::ProjectSystemRoots) {
                 lines.push(format!(
-                    "| the floor with the fix and a current-thread runtime | {:.1} ms: {:.1}× faster than Node.js | what more is available |",
-                    lean.cold_ms.median(),
-                    n.cold_ms.median() / lean.cold_ms.median()
+                    "| `{fnm}` trusting the whole system store instead | {:.1} ms: {:.1} ms more | what trusting only Amazon's roots saves |",
+                    system.cold_ms.median(),
+                    system.cold_ms.median() - p.cold_ms.median(),
                 ));
             }
             let rss = p.cold_rss_mib.median();
@@ -1226,8 +1196,6 @@ async fn run(args: &Args) -> Result<(), String> {
         bin_dir: std::fs::canonicalize(&args.bin_dir)
             .map_err(|e| format!("{}: {e}", args.bin_dir.display()))?,
         node,
-        amazon_roots: std::fs::canonicalize(&args.amazon_roots)
-            .map_err(|e| format!("{}: {e}", args.amazon_roots.display()))?,
     };
     for w in Workload::ALL {
         for a in arms.list() {

@@ -4,7 +4,9 @@
 use lambda_runtime::{run, service_fn, Error};
 use shared::{logging, Automation, STREAM_EVENTS};
 
-#[tokio::main]
+// One thread: an instance answers one invocation at a time, and a multi-threaded runtime
+// costs start-up time (its worker threads) for nothing (BENCHMARKS.md).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     logging::init();
     let automation = Automation::from_env(STREAM_EVENTS).await?;

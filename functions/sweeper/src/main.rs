@@ -5,7 +5,9 @@ use lambda_runtime::{run, service_fn, Error};
 use shared::logging;
 use shared::sweeper::Sweeper;
 
-#[tokio::main]
+// One thread: an instance answers one invocation at a time, and a multi-threaded runtime
+// costs start-up time (its worker threads) for nothing (BENCHMARKS.md).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     logging::init();
     let sweeper = Sweeper::from_env().await?;

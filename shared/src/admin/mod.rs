@@ -161,9 +161,10 @@ impl AdminApi {
     }
 
     /// Everything from the environment, once per container. The playback key is loaded on
-    /// the first token request, not here, to keep cold starts short.
-    pub async fn from_env() -> Self {
-        let config = sdk_config_from_env().await;
+    /// the first token request, not here, to keep cold starts short. Fails only for an
+    /// invalid `TLS_TRUST_ROOTS`.
+    pub async fn from_env() -> Result<Self, Error> {
+        let config = sdk_config_from_env().await?;
         let secret_id = std::env::var(env::PLAYBACK_KEY_SECRET_ID)
             .ok()
             .filter(|s| !s.trim().is_empty());
@@ -171,7 +172,7 @@ impl AdminApi {
             secret_id.map(|id| SignerCell::new(aws_sdk_secretsmanager::Client::new(&config), id));
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let defaults = WriteAccess::default();
-        AdminApi::new(
+        Ok(AdminApi::new(
             Ivs::new(aws_sdk_ivs::Client::new(&config)),
             signer,
             WriteAccess {
@@ -182,7 +183,7 @@ impl AdminApi {
                 account: var(env::IVS_ACCOUNT_ID),
                 region: var(env::IVS_REGION),
             },
-        )
+        ))
     }
 
     pub(crate) fn ivs(&self) -> &Ivs {

@@ -24,6 +24,7 @@ use tracing::warn;
 
 use crate::arn::IvsArn;
 use crate::error::{Error, IvsErrorKind};
+use crate::tls::TrustRoots;
 
 pub use batch::{
     pack, BatchError, BatchOutcome, BatchReport, Pacer, PackError, Packed, SendError, SentPayload,
@@ -43,24 +44,30 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The AWS configuration from the environment (region, credentials, and
 /// `AWS_ENDPOINT_URL_IVS` / `AWS_ENDPOINT_URL` to point clients at a local endpoint), with the
-/// SDK's retries off (the helpers retry) and per-attempt timeouts on. Load it once per
-/// container and build every client from it.
-pub async fn sdk_config_from_env() -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
+/// SDK's retries off (the helpers retry), per-attempt timeouts on, and the HTTPS client
+/// trusting the roots [`TrustRoots::from_env`] chooses (only Amazon's by default). Load it
+/// once per container and build every client from it. Fails only for an invalid
+/// `TLS_TRUST_ROOTS`.
+pub async fn sdk_config_from_env() -> Result<aws_config::SdkConfig, Error> {
+    let roots = TrustRoots::from_env()?;
+    tracing::debug!(trust_roots = roots.as_str(), "HTTPS trust roots");
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .retry_config(RetryConfig::disabled())
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(CONNECT_TIMEOUT)
                 .operation_attempt_timeout(ATTEMPT_TIMEOUT)
                 .build(),
-        )
-        .load()
-        .await
+        );
+    if let Some(client) = roots.http_client() {
+        loader = loader.http_client(client);
+    }
+    Ok(loader.load().await)
 }
 
 /// The IVS client from [`sdk_config_from_env`].
-pub async fn client_from_env() -> Client {
-    Client::new(&sdk_config_from_env().await)
+pub async fn client_from_env() -> Result<Client, Error> {
+    Ok(Client::new(&sdk_config_from_env().await?))
 }
 
 /// Time kept free before the invocation's deadline: a retry that would start later than
