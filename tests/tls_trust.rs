@@ -9,14 +9,14 @@
 //!
 //! One test in its own binary: it sets process environment variables, which the SDK reads.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use aws_sdk_ivs::error::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use shared::tls::{TrustRoots, TLS_TRUST_ROOTS};
+use test_support::{openssl, TempDir};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
@@ -24,51 +24,19 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::{crypto::aws_lc_rs, ServerConfig};
 use tokio_rustls::TlsAcceptor;
 
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl runs");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// A test certificate authority and a server certificate it issued for 127.0.0.1.
 fn make_certificates(dir: &Path) {
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    let mut ca = vec![
-        "req",
-        "-x509",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=tls_trust test authority",
-    ];
-    ca.extend(ec);
-    ca.extend(["-keyout", "ca.key", "-out", "ca.pem"]);
-    openssl(dir, &ca);
-    let mut csr = vec!["req", "-subj", "/CN=127.0.0.1"];
-    csr.extend(ec);
-    csr.extend(["-keyout", "server.key", "-out", "server.csr"]);
-    openssl(dir, &csr);
+    let ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+    openssl(
+        dir,
+        &format!(
+            "req -x509 -days 2 -subj /CN=tls-trust-test-authority {ec} -keyout ca.key -out ca.pem"
+        ),
+    );
+    openssl(
+        dir,
+        &format!("req -subj /CN=127.0.0.1 {ec} -keyout server.key -out server.csr"),
+    );
     std::fs::write(
         dir.join("server.ext"),
         "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
@@ -76,23 +44,8 @@ fn make_certificates(dir: &Path) {
     .unwrap();
     openssl(
         dir,
-        &[
-            "x509",
-            "-req",
-            "-days",
-            "1",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-extfile",
-            "server.ext",
-            "-out",
-            "server.pem",
-        ],
+        "x509 -req -days 1 -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+         -extfile server.ext -out server.pem",
     );
 }
 
@@ -154,11 +107,9 @@ async fn serve(dir: &Path) -> (u16, Arc<Seen>) {
 
 #[tokio::test]
 async fn amazon_roots_reject_other_authorities_and_ssl_cert_file_keeps_the_system_store() {
-    let dir = std::env::temp_dir().join(format!("tls-trust-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let dir = TempDir(dir);
-    make_certificates(&dir.0);
-    let (port, seen) = serve(&dir.0).await;
+    let dir = TempDir::new("tls-trust-test");
+    make_certificates(dir.path());
+    let (port, seen) = serve(dir.path()).await;
 
     for (name, value) in [
         ("AWS_REGION", "us-west-2"),
@@ -190,7 +141,7 @@ async fn amazon_roots_reject_other_authorities_and_ssl_cert_file_keeps_the_syste
     // The Amazon roots only, asked for explicitly (the https:// override or SSL_CERT_FILE
     // alone would keep the system store): the test authority, although SSL_CERT_FILE names
     // it, is not trusted, and nothing is sent.
-    std::env::set_var("SSL_CERT_FILE", dir.0.join("ca.pem"));
+    std::env::set_var("SSL_CERT_FILE", dir.path().join("ca.pem"));
     std::env::set_var(TLS_TRUST_ROOTS, "amazon");
     assert_eq!(TrustRoots::from_env().unwrap(), TrustRoots::Amazon);
     let client = shared::ivs::client_from_env().await.unwrap();

@@ -2,8 +2,7 @@
 //! test time (no key is committed), tokens verified with `jsonwebtoken` and the PUBLIC key,
 //! Secrets Manager mocked with aws-smithy-mocks.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::OnceLock;
 
 use aws_sdk_secretsmanager::config::http::HttpResponse;
@@ -20,7 +19,7 @@ use shared::token::{
     load_signer, Fault, KeyFormat, KeyProblem, MaximumResolution, MintedToken, PlaybackSigner,
     SignerCell, TokenError, TokenRequest,
 };
-use test_support::{mock, mock_client, LogCapture, Rule, RuleMode, CHANNEL_ARN};
+use test_support::{mock, mock_client, openssl, LogCapture, Rule, RuleMode, TempDir, CHANNEL_ARN};
 use tracing::instrument::WithSubscriber;
 
 const PLAYBACK_URL: &str = "https://0123456789ab.us-west-2.playback.live-video.net/api/video/v1/us-west-2.111122223333.channel.AbCdEf123456.m3u8";
@@ -59,7 +58,7 @@ fn keys() -> &'static Keys {
 }
 
 fn generate_keys() -> Keys {
-    let dir = TempDir::new();
+    let dir = TempDir::new("tokens-test");
     let run = |args: &str| openssl(dir.path(), args);
     run("ecparam -name secp384r1 -genkey -noout -out sec1.pem");
     run("ecparam -name secp384r1 -genkey -out other.pem");
@@ -80,46 +79,6 @@ fn generate_keys() -> Keys {
         encrypted_sec1: run("ec -in sec1.pem -aes256 -passout pass:test-only"),
         certificate: run("req -new -x509 -key sec1.pem -subj /CN=token-test -days 1"),
     }
-}
-
-/// A directory under the system temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let dir = std::env::temp_dir().join(format!("tokens-test-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Runs `openssl` in `dir` with `args` (split at spaces); its standard output.
-fn openssl(dir: &Path, args: &str) -> String {
-    let out = Command::new("openssl")
-        .args(args.split_whitespace())
-        .current_dir(dir)
-        .output()
-        .expect("the openssl command is needed to generate test keys");
-    assert!(
-        out.status.success(),
-        "openssl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 fn read(dir: &Path, name: &str) -> String {

@@ -172,6 +172,47 @@ pub fn fast_ivs(client: aws_sdk_ivs::Client, max_attempts: u32) -> Ivs {
     Ivs::with_retry(client, RetryPolicy::fast(max_attempts))
 }
 
+/// A directory under the system temp dir, unique to this process and moment, removed when
+/// dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(prefix: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("the clock is after 1970")
+            .as_nanos();
+        let dir = std::env::temp_dir().join(format!("{prefix}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("the temp dir is writable");
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs `openssl` in `dir` with `args` (split at spaces); its standard output.
+pub fn openssl(dir: &Path, args: &str) -> String {
+    let out = std::process::Command::new("openssl")
+        .args(args.split_whitespace())
+        .current_dir(dir)
+        .output()
+        .expect("the openssl command is needed to generate test keys");
+    assert!(
+        out.status.success(),
+        "openssl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("openssl prints text")
+}
+
 /// A P-384 key pair made by openssl for this test run: (SEC1 private PEM, SPKI public PEM).
 /// Nothing is written to disk; no private key is committed anywhere.
 pub fn p384_key_pair() -> (String, String) {
