@@ -1,0 +1,1 @@
+// Empty: the fixture is never compiled.
