@@ -33,7 +33,7 @@ mkdir -p target/bench
 if [ "$mode" = smoke ]; then
     # Same package selection as the tests (--workspace): nothing is recompiled after them.
     step "debug build"
-    cargo build --workspace --bins --quiet
+    cargo build --locked --workspace --bins --quiet
     step "smoke run"
     exec target/debug/ivs-bench --smoke \
         --bin-dir target/debug --runs 1 --warm-runs 1 --warm-events 10 \
@@ -56,8 +56,8 @@ step "tools (cargo-lambda, pinned, into .venv)"
 source scripts/tools.sh
 ensure_tools
 
-step "release build (cargo build --release --workspace --bins)"
-cargo build --release --workspace --bins
+step "release build (cargo build --locked --release --workspace --bins)"
+cargo build --locked --release --workspace --bins
 
 step "Node.js reference (npm ci in bench/node)"
 (cd bench/node && npm ci --no-audit --no-fund --loglevel=error)
@@ -91,10 +91,10 @@ if ! rustup target list --installed 2>/dev/null | grep -qx "$arm64"; then
     fi
 fi
 if [ -z "$arm64_reason" ]; then
-    step "arm64 build (cargo lambda build --release --arm64)"
+    step "arm64 build (cargo lambda build --locked --release --arm64)"
     bin_args=()
     for b in "${bins[@]}"; do bin_args+=(--bin "$b"); done
-    if cargo lambda build --release --arm64 --output-format zip \
+    if cargo lambda build --locked --release --arm64 --output-format zip \
         --lambda-dir target/bench/lambda "${bin_args[@]}" 2>&1 | tee target/bench/arm64.log >&2; then
         for b in "${bins[@]}"; do
             printf '%s\t%s\t%s\t%s\n' "$b" "$arm64" \

@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/tools.sh
 ensure_tools
-PROPTEST_CASES="${1:-100000}" cargo test --workspace --release --test properties
+PROPTEST_CASES="${1:-100000}" cargo test --locked --workspace --release --test properties

@@ -37,7 +37,7 @@ else
 fi
 
 echo "building the emulator and the functions…"
-cargo build --workspace --bins --quiet
+cargo build --locked --workspace --bins --quiet
 
 logs=$(mktemp -d)
 pids=()
@@ -78,7 +78,7 @@ AWS_ENDPOINT_URL_IVS="$ivs_url" AWS_ENDPOINT_URL_SECRETS_MANAGER="$ivs_url" \
 AWS_LAMBDA_LOG_FORMAT=JSON AWS_LAMBDA_LOG_LEVEL=INFO \
 POLICY_CACHE_SECONDS=0 IVS_ACCOUNT_ID=111122223333 IVS_REGION=us-west-2 \
 PLAYBACK_KEY_SECRET_ID=ivs-automation/playback-key \
-    cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$lambda_port" \
+    cargo lambda watch --locked --invoke-address 127.0.0.1 --invoke-port "$lambda_port" \
     >"$logs/functions.log" 2>&1 &
 pids+=($!)
 wait_for_port "$lambda_port"

@@ -20,18 +20,18 @@ trap 'rm -f "$figures"' EXIT
 for seed in $seeds; do
     echo "reliability: $channels channels, seed $seed" >&2
     RELIABILITY_CHANNELS=$channels RELIABILITY_SEED=$seed \
-        cargo test --workspace --test reliability -- --nocapture --test-threads=1 \
+        cargo test --locked --workspace --test reliability -- --nocapture --test-threads=1 \
         | grep -o '{"figures".*}' >>"$figures"
 done
 echo "reliability: $channels channels, 60 % faults (Lambda-level retries at work)" >&2
 RELIABILITY_CHANNELS=$channels RELIABILITY_SEED=5 RELIABILITY_FAULT_PERCENT=60 \
-    cargo test --workspace --test reliability -- --nocapture --test-threads=1 with_faulty_ivs_answers \
+    cargo test --locked --workspace --test reliability -- --nocapture --test-threads=1 with_faulty_ivs_answers \
     | grep -o '{"figures".*}' >>"$figures"
 echo "properties: $cases cases each" >&2
-properties=$(PROPTEST_CASES=$cases cargo test --workspace --test properties 2>&1 | grep -E '^test result')
+properties=$(PROPTEST_CASES=$cases cargo test --locked --workspace --test properties 2>&1 | grep -E '^test result')
 echo "{\"figures\":\"properties\",\"cases\":$cases,\"result\":\"$properties\"}" >>"$figures"
 echo "secret scan" >&2
-cargo test --workspace --test e2e -- --nocapture | grep -o '{"figures".*}' >>"$figures"
+cargo test --locked --workspace --test e2e -- --nocapture | grep -o '{"figures".*}' >>"$figures"
 
 python3 - "$figures" <<'PY'
 import json, platform, subprocess, sys, datetime

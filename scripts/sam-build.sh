@@ -33,6 +33,11 @@ export SAM_CLI_TELEMETRY=0
 # sam build needs a region to resolve the template (nothing is sent to AWS).
 export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-west-2}"
 
+# `sam build` cannot pass --locked: SAM CLI 1.170.0 hands cargo-lambda only the Binary build
+# property (aws-lambda-builders has a cargo_lambda_flags option, but SAM never sets it). So
+# check here that Cargo.lock is complete and current: the build then resolves to it as is.
+cargo metadata --locked --format-version 1 >/dev/null
+
 build_dir=target/sam/build
 rm -rf "$build_dir"
 started=$(date +%s)

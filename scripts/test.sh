@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/tools.sh
 ensure_tools
-cargo test --workspace "$@"
+cargo test --locked --workspace "$@"
