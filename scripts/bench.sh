@@ -59,8 +59,10 @@ ensure_tools
 step "release build (cargo build --locked --release --workspace --bins)"
 cargo build --locked --release --workspace --bins
 
-step "Node.js reference (npm ci in bench/node)"
+step "Node.js reference (npm ci in bench/node, then npm audit --audit-level=high)"
+# The install's own audit is off: it only reports; the audit that gates is the next command.
 (cd bench/node && npm ci --no-audit --no-fund --loglevel=error)
+./scripts/npm-audit.sh bench/node
 
 # Artifact sizes: name, target, bootstrap bytes, zip bytes; '#' lines are notes.
 sizes=target/bench/sizes.tsv

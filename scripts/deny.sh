@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The dependency gate (deny.toml; .ci/run runs it after clippy). Three parts:
+# The dependency gate (deny.toml; .ci/run runs it after clippy). Four parts:
 #
 #   1. licences, bans and sources over the workspace's Cargo.lock: always. They need no database
 #      (cargo metadata and Cargo.lock only), so they are checked on any machine.
@@ -11,6 +11,7 @@
 #          yanked versions against crates.io), then passes, unless DENY_REQUIRE_ADVISORIES=1.
 #   3. the proof that part 2 bites: scripts/deny-fixture.sh (a known-vulnerable smallvec must
 #      fail, its patched release must pass).
+#   4. npm audit of the benchmark's Node.js reference (scripts/npm-audit.sh).
 #
 #   ./scripts/deny.sh                                  what CI runs
 #   ADVISORY_DB=~/src/advisory-db ./scripts/deny.sh    against a local clone (git pull it first)
@@ -94,6 +95,15 @@ fi
 
 step "the gate bites: a known-vulnerable fixture must fail, its patched release pass"
 ./scripts/deny-fixture.sh
+
+# The benchmark's Node.js reference: its package-lock.json, audited (scripts/npm-audit.sh says
+# loudly when the registry cannot answer, and honours DENY_REQUIRE_ADVISORIES).
+step "npm audit --audit-level=high (bench/node/package-lock.json)"
+if command -v npm >/dev/null; then
+    ./scripts/npm-audit.sh bench/node
+else
+    echo "WARNING: npm audit NOT checked: no npm on this machine"
+fi
 
 if [ "$advisories_checked" = 0 ]; then
     echo
