@@ -264,11 +264,9 @@ async fn rotation_is_skipped_when_the_key_already_carries_this_stream_id() {
         .rotate_stream_key(&channel(), Some(&marker(STREAM_ID, "2026-01-05T11:00:00Z")))
         .await
         .unwrap();
-    assert_eq!(
-        outcome,
-        RotateOutcome::AlreadyRotated {
-            key_arn: NEW_KEY_ARN.to_owned()
-        }
+    assert!(
+        matches!(&outcome, RotateOutcome::AlreadyRotated { key_arn } if key_arn == NEW_KEY_ARN),
+        "{outcome:?}"
     );
     assert_eq!(list.num_calls(), 1);
     assert_eq!(delete.num_calls(), 0);
@@ -342,11 +340,9 @@ async fn a_rotation_that_loses_a_race_finds_the_winner_and_does_nothing_more() {
         .rotate_stream_key(&channel(), Some(&marker(STREAM_ID, "2026-01-05T11:00:00Z")))
         .await
         .unwrap();
-    assert_eq!(
-        outcome,
-        RotateOutcome::AlreadyRotated {
-            key_arn: NEW_KEY_ARN.to_owned()
-        }
+    assert!(
+        matches!(&outcome, RotateOutcome::AlreadyRotated { key_arn } if key_arn == NEW_KEY_ARN),
+        "{outcome:?}"
     );
     assert_eq!(
         (list.num_calls(), delete.num_calls(), create.num_calls()),
@@ -470,11 +466,10 @@ async fn resume_creates_a_key_only_when_there_is_none() {
         panic!("no key created")
     };
     assert_eq!(key.value.expose(), NEW_KEY_VALUE);
-    assert_eq!(
-        ivs.resume_channel(&channel()).await.unwrap(),
-        ResumeOutcome::KeyExists {
-            key_arn: NEW_KEY_ARN.to_owned()
-        }
+    let outcome = ivs.resume_channel(&channel()).await.unwrap();
+    assert!(
+        matches!(&outcome, ResumeOutcome::KeyExists { key_arn } if key_arn == NEW_KEY_ARN),
+        "{outcome:?}"
     );
     assert_eq!(create.num_calls(), 1);
 }

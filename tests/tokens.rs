@@ -428,14 +428,23 @@ fn ten_minute_cap_with_single_use() {
         .unwrap_err();
     assert_eq!(error.field(), Some("expiresInSeconds"));
 
-    // Neither viewer id nor single use: up to 24 hours.
+    // Neither viewer id nor single use: up to 1 hour (such a token cannot be revoked).
     let open = TokenRequest {
-        expires_in_seconds: Some(86_400),
+        expires_in_seconds: Some(3_600),
         ..Default::default()
     };
     signer()
         .mint(CHANNEL_ARN, PLAYBACK_URL, &open, now)
         .unwrap();
+    let unrevocable_for_a_day = TokenRequest {
+        expires_in_seconds: Some(86_400),
+        ..Default::default()
+    };
+    let error = signer()
+        .mint(CHANNEL_ARN, PLAYBACK_URL, &unrevocable_for_a_day, now)
+        .unwrap_err();
+    assert_eq!(error.field(), Some("expiresInSeconds"));
+    assert!(error.to_string().contains("cannot be revoked"), "{error}");
 }
 
 #[test]
@@ -651,7 +660,7 @@ fn valid_json_requests_are_accepted() {
         json!({}),
         json!({"viewerId": "user_0042:tenant-7", "viewerSessionVersion": 0}),
         json!({"singleUse": true, "expiresInSeconds": 1}),
-        json!({"expiresInSeconds": 86_400}),
+        json!({"expiresInSeconds": 3_600}),
         json!({"allowedOrigins": ["*"], "strictOriginEnforcement": true}),
         json!({"allowedOrigins": ["https://*.example.com", "http://localhost:8080"]}),
         json!({"maximumResolution": "FULL_HD"}),

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use zeroize::Zeroizing;
+
 /// What `Debug` and `Display` print instead of the value.
 pub const REDACTED: &str = "<redacted>";
 
@@ -10,13 +12,14 @@ pub const REDACTED: &str = "<redacted>";
 /// through [`Secret::expose`], so every place that reveals it is easy to find.
 ///
 /// It has no `Serialize` impl on purpose: a response that must carry the value (creating or
-/// rotating a key) puts `expose()` into its body explicitly.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+/// rotating a key) puts `expose()` into its body explicitly. It is neither `Clone` (one copy,
+/// wiped from memory when dropped) nor `PartialEq` (a comparison of secrets would not be
+/// constant-time; compare `expose()` in tests).
+pub struct Secret(Zeroizing<String>);
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
+        Secret(Zeroizing::new(value.into()))
     }
 
     /// The value itself. Never log or format the result.

@@ -28,6 +28,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
 use simple_asn1::{ASN1Block, ASN1Class, BigInt, BigUint, OID};
 use tokio::sync::OnceCell;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::arn::{IvsArn, ResourceType};
 use crate::secret::Secret;
@@ -39,9 +40,10 @@ pub const DEFAULT_EXPIRES_IN_SECONDS: i64 = 600;
 /// refuses such tokens when `exp` is more than 10 minutes ahead.
 pub const MAX_BOUND_EXPIRES_IN_SECONDS: i64 = 600;
 
-/// Longest expiry of any other token: 24 hours. IVS sets no limit of its own; this one caps
-/// how long a leaked URL keeps working.
-pub const MAX_EXPIRES_IN_SECONDS: i64 = 86_400;
+/// Longest expiry of any other token: 1 hour. IVS sets no limit of its own. Such a token
+/// names no viewer, so it cannot be revoked (only deleting its key pair stops it): this cap
+/// is how long a leaked URL keeps starting playback. Give `viewerId` for a revocable token.
+pub const MAX_EXPIRES_IN_SECONDS: i64 = 3_600;
 
 /// Longest `viewerId`, as IVS allows it.
 pub const MAX_VIEWER_ID_LEN: usize = 40;
@@ -73,7 +75,7 @@ pub const MAX_PLAYBACK_URL_LEN: usize = 2048;
 /// - `singleUse`: `true` adds `aws:single-use-uuid` with a fresh random UUID (v4).
 /// - `expiresInSeconds`: default [`DEFAULT_EXPIRES_IN_SECONDS`] (10 minutes); from 1 to
 ///   [`MAX_BOUND_EXPIRES_IN_SECONDS`] (10 minutes) when `viewerId` or `singleUse` is given,
-///   else from 1 to [`MAX_EXPIRES_IN_SECONDS`] (24 hours).
+///   else from 1 to [`MAX_EXPIRES_IN_SECONDS`] (1 hour: such a token cannot be revoked).
 /// - `allowedOrigins`: 1 to [`MAX_ORIGINS`] origins, joined by `,` into
 ///   `aws:access-control-allow-origin` (at most [`MAX_ORIGINS_CLAIM_LEN`] characters in
 ///   all). Each is `*` alone (any origin) or `http(s)://host[:port]`: lowercase, no path (not
@@ -193,7 +195,10 @@ impl TokenRequest {
                      found {seconds}"
                 )
             } else {
-                format!("must be at most {max} (24 hours), found {seconds}")
+                format!(
+                    "must be at most {max} (1 hour) for a token without viewerId, which cannot be \
+                     revoked; found {seconds}"
+                )
             };
             return Err(invalid("expiresInSeconds", reason));
         }
@@ -503,7 +508,7 @@ pub struct Claims {
 
 /// A minted token. `token` and `playback_url` are [`Secret`]s (anyone holding them can
 /// watch); `Debug` and `Display` never show them.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct MintedToken {
     /// The JWT.
     pub token: Secret,
@@ -566,6 +571,8 @@ impl PlaybackSigner {
     /// input.
     pub fn from_pem(pem: &str) -> Result<Self, TokenError> {
         let (pkcs8, format) = pkcs8_from_pem(pem).map_err(TokenError::InvalidKey)?;
+        // Wiped when this returns; `EncodingKey` keeps its own copy.
+        let pkcs8 = Zeroizing::new(pkcs8);
         let key = EncodingKey::from_ec_der(&pkcs8);
         // The backend parses the key only when signing: sign once now so that a key it
         // refuses (inconsistent public half, scalar out of range) fails here, at load time.
@@ -716,13 +723,13 @@ const MAX_KEY_DER_LEN: usize = 3 * 1024;
 
 /// Finds the one private key in `pem` and returns it as PKCS#8 DER.
 fn pkcs8_from_pem(pem: &str) -> Result<(Vec<u8>, KeyFormat), KeyProblem> {
-    let blocks = pem_blocks(pem)?;
-    if blocks.is_empty() {
+    let blocks = WipedBlocks(pem_blocks(pem)?);
+    if blocks.0.is_empty() {
         return Err(KeyProblem::NoPem);
     }
     let mut private: Option<(KeyFormat, &[u8])> = None;
     let mut saw_public = false;
-    for block in &blocks {
+    for block in blocks.0.iter() {
         let format = match block.tag() {
             "EC PRIVATE KEY" => KeyFormat::Sec1,
             "PRIVATE KEY" => KeyFormat::Pkcs8,
@@ -765,7 +772,7 @@ fn pem_blocks(text: &str) -> Result<Vec<pem::Pem>, KeyProblem> {
         // a blank line among the base64 lines (or before the END line) fails the block. Such
         // a line is only whitespace: try again without it. (Headers keep their blank line in
         // the first attempt, which is the one that succeeds when they are present.)
-        .or_else(|_| pem::parse_many(without_blank_lines(text)))
+        .or_else(|_| pem::parse_many(without_blank_lines(text).as_str()))
         .map_err(|_| {
             // A legacy encrypted key whose headers lost the blank line after them, or
             // whose base64 got damaged, still says what it is.
@@ -810,11 +817,24 @@ fn pem_blocks(text: &str) -> Result<Vec<pem::Pem>, KeyProblem> {
 }
 
 /// `text` without its empty and whitespace-only lines.
-fn without_blank_lines(text: &str) -> String {
-    text.lines()
-        .filter(|line| !line.trim().is_empty())
-        .collect::<Vec<_>>()
-        .join("\n")
+fn without_blank_lines(text: &str) -> Zeroizing<String> {
+    Zeroizing::new(
+        text.lines()
+            .filter(|line| !line.trim().is_empty())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+}
+
+/// PEM blocks whose decoded contents (private key material) are wiped when dropped.
+struct WipedBlocks(Vec<pem::Pem>);
+
+impl Drop for WipedBlocks {
+    fn drop(&mut self) {
+        for block in std::mem::take(&mut self.0) {
+            block.into_contents().zeroize();
+        }
+    }
 }
 
 /// Decodes `der`, which must be exactly one DER element. `simple_asn1` also reads BER
@@ -1039,18 +1059,26 @@ async fn read_signer(
     client: &aws_sdk_secretsmanager::Client,
     secret_id: &str,
 ) -> Result<PlaybackSigner, TokenError> {
-    let output = client
+    let mut output = client
         .get_secret_value()
         .secret_id(secret_id)
         .send()
         .await
         .map_err(|e| secret_error(secret_id, &e))?;
-    let pem = output
-        .secret_string()
-        .ok_or_else(|| TokenError::SecretNotString {
-            secret_id: secret_id.to_owned(),
-        })?;
-    PlaybackSigner::from_pem(pem).map_err(|e| match e {
+    // Taken out of the answer, and wiped from memory once the key is parsed.
+    let pem =
+        Zeroizing::new(
+            output
+                .secret_string
+                .take()
+                .ok_or_else(|| TokenError::SecretNotString {
+                    secret_id: secret_id.to_owned(),
+                })?,
+        );
+    if let Some(binary) = output.secret_binary.take() {
+        binary.into_inner().zeroize();
+    }
+    PlaybackSigner::from_pem(&pem).map_err(|e| match e {
         TokenError::InvalidKey(problem) => TokenError::SecretKeyInvalid {
             secret_id: secret_id.to_owned(),
             problem,
@@ -1463,7 +1491,7 @@ mod tests {
             (600, false, true),
             (600, true, true),
             (601, false, false),
-            (86_400, false, false),
+            (3_600, false, false),
         ] {
             request(seconds, viewer, single_use).validate().unwrap();
         }
@@ -1474,7 +1502,8 @@ mod tests {
             (601, true, false),
             (601, false, true),
             (86_400, true, false),
-            (86_401, false, false),
+            (3_601, false, false),
+            (86_400, false, false),
             (i64::MAX, false, false),
         ] {
             let r = request(seconds, viewer, single_use);

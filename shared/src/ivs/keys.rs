@@ -38,7 +38,7 @@ pub struct RotationMarker {
 }
 
 /// A key just created. `Debug` and `Display` never show its value.
-#[derive(Clone, PartialEq, Eq)]
+// Not `Clone` or `PartialEq`: its value is a [`Secret`].
 pub struct NewStreamKey {
     pub arn: String,
     pub channel_arn: String,
@@ -62,7 +62,7 @@ impl fmt::Display for NewStreamKey {
 }
 
 /// How `rotate_stream_key` ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum RotateOutcome {
     /// Old keys deleted, a new one created.
     Rotated {
@@ -98,7 +98,7 @@ pub struct SuspendOutcome {
 }
 
 /// How `resume_channel` ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum ResumeOutcome {
     Created(NewStreamKey),
     /// The channel has a key already: nothing done.
