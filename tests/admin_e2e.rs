@@ -411,3 +411,244 @@ async fn every_route_against_the_emulator() {
         "one line per request"
     );
 }
+
+// ------------------------------------------------------------------------------------------
+// Credentials and secrets at TRACE, through the real binaries and the real runtime loop
+// ------------------------------------------------------------------------------------------
+
+/// A caller's credentials and the function's own, as unique markers to search the logs for.
+const CALLER_JWT: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6InRlc3QifQ.eyJzdWIiOiJvcGVyYXRvci0xIn0.Q2FsbGVySnd0U2lnbmF0dXJlTWFya2Vy";
+const CALLER_SIGNATURE: &str = "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7";
+const CALLER_SESSION_TOKEN: &str = "IQoJb3JpZ2luX2VjECallerSessionTokenMarker0000";
+const FUNCTION_SECRET_KEY: &str = "wJalrXUtnFEMIFunctionSecretKeyMarker00000";
+const FUNCTION_SESSION_TOKEN: &str = "IQoJb3JpZ2luX2VjEFunctionSessionTokenMarker00";
+
+/// An HTTP API event as API Gateway sends it after a JWT authorizer accepted the bearer
+/// token: the `Authorization` header still holds it.
+fn jwt_event(method: &str, path: &str, body: Option<&str>) -> Value {
+    let mut event = http_api_event(method, path, body);
+    event["headers"]["authorization"] = json!(format!("Bearer {CALLER_JWT}"));
+    event["requestContext"]["authorizer"] = json!({"jwt": {
+        "claims": {"sub": "operator-1", "scope": "ivs-automation/admin"},
+        "scopes": ["ivs-automation/admin"]
+    }});
+    event
+}
+
+/// An HTTP API event of a SigV4-signed request (IAM authorization) made with temporary
+/// credentials: its signature and session token travel in the headers.
+fn sigv4_event(method: &str, path: &str, body: Option<&str>) -> Value {
+    let mut event = http_api_event(method, path, body);
+    event["headers"]["authorization"] = json!(format!(
+        "AWS4-HMAC-SHA256 Credential=ASIAIOSFODNN7EXAMPLE/20260105/us-west-2/execute-api/aws4_request, \
+         SignedHeaders=host;x-amz-date;x-amz-security-token, Signature={CALLER_SIGNATURE}"
+    ));
+    event["headers"]["x-amz-security-token"] = json!(CALLER_SESSION_TOKEN);
+    event["headers"]["x-amz-date"] = json!("20260105T100000Z");
+    event
+}
+
+fn answer_body(invoked: test_support::lambda::Invoked) -> Value {
+    let response = invoked.ok();
+    serde_json::from_str(response["body"].as_str().unwrap_or("null")).unwrap_or(Value::Null)
+}
+
+/// The admin API and the sweeper at `AWS_LAMBDA_LOG_LEVEL=TRACE`, as Lambda runs them: JWT
+/// and SigV4 callers, stream keys created, read and rotated, a playback token minted, a key
+/// rotated by the sweeper. Not one credential or secret reaches a log line. Models: the real
+/// binaries and runtime loop; plain HTTP to a loopback IVS (TLS plays no part in what is
+/// logged).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_credential_or_secret_reaches_the_logs_at_trace() {
+    use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
+    use test_support::lambda::{function_binaries, Invoked, LocalLambda};
+
+    let emulator = Emulator::new(Config {
+        seed: 29,
+        ..Config::default()
+    });
+    let server = emulator
+        .serve(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .await
+        .unwrap();
+    let (private_pem, _) = p384_key_pair();
+    let secrets_manager = aws_sdk_secretsmanager::Client::from_conf(
+        aws_sdk_secretsmanager::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-west-2"))
+            .credentials_provider(Credentials::for_tests())
+            .endpoint_url(server.url())
+            .build(),
+    );
+    let secret_arn = secrets_manager
+        .create_secret()
+        .name("ivs-automation/playback-key")
+        .secret_string(&private_pem)
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_owned();
+
+    let lambda = LocalLambda::start().await;
+    let env = vec![
+        ("AWS_REGION", "us-west-2".to_owned()),
+        ("AWS_ACCESS_KEY_ID", "ASIAFUNCTIONEXAMPLE".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", FUNCTION_SECRET_KEY.to_owned()),
+        ("AWS_SESSION_TOKEN", FUNCTION_SESSION_TOKEN.to_owned()),
+        ("AWS_ENDPOINT_URL_IVS", server.url()),
+        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", server.url()),
+        ("PLAYBACK_KEY_SECRET_ID", secret_arn),
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON".to_owned()),
+        ("AWS_LAMBDA_LOG_LEVEL", "TRACE".to_owned()),
+        ("SWEEP_CALLS_PER_SECOND", "50".to_owned()),
+    ];
+    let bins = function_binaries();
+    lambda.spawn("admin-api", &bins.join("admin-api"), &env);
+    lambda.spawn("sweeper", &bins.join("sweeper"), &env);
+
+    let mut secrets: Vec<String> = vec![
+        CALLER_JWT.to_owned(),
+        CALLER_SIGNATURE.to_owned(),
+        CALLER_SESSION_TOKEN.to_owned(),
+        FUNCTION_SECRET_KEY.to_owned(),
+        FUNCTION_SESSION_TOKEN.to_owned(),
+    ];
+    // The private key's base64 lines (each one is key material).
+    secrets.extend(
+        private_pem
+            .lines()
+            .filter(|l| !l.starts_with("-----") && l.len() > 20)
+            .map(str::to_owned),
+    );
+
+    // JWT caller: a channel (its key's value in the answer), the key read back, a token.
+    let created = answer_body(
+        lambda
+            .invoke(
+                "admin-api",
+                &jwt_event(
+                    "POST",
+                    "/channels",
+                    Some(r#"{"name":"trace-scan","tags":{"ivs-automation:rotate-key-on":"stream-end"}}"#),
+                ),
+            )
+            .await,
+    );
+    let key_value = created["streamKey"]["value"].as_str().unwrap().to_owned();
+    let key_arn = created["streamKey"]["arn"].as_str().unwrap().to_owned();
+    let channel_arn = created["channel"]["arn"].as_str().unwrap().to_owned();
+    let channel_id = channel_arn.rsplit('/').next().unwrap().to_owned();
+    secrets.push(key_value.clone());
+    let read = answer_body(
+        lambda
+            .invoke(
+                "admin-api",
+                &jwt_event(
+                    "GET",
+                    &format!("/stream-keys/{}", url_encode(&key_arn)),
+                    None,
+                ),
+            )
+            .await,
+    );
+    assert_eq!(read["streamKey"]["value"], key_value.as_str(), "{read}");
+    let minted = answer_body(
+        lambda
+            .invoke(
+                "admin-api",
+                &jwt_event(
+                    "POST",
+                    &format!("/channels/{channel_id}/playback-token"),
+                    Some(r#"{"viewerId":"viewer-1"}"#),
+                ),
+            )
+            .await,
+    );
+    let token = minted["token"].as_str().unwrap().to_owned();
+    // The signature part of the token: the header and claims parts are not secret alone.
+    secrets.push(token.rsplit('.').next().unwrap().to_owned());
+    secrets.push(token);
+
+    // SigV4 caller: reads, and a rotation whose answer carries the new key's value.
+    let listed = lambda
+        .invoke("admin-api", &sigv4_event("GET", "/channels", None))
+        .await;
+    assert!(answer_body(listed)["channels"].is_array());
+    let rotated = answer_body(
+        lambda
+            .invoke(
+                "admin-api",
+                &sigv4_event("POST", &format!("/channels/{channel_id}/rotate-key"), None),
+            )
+            .await,
+    );
+    let rotated_value = rotated["streamKey"]["value"].as_str().unwrap().to_owned();
+    secrets.push(rotated_value.clone());
+
+    // A stream whose end no event reported: the sweeper rotates its key (CreateStreamKey's
+    // answer carries the value).
+    emulator.connect(&rotated_value).unwrap();
+    emulator.disconnect(&channel_arn).unwrap();
+    let swept = lambda
+        .invoke(
+            "sweeper",
+            &json!({"version": "0", "id": "sweep-1", "detail-type": "Scheduled Event",
+                    "source": "aws.events", "account": ACCOUNT, "time": "2026-01-05T10:00:00Z",
+                    "region": "us-west-2", "resources": [], "detail": {}}),
+        )
+        .await;
+    assert!(matches!(swept, Invoked::Ok(_)), "{swept:?}");
+    let keys = emulator_keys(&server.url(), &channel_arn).await;
+    assert_eq!(keys.len(), 1, "the sweeper rotated the key");
+    secrets.push(keys[0].clone());
+
+    let mut logs = lambda.logs("admin-api");
+    let admin_lines = logs.len();
+    logs.extend(lambda.logs("sweeper"));
+    assert!(
+        admin_lines > 5 && logs.len() > admin_lines,
+        "both functions logged"
+    );
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("\"level\":\"TRACE\"") || l.contains("\"level\":\"DEBUG\"")),
+        "the functions ran at TRACE"
+    );
+    for line in &logs {
+        for secret in &secrets {
+            assert!(
+                !line.contains(secret.as_str()),
+                "a credential or secret was logged: {line}"
+            );
+        }
+    }
+    println!(
+        "{}",
+        json!({"figures": "secrets at TRACE", "logLinesScanned": logs.len(), "secretsLookedFor": secrets.len(), "found": 0})
+    );
+    server.shutdown().await.unwrap();
+}
+
+/// The values of a channel's stream keys, read straight from the emulator.
+async fn emulator_keys(endpoint: &str, channel_arn: &str) -> Vec<String> {
+    let ivs = ivs_client(endpoint);
+    let listed = ivs
+        .list_stream_keys()
+        .channel_arn(channel_arn)
+        .send()
+        .await
+        .unwrap();
+    let mut values = Vec::new();
+    for summary in listed.stream_keys() {
+        let got = ivs
+            .get_stream_key()
+            .arn(summary.arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+        values.push(got.stream_key().unwrap().value().unwrap().to_owned());
+    }
+    values
+}

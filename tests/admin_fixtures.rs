@@ -98,6 +98,14 @@ async fn every_fixture_gets_the_expected_answer() {
             Some("no-store"),
             "{name}"
         );
+        assert_eq!(
+            response
+                .headers()
+                .get("x-content-type-options")
+                .map(|v| v.to_str().unwrap()),
+            Some("nosniff"),
+            "{name}"
+        );
         let mut problems = Vec::new();
         if status != want.status {
             problems.push(format!("status {status}, expected {}", want.status));

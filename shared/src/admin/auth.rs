@@ -1,7 +1,13 @@
 //! Who is calling. API Gateway authorizes every route (IAM by default, a JWT authorizer as an
-//! option); the function checks again (defence in depth): a request whose context carries no
-//! authenticated identity is refused, and under a JWT authorizer write routes need the admin
-//! scope or group.
+//! option); the function checks again (defence in depth), before anything else, routing
+//! included:
+//!
+//! - a request whose context carries no authenticated identity is refused (401), and so is an
+//!   unauthenticated Cognito identity-pool identity (guest credentials signed with SigV4);
+//! - under a JWT authorizer, routes that change resources or answer with a secret
+//!   ([`super::Route::needs_admin`]) need the admin scope (403). Group claims
+//!   (`cognito:groups`) grant nothing: the template's gateway checks scopes only, so a group
+//!   rule here could never agree with it (SECURITY.md says how to map a group to the scope).
 
 use lambda_http::request::RequestContext;
 
@@ -14,7 +20,6 @@ pub enum Caller {
     Jwt {
         subject: String,
         scopes: Vec<String>,
-        groups: Vec<String>,
     },
 }
 
@@ -28,127 +33,157 @@ impl Caller {
     }
 }
 
-/// Who may write under a JWT authorizer.
+/// Who may use the routes that change resources or answer with secrets, under a JWT
+/// authorizer.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WriteAccess {
-    /// An OAuth scope that grants write access (`ADMIN_SCOPE`).
+pub struct AdminAccess {
+    /// The OAuth scope that grants them (`ADMIN_SCOPE`), matched exactly.
     pub scope: String,
-    /// A group (Cognito `cognito:groups` claim) that grants write access (`ADMIN_GROUP`).
-    pub group: String,
 }
 
-impl Default for WriteAccess {
+/// The former name, while callers move to [`AdminAccess`].
+#[doc(hidden)]
+pub type WriteAccess = AdminAccess;
+
+impl Default for AdminAccess {
     fn default() -> Self {
-        WriteAccess {
+        AdminAccess {
             scope: "ivs-automation/admin".to_owned(),
-            group: "ivs-admins".to_owned(),
         }
     }
 }
 
-impl WriteAccess {
-    /// Whether `caller` may use write routes. IAM callers are governed by their IAM policy
-    /// (API Gateway checked `execute-api:Invoke` on the route), so they may.
+impl AdminAccess {
+    /// Whether `caller` may use admin routes. IAM callers are governed by their IAM policy
+    /// (API Gateway checked `execute-api:Invoke` on the request's method and path), so they
+    /// may; SECURITY.md has a read-only operator's policy that excludes those routes.
     pub fn allows(&self, caller: &Caller) -> bool {
         match caller {
             Caller::Iam { .. } => true,
-            Caller::Jwt { scopes, groups, .. } => {
-                scopes.contains(&self.scope) || groups.contains(&self.group)
+            Caller::Jwt { scopes, .. } => scopes.contains(&self.scope),
+        }
+    }
+}
+
+/// Why a request's context names no caller the function accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// No authorizer identity at all (the route was not authorized by API Gateway, or the
+    /// function was invoked directly with a hand-made event).
+    NoIdentity,
+    /// A Cognito identity pool's guest (unauthenticated) identity.
+    UnauthenticatedCognitoIdentity,
+}
+
+impl Refusal {
+    pub fn message(self) -> &'static str {
+        match self {
+            Refusal::NoIdentity => "the request carries no authenticated identity",
+            Refusal::UnauthenticatedCognitoIdentity => {
+                "unauthenticated (guest) Cognito identities may not call the admin API"
             }
         }
     }
 }
 
-/// The caller of a request, from its API Gateway request context; `None` when the context
-/// carries no authenticated identity.
-pub fn caller(context: Option<&RequestContext>) -> Option<Caller> {
-    match context? {
+/// The caller of a request, from its API Gateway request context.
+pub fn caller(context: Option<&RequestContext>) -> Result<Caller, Refusal> {
+    match context.ok_or(Refusal::NoIdentity)? {
         RequestContext::ApiGatewayV2(ctx) => {
-            let authorizer = ctx.authorizer.as_ref()?;
+            let authorizer = ctx.authorizer.as_ref().ok_or(Refusal::NoIdentity)?;
             if let Some(iam) = &authorizer.iam {
-                let arn = iam.user_arn.clone().filter(|a| !a.is_empty())?;
-                return Some(Caller::Iam { arn });
+                let guest = iam
+                    .cognito_identity
+                    .as_ref()
+                    .is_some_and(|c| c.amr.iter().any(|a| a == "unauthenticated"));
+                if guest {
+                    return Err(Refusal::UnauthenticatedCognitoIdentity);
+                }
+                let arn = iam
+                    .user_arn
+                    .clone()
+                    .filter(|a| !a.is_empty())
+                    .ok_or(Refusal::NoIdentity)?;
+                return Ok(Caller::Iam { arn });
             }
-            let jwt = authorizer.jwt.as_ref()?;
-            let subject = jwt.claims.get("sub").filter(|s| !s.is_empty())?.clone();
+            let jwt = authorizer.jwt.as_ref().ok_or(Refusal::NoIdentity)?;
+            let subject = jwt
+                .claims
+                .get("sub")
+                .filter(|s| !s.is_empty())
+                .ok_or(Refusal::NoIdentity)?
+                .clone();
+            // API Gateway gives the access token's scopes as a list; ID tokens have none.
             let mut scopes = jwt.scopes.clone().unwrap_or_default();
             if let Some(scope) = jwt.claims.get("scope") {
                 scopes.extend(scope.split_whitespace().map(str::to_owned));
             }
-            let groups = jwt
-                .claims
-                .get("cognito:groups")
-                .map(|g| list_claim(g))
-                .unwrap_or_default();
-            Some(Caller::Jwt {
-                subject,
-                scopes,
-                groups,
-            })
+            Ok(Caller::Jwt { subject, scopes })
         }
         RequestContext::ApiGatewayV1(ctx) => {
+            if ctx
+                .identity
+                .cognito_authentication_type
+                .as_deref()
+                .is_some_and(|t| t.eq_ignore_ascii_case("unauthenticated"))
+            {
+                return Err(Refusal::UnauthenticatedCognitoIdentity);
+            }
             if let Some(arn) = ctx.identity.user_arn.clone().filter(|a| !a.is_empty()) {
-                return Some(Caller::Iam { arn });
+                return Ok(Caller::Iam { arn });
             }
             // A Cognito user pool authorizer puts the token's claims under `claims`.
-            let claims = ctx.authorizer.fields.get("claims")?;
-            let subject = claims.get("sub")?.as_str().filter(|s| !s.is_empty())?;
-            let field = |name: &str| claims.get(name).and_then(|v| v.as_str()).unwrap_or("");
-            Some(Caller::Jwt {
+            let claims = ctx
+                .authorizer
+                .fields
+                .get("claims")
+                .ok_or(Refusal::NoIdentity)?;
+            let subject = claims
+                .get("sub")
+                .and_then(|v| v.as_str())
+                .filter(|s| !s.is_empty())
+                .ok_or(Refusal::NoIdentity)?;
+            let scopes = claims
+                .get("scope")
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect();
+            Ok(Caller::Jwt {
                 subject: subject.to_owned(),
-                scopes: field("scope")
-                    .split_whitespace()
-                    .map(str::to_owned)
-                    .collect(),
-                groups: list_claim(field("cognito:groups")),
+                scopes,
             })
         }
-        _ => None,
+        _ => Err(Refusal::NoIdentity),
     }
-}
-
-/// A list claim as API Gateway renders it in a string: `[a b]`, `["a","b"]` or `a,b`.
-fn list_claim(value: &str) -> Vec<String> {
-    value
-        .trim()
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .split(|c: char| c == ',' || c.is_whitespace())
-        .map(|s| s.trim_matches('"'))
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn list_claims_in_every_rendering() {
-        assert_eq!(
-            list_claim("[ivs-admins viewers]"),
-            ["ivs-admins", "viewers"]
-        );
-        assert_eq!(
-            list_claim(r#"["ivs-admins","viewers"]"#),
-            ["ivs-admins", "viewers"]
-        );
-        assert_eq!(list_claim("ivs-admins"), ["ivs-admins"]);
-        assert!(list_claim("[]").is_empty());
+    fn jwt(scopes: &[&str]) -> Caller {
+        Caller::Jwt {
+            subject: "user-1".into(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        }
     }
 
     #[test]
-    fn write_access_under_jwt_needs_the_scope_or_the_group() {
-        let access = WriteAccess::default();
-        let jwt = |scopes: &[&str], groups: &[&str]| Caller::Jwt {
-            subject: "user-1".into(),
-            scopes: scopes.iter().map(|s| s.to_string()).collect(),
-            groups: groups.iter().map(|s| s.to_string()).collect(),
-        };
-        assert!(access.allows(&jwt(&["ivs-automation/admin"], &[])));
-        assert!(access.allows(&jwt(&[], &["ivs-admins"])));
-        assert!(!access.allows(&jwt(&["ivs-automation/read"], &["viewers"])));
+    fn admin_access_under_jwt_needs_exactly_the_scope() {
+        let access = AdminAccess::default();
+        assert!(access.allows(&jwt(&["openid", "ivs-automation/admin"])));
+        for scopes in [
+            &[][..],
+            &["ivs-automation/read"],
+            &["ivs-automation/admin2"],
+            &["ivs-automation/ADMIN"],
+            &["x,ivs-automation/admin"],
+            &["ivs-automation/admin "],
+        ] {
+            assert!(!access.allows(&jwt(scopes)), "{scopes:?}");
+        }
         assert!(access.allows(&Caller::Iam {
             arn: "arn:aws:iam::111122223333:role/ops".into()
         }));

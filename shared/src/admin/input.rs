@@ -163,7 +163,21 @@ pub fn resource(
     account: &str,
 ) -> Result<IvsArn, ApiError> {
     if value.starts_with("arn:") {
-        return IvsArn::parse_as(value, kind).map_err(|e| ApiError::bad_field(param, e.problem));
+        let arn =
+            IvsArn::parse_as(value, kind).map_err(|e| ApiError::bad_field(param, e.problem))?;
+        // The function manages one account's resources in one region (its IAM policy says
+        // so): another's would only fail later, at IVS, as a bare 500.
+        if arn.account() != account || arn.region() != region {
+            return Err(ApiError::bad_field(
+                param,
+                format!(
+                    "the ARN names account {} in {}; this API manages IVS resources of account {account} in {region}",
+                    arn.account(),
+                    arn.region()
+                ),
+            ));
+        }
+        return Ok(arn);
     }
     if value.is_empty() || value.len() > 64 || !value.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(ApiError::bad_field(
@@ -258,7 +272,7 @@ mod tests {
             arn.as_str(),
             "arn:aws:ivs:us-west-2:111122223333:channel/AbCd1234"
         );
-        let full = "arn:aws:ivs:eu-west-1:111122223333:channel/Zz9";
+        let full = "arn:aws:ivs:us-west-2:111122223333:channel/Zz9";
         assert_eq!(
             resource(
                 "channelId",
@@ -271,6 +285,26 @@ mod tests {
             .as_str(),
             full
         );
+        // Another region's or another account's ARN: 400 naming the field, before any call.
+        for foreign in [
+            "arn:aws:ivs:eu-west-1:111122223333:channel/Zz9",
+            "arn:aws:ivs:us-west-2:444455556666:channel/Zz9",
+        ] {
+            let e = resource(
+                "channelId",
+                foreign,
+                ResourceType::Channel,
+                "us-west-2",
+                "111122223333",
+            )
+            .unwrap_err();
+            assert_eq!(e.status, 400, "{foreign}");
+            assert!(
+                e.message.starts_with("channelId: the ARN names account"),
+                "{}",
+                e.message
+            );
+        }
         for bad in [
             "../etc/passwd",
             "a b",

@@ -22,7 +22,7 @@ pub mod views;
 
 use std::time::Instant;
 
-use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
+use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, X_CONTENT_TYPE_OPTIONS};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::Value;
@@ -33,7 +33,7 @@ use crate::error::Error;
 use crate::ivs::{sdk_config_from_env, Ivs};
 use crate::token::SignerCell;
 
-pub use auth::{Caller, WriteAccess};
+pub use auth::{AdminAccess, Caller, WriteAccess};
 pub use error::ApiError;
 pub use router::{Op, Route, ROUTES};
 
@@ -41,10 +41,9 @@ pub use router::{Op, Route, ROUTES};
 pub mod env {
     /// Secrets Manager secret id of the playback private key (PEM, SEC1 or PKCS#8).
     pub const PLAYBACK_KEY_SECRET_ID: &str = "PLAYBACK_KEY_SECRET_ID";
-    /// OAuth scope that grants write routes under a JWT authorizer.
+    /// OAuth scope that grants the routes that change resources or answer with secrets,
+    /// under a JWT authorizer.
     pub const ADMIN_SCOPE: &str = "ADMIN_SCOPE";
-    /// Cognito group that grants write routes under a JWT authorizer.
-    pub const ADMIN_GROUP: &str = "ADMIN_GROUP";
     /// Account of the IVS resources addressed by id (default: the function's own account).
     pub const IVS_ACCOUNT_ID: &str = "IVS_ACCOUNT_ID";
     /// Region of the IVS resources addressed by id (default: the function's own region).
@@ -64,7 +63,7 @@ pub struct AdminApi {
     ivs: Ivs,
     /// `None` when no playback key secret is configured.
     signer: Option<SignerCell>,
-    write_access: WriteAccess,
+    admin_access: AdminAccess,
     scope: Scope,
 }
 
@@ -149,13 +148,13 @@ impl AdminApi {
     pub fn new(
         ivs: Ivs,
         signer: Option<SignerCell>,
-        write_access: WriteAccess,
+        admin_access: AdminAccess,
         scope: Scope,
     ) -> Self {
         AdminApi {
             ivs,
             signer,
-            write_access,
+            admin_access,
             scope,
         }
     }
@@ -171,13 +170,11 @@ impl AdminApi {
         let signer =
             secret_id.map(|id| SignerCell::new(aws_sdk_secretsmanager::Client::new(&config), id));
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let defaults = WriteAccess::default();
         Ok(AdminApi::new(
             Ivs::new(aws_sdk_ivs::Client::new(&config)),
             signer,
-            WriteAccess {
-                scope: var(env::ADMIN_SCOPE).unwrap_or(defaults.scope),
-                group: var(env::ADMIN_GROUP).unwrap_or(defaults.group),
+            AdminAccess {
+                scope: var(env::ADMIN_SCOPE).unwrap_or_else(|| AdminAccess::default().scope),
             },
             Scope {
                 account: var(env::IVS_ACCOUNT_ID),
@@ -207,10 +204,7 @@ impl AdminApi {
         // to the URI); an HTTP API's named stage is stripped by `api_path`.
         let path = api_path(request.raw_http_path(), context);
         let caller = auth::caller(context);
-        let (outcome, route_path) = match self
-            .answer(&request, &method, &path, caller.as_ref())
-            .await
-        {
+        let (outcome, route_path) = match self.answer(&request, &method, &path, &caller).await {
             (Ok(reply), route) => (Ok(reply), route),
             (Err(Failure::Api(e)), route) => (Err(e), route),
             (Err(Failure::Internal(detail)), route) => {
@@ -238,8 +232,23 @@ impl AdminApi {
         request: &Request,
         method: &str,
         path: &str,
-        caller: Option<&Caller>,
+        caller: &Result<Caller, auth::Refusal>,
     ) -> (Result<Reply, Failure>, &'static str) {
+        // Identity first: an unauthenticated request learns nothing, not even which routes
+        // exist.
+        let caller = match caller {
+            Ok(caller) => caller,
+            Err(refusal) => {
+                warn!(
+                    reason = refusal.message(),
+                    "request without an accepted identity refused"
+                );
+                return (
+                    Err(ApiError::new(401, "Unauthenticated", refusal.message()).into()),
+                    "",
+                );
+            }
+        };
         let (route, params) = match router::route(method, path) {
             Ok(found) => found,
             Err(router::NoRoute::NotFound) => {
@@ -266,30 +275,17 @@ impl AdminApi {
                 )
             }
         };
-        let Some(caller) = caller else {
-            warn!(
-                route = route.path,
-                "request without an authenticated identity refused"
-            );
-            return (
-                Err(ApiError::new(
-                    401,
-                    "Unauthenticated",
-                    "the request carries no authenticated identity",
-                )
-                .into()),
-                route.path,
-            );
-        };
-        if route.write && !self.write_access.allows(caller) {
+        if route.needs_admin() && !self.admin_access.allows(caller) {
+            let what = if route.write {
+                "this route changes resources"
+            } else {
+                "this route answers with secrets"
+            };
             return (
                 Err(ApiError::new(
                     403,
                     "Forbidden",
-                    format!(
-                        "this route changes resources: it needs the {} scope or the {} group",
-                        self.write_access.scope, self.write_access.group
-                    ),
+                    format!("{what}: it needs the {} scope", self.admin_access.scope),
                 )
                 .into()),
                 route.path,
@@ -377,7 +373,9 @@ fn respond(status: u16, body: Option<&Value>, retry_after: Option<u32>) -> Respo
     let mut builder = Response::builder()
         .status(status)
         // Answers can carry stream keys and tokens: never cached on the way.
-        .header(CACHE_CONTROL, "no-store");
+        .header(CACHE_CONTROL, "no-store")
+        // JSON is JSON: no browser may sniff it into something it would run.
+        .header(X_CONTENT_TYPE_OPTIONS, "nosniff");
     if let Some(seconds) = retry_after {
         builder = builder.header(RETRY_AFTER, seconds.to_string());
     }

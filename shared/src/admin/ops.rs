@@ -168,7 +168,7 @@ struct ChannelFields {
 }
 
 impl ChannelFields {
-    fn validate(&self, allow_tags: bool) -> std::result::Result<(), ApiError> {
+    fn validate(&self, allow_tags: bool, call: &Call<'_>) -> std::result::Result<(), ApiError> {
         if let Some(n) = &self.name {
             name("name", n)?;
         }
@@ -195,7 +195,12 @@ impl ChannelFields {
         ] {
             // "" removes the reference (IVS's convention).
             if let Some(arn) = arn.as_deref().filter(|a| !a.is_empty()) {
-                IvsArn::parse_as(arn, kind).map_err(|e| ApiError::bad_field(field, e.problem))?;
+                if !arn.starts_with("arn:") {
+                    IvsArn::parse_as(arn, kind)
+                        .map_err(|e| ApiError::bad_field(field, e.problem))?;
+                }
+                // Parsed, and of this API's account and region.
+                call.arn_of(field, arn, kind)?;
             }
         }
         match (&self.tags, allow_tags) {
@@ -211,7 +216,7 @@ impl ChannelFields {
 
 async fn create_channel(api: &AdminApi, call: &Call<'_>) -> Result<Reply> {
     let f: ChannelFields = json_body(call.body)?;
-    f.validate(true)?;
+    f.validate(true, call)?;
     let client = api.ivs().client();
     let out = api
         .ivs()
@@ -316,7 +321,7 @@ async fn get_channel(api: &AdminApi, call: &Call<'_>) -> Result<Reply> {
 async fn update_channel(api: &AdminApi, call: &Call<'_>) -> Result<Reply> {
     let arn = call.arn("channelId", ResourceType::Channel)?;
     let f: ChannelFields = json_body(call.body)?;
-    f.validate(false)?;
+    f.validate(false, call)?;
     let client = api.ivs().client();
     let out = api
         .ivs()
@@ -798,21 +803,37 @@ struct ImportKeyBody {
     tags: Option<HashMap<String, String>>,
 }
 
+/// The one `PUBLIC KEY` block of `material`, re-encoded: nothing else of the body reaches
+/// IVS. A body holding a private key is refused without a word of it in the answer (the
+/// key should then be treated as exposed and replaced).
+fn public_key_only(material: &str) -> std::result::Result<String, ApiError> {
+    const FIELD: &str = "publicKeyMaterial";
+    // Any private key PEM label (`PRIVATE KEY`, `EC PRIVATE KEY`, `ENCRYPTED PRIVATE KEY`, …).
+    if material.contains("PRIVATE KEY") {
+        return Err(ApiError::bad_field(
+            FIELD,
+            "holds a private key: send only the public half (-----BEGIN PUBLIC KEY-----), and \
+             replace the private key, which has now left where it was kept",
+        ));
+    }
+    match pem::parse_many(material).as_deref() {
+        Ok([only]) if only.tag() == "PUBLIC KEY" => Ok(pem::encode_config(
+            only,
+            pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+        )),
+        _ => Err(ApiError::bad_field(
+            FIELD,
+            "must be exactly one PEM public key (-----BEGIN PUBLIC KEY-----), the P-384 public half",
+        )),
+    }
+}
+
 async fn import_playback_key_pair(api: &AdminApi, call: &Call<'_>) -> Result<Reply> {
     let body: ImportKeyBody = json_body(call.body)?;
     if let Some(n) = &body.name {
         name("name", n)?;
     }
-    if !body
-        .public_key_material
-        .contains("-----BEGIN PUBLIC KEY-----")
-    {
-        return Err(ApiError::bad_field(
-            "publicKeyMaterial",
-            "must be a PEM public key (-----BEGIN PUBLIC KEY-----): the P-384 public half, never the private key",
-        )
-        .into());
-    }
+    let public_key = public_key_only(&body.public_key_material)?;
     if let Some(t) = &body.tags {
         tags("tags", t)?;
     }
@@ -823,7 +844,7 @@ async fn import_playback_key_pair(api: &AdminApi, call: &Call<'_>) -> Result<Rep
             client
                 .import_playback_key_pair()
                 .set_name(body.name.clone())
-                .public_key_material(&body.public_key_material)
+                .public_key_material(&public_key)
                 .set_tags(body.tags.clone())
                 .send()
         })

@@ -45,38 +45,69 @@ pub enum Op {
     BatchRevokeViewerSessions,
 }
 
-/// One route: method, path template (`{name}` is a path parameter) and whether it changes
-/// anything (write routes need the admin scope or group under a JWT authorizer).
+/// One route: method, path template (`{name}` is a path parameter), whether it changes
+/// anything and whether its answer carries a secret (a stream key's value, a playback token
+/// or a tokenized playback URL). Routes that do either need the admin scope under a JWT
+/// authorizer ([`Route::needs_admin`]); IAM callers are governed by their IAM policy
+/// (SECURITY.md has a read-only operator's policy that excludes them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Route {
     pub method: &'static str,
     pub path: &'static str,
     pub op: Op,
     pub write: bool,
+    pub secret: bool,
 }
 
+impl Route {
+    /// Whether a JWT caller needs the admin scope for this route: it changes something or
+    /// answers with a secret.
+    pub const fn needs_admin(&self) -> bool {
+        self.write || self.secret
+    }
+}
+
+const fn route_of(
+    method: &'static str,
+    path: &'static str,
+    op: Op,
+    write: bool,
+    secret: bool,
+) -> Route {
+    Route {
+        method,
+        path,
+        op,
+        write,
+        secret,
+    }
+}
+
+/// Reads nothing secret.
 const fn read(method: &'static str, path: &'static str, op: Op) -> Route {
-    Route {
-        method,
-        path,
-        op,
-        write: false,
-    }
+    route_of(method, path, op, false, false)
 }
 
+/// Reads that answer with secrets (stream key values).
+const fn secret_read(method: &'static str, path: &'static str, op: Op) -> Route {
+    route_of(method, path, op, false, true)
+}
+
+/// Changes something; answers with no secret.
 const fn write(method: &'static str, path: &'static str, op: Op) -> Route {
-    Route {
-        method,
-        path,
-        op,
-        write: true,
-    }
+    route_of(method, path, op, true, false)
+}
+
+/// Changes something and answers with a secret (a new stream key's value, which operators
+/// need once to configure the encoder; a playback token).
+const fn secret_write(method: &'static str, path: &'static str, op: Op) -> Route {
+    route_of(method, path, op, true, true)
 }
 
 /// Every route of the admin API.
 pub const ROUTES: &[Route] = &[
     // Channels
-    write("POST", "/channels", Op::CreateChannel),
+    secret_write("POST", "/channels", Op::CreateChannel),
     read("GET", "/channels", Op::ListChannels),
     read("POST", "/channels/batch-get", Op::BatchGetChannels),
     read("GET", "/channels/{channelId}", Op::GetChannel),
@@ -84,7 +115,7 @@ pub const ROUTES: &[Route] = &[
     write("DELETE", "/channels/{channelId}", Op::DeleteChannel),
     read("GET", "/channels/{channelId}/status", Op::ChannelStatus),
     // Stream keys
-    write(
+    secret_write(
         "POST",
         "/channels/{channelId}/stream-keys",
         Op::CreateStreamKey,
@@ -94,16 +125,16 @@ pub const ROUTES: &[Route] = &[
         "/channels/{channelId}/stream-keys",
         Op::ListStreamKeys,
     ),
-    read("POST", "/stream-keys/batch-get", Op::BatchGetStreamKeys),
-    read("GET", "/stream-keys/{streamKeyId}", Op::GetStreamKey),
+    secret_read("POST", "/stream-keys/batch-get", Op::BatchGetStreamKeys),
+    secret_read("GET", "/stream-keys/{streamKeyId}", Op::GetStreamKey),
     write("DELETE", "/stream-keys/{streamKeyId}", Op::DeleteStreamKey),
-    write(
+    secret_write(
         "POST",
         "/channels/{channelId}/rotate-key",
         Op::RotateStreamKey,
     ),
     write("POST", "/channels/{channelId}/suspend", Op::SuspendChannel),
-    write("POST", "/channels/{channelId}/resume", Op::ResumeChannel),
+    secret_write("POST", "/channels/{channelId}/resume", Op::ResumeChannel),
     // Streams
     read("GET", "/channels/{channelId}/stream", Op::GetStream),
     read("GET", "/streams", Op::ListStreams),
@@ -168,7 +199,7 @@ pub const ROUTES: &[Route] = &[
     write("POST", "/tags/{resourceArn}", Op::TagResource),
     write("DELETE", "/tags/{resourceArn}", Op::UntagResource),
     // Viewers of private channels
-    write(
+    secret_write(
         "POST",
         "/channels/{channelId}/playback-token",
         Op::MintPlaybackToken,
@@ -230,6 +261,12 @@ impl fmt::Display for NoRoute {
 /// `/sessions/{streamId}`, `/channels/batch-get` over `/channels/{channelId}`); among them,
 /// the one of `method`, else 405 with their methods.
 pub fn route(method: &str, path: &str) -> Result<(&'static Route, Params), NoRoute> {
+    // An empty segment (`//stream-keys/k`) is no route: IAM policies match the request path
+    // as sent, so a path that only the router would tidy up could slip past a Deny written
+    // for `GET/stream-keys/*`.
+    if path.trim_end_matches('/').contains("//") {
+        return Err(NoRoute::NotFound);
+    }
     let segments = join_arns(split(path));
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     let mut candidates: Vec<(&'static Route, Params, usize)> = Vec::new();
@@ -403,6 +440,12 @@ mod tests {
     #[test]
     fn unknown_paths_and_methods_are_told_apart() {
         assert_eq!(route("GET", "/nope"), Err(NoRoute::NotFound));
+        // Empty segments are refused, not tidied: an IAM Deny on `GET/stream-keys/*` would
+        // not match `GET//stream-keys/k`.
+        for path in ["//stream-keys/k", "/stream-keys//k", "/channels//c1"] {
+            assert_eq!(route("GET", path), Err(NoRoute::NotFound), "{path}");
+        }
+        assert_eq!(route("GET", "/stream-keys/k/").unwrap().0.op, Op::GetStreamKey);
         assert_eq!(route("GET", "/channels/a/b/c/d"), Err(NoRoute::NotFound));
         assert_eq!(
             route("PUT", "/channels/c1"),
