@@ -5,7 +5,13 @@
 //!   SQS dead-letter queue that lets the rule in, and its own async failures go to an SQS
 //!   on-failure destination after two retries;
 //! - every admin route requires authorization (IAM by default, JWT by parameter; never none),
-//!   and under JWT exactly the write routes of the router require the admin scope;
+//!   and under JWT exactly the routes of the router that change resources or answer with
+//!   secrets (`Route::needs_admin`) require the admin scope, for every form of their path
+//!   (ids, ARNs as an HTTP API routes them), routed as API Gateway routes HTTP APIs;
+//! - the example identity policies of IAM callers (docs/iam), evaluated as IAM evaluates them,
+//!   allow a read-only operator exactly the routes that need no admin scope, and an admin all;
+//! - with ChannelArns, the event functions may act on those channels only; the ARN parameters
+//!   that become policy resources admit no IAM wildcard;
 //! - no IVS wildcard action, `Resource: '*'` only for IVS's account-wide List* actions, IVS
 //!   resources as `arn:${AWS::Partition}:ivs:${AWS::Region}:${AWS::AccountId}:…` patterns,
 //!   Secrets Manager read on the playback key's secret only;
@@ -26,7 +32,7 @@ use chrono::{TimeDelta, Utc};
 use ivs_emulator::{Config, Emulator, Server};
 use serde_json::{json, Value};
 use shared::admin::router::{route, ROUTES};
-use shared::admin::{AdminApi, Scope, WriteAccess};
+use shared::admin::{AdminAccess, AdminApi, Scope};
 use shared::events::DetailType;
 use shared::policy::{env, tags};
 use shared::sweeper::{env as sweep_env, tags as sweep_tags, SweepSettings, Sweeper};
@@ -250,24 +256,231 @@ fn every_event_function_has_a_dead_letter_path() {
     }
 }
 
-/// The route API Gateway picks for a request: an exact route key first, else the method's
-/// greedy `/{proxy+}` route (the template uses no other path variables, no ANY, no $default).
-fn gateway_route<'r>(routes: &'r [(String, Value)], method: &str, path: &str) -> &'r Value {
-    routes
-        .iter()
-        .find(|(key, _)| *key == format!("{method} {path}"))
-        .or_else(|| {
-            routes
-                .iter()
-                .find(|(key, _)| *key == format!("{method} /{{proxy+}}"))
-        })
-        .map(|(_, r)| r)
-        .unwrap_or_else(|| panic!("no route for {method} {path}"))
+/// How well a route's path matches a request path, by API Gateway's priorities for HTTP APIs
+/// (greater is better): a path with path variables (`{name}`, exactly one segment each; the
+/// all-literal, exact path the best of them) over a greedy `{proxy+}` (one or more
+/// segments), the greedy path with the longest matching prefix first; between two paths of
+/// the same kind, the first segment where one has a literal and the other a variable decides
+/// (`/channels/batch-get` over `/channels/{channelId}`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum PathMatch {
+    /// A `…/{proxy+}` route: the number of segments before `{proxy+}`, then which of them are
+    /// literals.
+    Greedy { prefix: usize, literals: Vec<bool> },
+    /// A route without a greedy variable: which of its segments are literals.
+    Variables(Vec<bool>),
+}
+
+fn segments(path: &str) -> Vec<&str> {
+    let path = path
+        .strip_prefix('/')
+        .unwrap_or_else(|| panic!("{path}: no leading /"));
+    if path.is_empty() {
+        Vec::new()
+    } else {
+        path.split('/').collect()
+    }
+}
+
+/// How the route path `template` matches the request path `path` (already decoded, as an HTTP
+/// API routes it), if it does.
+fn path_match(template: &str, path: &str) -> Option<PathMatch> {
+    let (template, request) = (segments(template), segments(path));
+    let variable = |t: &str| t.starts_with('{') && t.ends_with('}');
+    let (prefix, greedy) = match template.split_last() {
+        Some((last, prefix)) if variable(last) && last.ends_with("+}") => (prefix, true),
+        _ => (&template[..], false),
+    };
+    let fits = if greedy {
+        request.len() > prefix.len()
+    } else {
+        request.len() == prefix.len()
+    };
+    if !fits {
+        return None;
+    }
+    let mut literals = Vec::with_capacity(prefix.len());
+    for (t, s) in prefix.iter().zip(&request) {
+        assert!(
+            !t.ends_with("+}"),
+            "{t}: a greedy variable must end the path"
+        );
+        if variable(t) {
+            if s.is_empty() {
+                return None;
+            }
+            literals.push(false);
+        } else if t == s {
+            literals.push(true);
+        } else {
+            return None;
+        }
+    }
+    Some(if greedy {
+        PathMatch::Greedy {
+            prefix: prefix.len(),
+            literals,
+        }
+    } else {
+        PathMatch::Variables(literals)
+    })
+}
+
+/// The route an HTTP API picks for a request (its decoded path), as API Gateway documents it
+/// (Developer Guide, "Routing API requests" for HTTP APIs): the exact route key first, then
+/// the best path match ([`PathMatch`]); for equally good paths, the route of the request's
+/// method over an `ANY` route (which takes the methods not defined for the resource). No
+/// match: the `$default` route, else none (API Gateway answers 404 itself). Two routes equally
+/// good for one request would be a template error.
+fn gateway_route<'r>(routes: &'r [(String, Value)], method: &str, path: &str) -> Option<&'r Value> {
+    let mut best: Option<((PathMatch, bool), &'r str, &'r Value)> = None;
+    for (key, route) in routes {
+        if key == "$default" {
+            continue;
+        }
+        let (route_method, route_path) = key
+            .split_once(' ')
+            .unwrap_or_else(|| panic!("{key}: not METHOD /path"));
+        if route_method != method && route_method != "ANY" {
+            continue;
+        }
+        let Some(matched) = path_match(route_path, path) else {
+            continue;
+        };
+        let rank = (matched, route_method == method);
+        match &best {
+            Some((b, other, _)) if *b == rank => {
+                panic!("{method} {path}: {key} and {other} match equally")
+            }
+            Some((b, _, _)) if *b > rank => {}
+            _ => best = Some((rank, key, route)),
+        }
+    }
+    best.map(|(_, _, route)| route).or_else(|| {
+        routes
+            .iter()
+            .find(|(key, _)| key == "$default")
+            .map(|(_, route)| route)
+    })
 }
 
 #[test]
-fn every_admin_route_requires_authorization_and_writes_need_the_scope_under_jwt() {
+fn the_gateway_model_routes_as_api_gateway_documents() {
+    // The Developer Guide's example, a greedy route beside ours, and `ANY`.
+    let keys = [
+        "GET /pets/dog/1",
+        "GET /pets/dog/{id}",
+        "GET /pets/{proxy+}",
+        "ANY /{proxy+}",
+        "GET /{proxy+}",
+        "POST /pets/{id}",
+        "ANY /pets/{id}",
+        "GET /channels/batch-get",
+        "GET /channels/{channelId}",
+    ];
+    let routes: Vec<(String, Value)> = keys.iter().map(|k| (k.to_string(), json!(k))).collect();
+    let chosen = |method, path| gateway_route(&routes, method, path).map(|r| r.as_str().unwrap());
+    assert_eq!(chosen("GET", "/pets/dog/1"), Some("GET /pets/dog/1"));
+    assert_eq!(chosen("GET", "/pets/dog/2"), Some("GET /pets/dog/{id}"));
+    assert_eq!(chosen("GET", "/pets/cat/1"), Some("GET /pets/{proxy+}"));
+    assert_eq!(
+        chosen("GET", "/pets/dog/1/toys"),
+        Some("GET /pets/{proxy+}")
+    );
+    assert_eq!(chosen("GET", "/pets"), Some("GET /{proxy+}"));
+    assert_eq!(chosen("PUT", "/pets/dog/1"), Some("ANY /{proxy+}"));
+    assert_eq!(chosen("POST", "/pets/7"), Some("POST /pets/{id}"));
+    assert_eq!(chosen("PUT", "/pets/7"), Some("ANY /pets/{id}"));
+    assert_eq!(
+        chosen("GET", "/channels/batch-get"),
+        Some("GET /channels/batch-get")
+    );
+    assert_eq!(
+        chosen(
+            "GET",
+            "/channels/arn:aws:ivs:us-west-2:111122223333:channel/AbCd"
+        ),
+        Some("GET /{proxy+}")
+    );
+    // `{proxy+}` takes one segment at least; without `$default` nothing is left.
+    let only_greedy = vec![("GET /pets/{proxy+}".to_owned(), json!("greedy"))];
+    assert_eq!(gateway_route(&only_greedy, "GET", "/pets"), None);
+    assert_eq!(
+        gateway_route(&only_greedy, "GET", "/pets/a/b"),
+        Some(&json!("greedy"))
+    );
+}
+
+/// Stand-ins for a route's path parameters: ids, or decoded ARNs (what an HTTP API routes on:
+/// it decodes `%2F` before routing, so an ARN's `/` splits it in two segments).
+fn parameter_value(name: &str, as_arn: bool) -> String {
+    let arn =
+        |kind: &str, id: &str| format!("arn:aws:ivs:{}:{}:{kind}/{id}", cfn::REGION, cfn::ACCOUNT);
+    let (kind, id) = match name {
+        "channelId" => ("channel", "AbCdEf123456"),
+        "streamKeyId" => ("stream-key", "AbCd1234"),
+        "keyPairId" => ("playback-key", "KpAbCd1234"),
+        "recordingConfigurationId" => ("recording-configuration", "RcAbCd1234"),
+        // Always an ARN: a channel's, or a stream key's.
+        "resourceArn" if as_arn => return arn("stream-key", "AbCd1234"),
+        "resourceArn" => return arn("channel", "AbCdEf123456"),
+        // Stream sessions are addressed by id only.
+        "streamId" => return "st-1AbCdEf".to_owned(),
+        other => panic!("no stand-in for path parameter {other}"),
+    };
+    if as_arn {
+        arn(kind, id)
+    } else {
+        id.to_owned()
+    }
+}
+
+/// A router route's path with its parameters filled in, each form a request may take: ids
+/// (`/stream-keys/AbCd1234`) and decoded ARNs
+/// (`/stream-keys/arn:aws:ivs:us-west-2:111122223333:stream-key/AbCd1234`), each checked to
+/// reach that route through the function's router.
+fn request_paths(r: &shared::admin::Route) -> Vec<(&'static str, String)> {
+    let mut forms = Vec::new();
+    for (form, as_arn) in [("id", false), ("ARN", true)] {
+        let path: Vec<String> = r
+            .path
+            .split('/')
+            .map(
+                |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                    Some(name) => parameter_value(name, as_arn),
+                    None => s.to_owned(),
+                },
+            )
+            .collect();
+        let path = path.join("/");
+        let (routed, _) = route(r.method, &path)
+            .unwrap_or_else(|e| panic!("{} {path}: the router says {e}", r.method));
+        assert_eq!(routed, r, "{} {path}", r.method);
+        if !forms.iter().any(|(_, p)| *p == path) {
+            forms.push((form, path));
+        }
+    }
+    forms
+}
+
+/// The admin API's route keys, in the order of the template.
+const GATEWAY_ROUTE_KEYS: &[&str] = &[
+    "GET /{proxy+}",
+    "GET /stream-keys/{proxy+}",
+    "POST /channels/batch-get",
+    "POST /stream-keys/batch-get",
+    "POST /{proxy+}",
+    "PATCH /{proxy+}",
+    "DELETE /{proxy+}",
+];
+
+#[test]
+fn every_admin_route_requires_authorization_and_admin_routes_need_the_scope_under_jwt() {
     let template = cfn::template();
+    // The scope the gateway requires by default: the function's own default.
+    let admin_scope = template["Parameters"]["AdminScope"]["Default"].clone();
+    assert_eq!(admin_scope, "ivs-automation/admin");
+    assert_eq!(admin_scope, AdminAccess::default().scope.as_str());
     for auth in ["IAM", "JWT"] {
         let overrides: &[(&str, &str)] = if auth == "JWT" {
             &[
@@ -292,7 +505,15 @@ fn every_admin_route_requires_authorization_and_writes_need_the_scope_under_jwt(
                 )
             })
             .collect();
-        assert_eq!(routes.len(), 6, "{auth}");
+        assert_eq!(routes.len(), GATEWAY_ROUTE_KEYS.len(), "{auth}");
+        assert_eq!(
+            routes
+                .iter()
+                .map(|(k, _)| k.as_str())
+                .collect::<BTreeSet<_>>(),
+            GATEWAY_ROUTE_KEYS.iter().copied().collect::<BTreeSet<_>>(),
+            "{auth}"
+        );
         for (key, route) in &routes {
             assert!(
                 !key.starts_with("ANY ") && key != "$default",
@@ -315,31 +536,39 @@ fn every_admin_route_requires_authorization_and_writes_need_the_scope_under_jwt(
             of_type(&resources, "AWS::ApiGatewayV2::Authorizer").len(),
             usize::from(auth == "JWT")
         );
-        // Every route of the router, as API Gateway would route it: under JWT the write routes
-        // need the admin scope, and the read routes do not (readers can read).
+        // Every route of the router, in each form a request may take, as API Gateway would
+        // route it: under JWT the routes that change resources or answer with secrets
+        // (needs_admin) need the admin scope, and the others do not (readers can read).
+        let mut scoped_gateway_routes = BTreeSet::new();
         for r in ROUTES {
-            let path = r.path.replace('{', "x").replace('}', "");
-            let chosen = gateway_route(&routes, r.method, &path);
-            let scopes = chosen
-                .get("AuthorizationScopes")
-                .cloned()
-                .unwrap_or(json!([]));
-            if auth == "JWT" && r.write {
-                assert_eq!(
-                    scopes,
-                    json!(["ivs-automation/admin"]),
-                    "{} {}",
-                    r.method,
-                    r.path
-                );
-            } else {
-                assert_eq!(
-                    scopes,
-                    json!([]),
-                    "{auth}: {} {} needs no scope",
-                    r.method,
-                    r.path
-                );
+            for (form, path) in request_paths(r) {
+                let what = format!("{auth}: {} {} ({form} form: {path})", r.method, r.path);
+                let chosen = gateway_route(&routes, r.method, &path)
+                    .unwrap_or_else(|| panic!("{what}: no gateway route"));
+                let scopes = chosen
+                    .get("AuthorizationScopes")
+                    .cloned()
+                    .unwrap_or(json!([]));
+                if auth == "JWT" && r.needs_admin() {
+                    assert_eq!(
+                        scopes,
+                        json!([admin_scope]),
+                        "{what}: its answer carries a secret or it changes something \
+                         (write {}, secret {}), yet the gateway route {} lets any token in",
+                        r.write,
+                        r.secret,
+                        chosen["RouteKey"]
+                    );
+                    scoped_gateway_routes.insert(chosen["RouteKey"].as_str().unwrap().to_owned());
+                } else {
+                    assert_eq!(scopes, json!([]), "{what} needs no scope");
+                }
+            }
+        }
+        if auth == "JWT" {
+            // The stream-key reads have routes of their own.
+            for key in ["GET /stream-keys/{proxy+}", "POST /stream-keys/batch-get"] {
+                assert!(scoped_gateway_routes.contains(key), "{key}");
             }
         }
         // The gateway may invoke the function, from this API only.
@@ -349,12 +578,19 @@ fn every_admin_route_requires_authorization_and_writes_need_the_scope_under_jwt(
             .as_str()
             .unwrap()
             .contains("${AdminHttpApi}"));
-        // Throttled and logged.
+        // Throttled and logged, with who called (the IAM caller, the JWT subject).
         let stage = &resources["AdminStage"]["Properties"];
         assert!(stage["DefaultRouteSettings"]["ThrottlingRateLimit"].is_string());
         assert!(stage["DefaultRouteSettings"]["ThrottlingBurstLimit"].is_string());
         assert!(get_att(&stage["AccessLogSettings"]["DestinationArn"]).is_some());
+        let format: Value =
+            serde_json::from_str(stage["AccessLogSettings"]["Format"].as_str().unwrap())
+                .expect("the access log format is JSON");
+        assert_eq!(format["caller"], "$context.identity.userArn");
+        assert_eq!(format["subject"], "$context.authorizer.claims.sub");
     }
+    // No Cognito group: the gateway checks scopes only, so access is by the admin scope alone.
+    assert!(template["Parameters"].get("AdminGroup").is_none());
 }
 
 /// Each function's policy statements, as written (both branches of an `Fn::If`).
@@ -427,7 +663,27 @@ fn no_ivs_wildcards_and_star_only_for_account_wide_lists() {
                 assert_eq!(resources, [json!({"Ref": "PlaybackKeySecretArn"})]);
                 continue;
             }
+            // A resource chosen by a condition: both branches are checked. Only the event
+            // functions' channel statements may name the ChannelArns parameter (its
+            // AllowedPattern admits whole channel ARNs only: the parameters test).
+            let resources: Vec<Value> = resources
+                .iter()
+                .flat_map(
+                    |resource| match resource.get("Fn::If").and_then(Value::as_array) {
+                        Some(branches) => branches[1..].to_vec(),
+                        None => vec![resource.clone()],
+                    },
+                )
+                .collect();
             for resource in &resources {
+                if reference(resource) == Some("ChannelArns") {
+                    assert!(
+                        [STREAM_EVENTS_FN, RECORDING_EVENTS_FN].contains(&name.as_str())
+                            && statement["Sid"] == "IvsOnChannels",
+                        "{name}: {statement}"
+                    );
+                    continue;
+                }
                 if resource == "*" {
                     for action in &actions {
                         let op = action.strip_prefix("ivs:").unwrap();
@@ -467,6 +723,282 @@ fn no_ivs_wildcards_and_star_only_for_account_wide_lists() {
     }
 }
 
+/// The statements of a function with this Sid, in the stack.
+fn statements_with_sid(stack: &Stack, function: &str, sid: &str) -> Vec<Value> {
+    let resources = stack.resources();
+    one_or_many(&resources[function]["Properties"]["Policies"])
+        .iter()
+        .flat_map(|p| one_or_many(&p["Statement"]))
+        .filter(|s| s["Sid"] == sid)
+        .collect()
+}
+
+#[test]
+fn with_channel_arns_the_event_functions_may_act_on_those_channels_only() {
+    let template = cfn::template();
+    let listed = [
+        format!(
+            "arn:aws:ivs:{}:{}:channel/AbCdEf123456",
+            cfn::REGION,
+            cfn::ACCOUNT
+        ),
+        format!(
+            "arn:aws:ivs:{}:{}:channel/GhIjKl789012",
+            cfn::REGION,
+            cfn::ACCOUNT
+        ),
+    ];
+    let every_channel = format!("arn:aws:ivs:{}:{}:channel/*", cfn::REGION, cfn::ACCOUNT);
+    let every_key = format!("arn:aws:ivs:{}:{}:stream-key/*", cfn::REGION, cfn::ACCOUNT);
+    let joined = listed.join(",");
+    for (overrides, channels) in [
+        (vec![], vec![every_channel.clone()]),
+        (vec![("ChannelArns", joined.as_str())], listed.to_vec()),
+    ] {
+        let stack = Stack::new(&template, &overrides);
+        let what = format!("ChannelArns={:?}", overrides.first().map(|(_, v)| v));
+        for function in [STREAM_EVENTS_FN, RECORDING_EVENTS_FN] {
+            let on_channels = statements_with_sid(&stack, function, "IvsOnChannels");
+            assert_eq!(on_channels.len(), 1, "{function}");
+            assert_eq!(
+                one_or_many(&on_channels[0]["Resource"]),
+                channels.iter().map(|c| json!(c)).collect::<Vec<_>>(),
+                "{what}: {function}"
+            );
+            // No other statement names channels; stream keys cannot be narrowed by channel.
+            for statement in statements(&stack.resources()[function], function) {
+                if statement["Sid"] == "IvsOnChannels" {
+                    continue;
+                }
+                let resources = stack.resolve(&statement["Resource"]).unwrap();
+                for resource in one_or_many(&resources) {
+                    assert!(
+                        !resource.as_str().unwrap().contains(":channel/"),
+                        "{what}: {function}: {statement}"
+                    );
+                }
+            }
+        }
+        for on_keys in statements_with_sid(&stack, STREAM_EVENTS_FN, "IvsOnStreamKeys") {
+            assert_eq!(on_keys["Resource"], every_key, "{what}");
+        }
+        // The sweeper does not honour ChannelArns: it keeps every channel.
+        let sweeper = statements_with_sid(&stack, SWEEPER_FN, "IvsOnChannels");
+        assert_eq!(sweeper.len(), 1);
+        assert_eq!(sweeper[0]["Resource"], every_channel, "{what}");
+    }
+}
+
+/// A parameter's AllowedPattern, compiled. CloudFormation matches it against the whole value
+/// (each item of a CommaDelimitedList); the patterns are anchored anyway.
+fn allowed_pattern(template: &Value, parameter: &str) -> regex_lite::Regex {
+    let pattern = template["Parameters"][parameter]["AllowedPattern"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{parameter}: no AllowedPattern"));
+    regex_lite::Regex::new(pattern).unwrap_or_else(|e| panic!("{parameter}: {e}"))
+}
+
+#[test]
+fn arn_parameters_that_become_policy_resources_admit_no_wildcards() {
+    let template = cfn::template();
+    let secret = allowed_pattern(&template, "PlaybackKeySecretArn");
+    let prefix = format!(
+        "arn:aws:secretsmanager:{}:{}:secret:",
+        cfn::REGION,
+        cfn::ACCOUNT
+    );
+    for accepted in [
+        String::new(),
+        // A secret's full ARN ends with the 6-character suffix Secrets Manager adds.
+        format!("{prefix}ivs-automation/playback-key-AbCdEf"),
+        format!("{prefix}ops_keys+v2=a.b@team-x1Y2z3"),
+        format!(
+            "arn:aws-us-gov:secretsmanager:us-gov-west-1:{}:secret:k-AbCdEf",
+            cfn::ACCOUNT
+        ),
+    ] {
+        assert!(secret.is_match(&accepted), "rejected {accepted:?}");
+    }
+    for rejected in [
+        format!("{prefix}*"),
+        format!("{prefix}prod-*"),
+        format!("{prefix}a?b"),
+        prefix.clone(),
+        format!("{prefix}playback key-AbCdEf"),
+        format!("arn:aws:secretsmanager:*:{}:secret:k-AbCdEf", cfn::ACCOUNT),
+        format!("arn:aws:secretsmanager:{}:*:secret:k-AbCdEf", cfn::REGION),
+        format!(
+            "arn:aws:ssm:{}:{}:parameter/playback-key",
+            cfn::REGION,
+            cfn::ACCOUNT
+        ),
+        "arn:aws:s3:::bucket/secret:k-AbCdEf".to_owned(),
+        "*".to_owned(),
+    ] {
+        assert!(!secret.is_match(&rejected), "accepted {rejected:?}");
+    }
+
+    let channel = allowed_pattern(&template, "ChannelArns");
+    let channel_prefix = format!("arn:aws:ivs:{}:{}:channel/", cfn::REGION, cfn::ACCOUNT);
+    for accepted in [String::new(), format!("{channel_prefix}AbCdEf123456")] {
+        assert!(channel.is_match(&accepted), "rejected {accepted:?}");
+    }
+    for rejected in [
+        format!("{channel_prefix}*"),
+        format!("{channel_prefix}AbCd?f123456"),
+        format!(
+            "arn:aws:ivs:{}:{}:stream-key/AbCdEf123456",
+            cfn::REGION,
+            cfn::ACCOUNT
+        ),
+        format!("arn:aws:ivs:*:{}:channel/AbCdEf123456", cfn::ACCOUNT),
+        format!("{channel_prefix}AbCd Ef123456"),
+        "*".to_owned(),
+    ] {
+        assert!(!channel.is_match(&rejected), "accepted {rejected:?}");
+    }
+    // The defaults pass their own patterns.
+    for (parameter, pattern) in [("PlaybackKeySecretArn", &secret), ("ChannelArns", &channel)] {
+        let default = template["Parameters"][parameter]["Default"]
+            .as_str()
+            .unwrap();
+        assert!(
+            pattern.is_match(default),
+            "{parameter}: default {default:?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// docs/iam: identity policies of IAM callers, evaluated as IAM does for execute-api.
+// ---------------------------------------------------------------------------------------
+
+/// The API of the example policies (placeholders).
+const EXAMPLE_API: &str = "arn:aws:execute-api:us-west-2:111122223333:a1b2c3d4e5/$default";
+
+/// IAM's ARN wildcards: `*` any run of characters (`/` included, none at all too), `?` one.
+fn iam_glob(pattern: &str, value: &str) -> bool {
+    let (p, v): (Vec<char>, Vec<char>) = (pattern.chars().collect(), value.chars().collect());
+    // matched[j]: the pattern so far matches value[..j].
+    let mut matched = vec![false; v.len() + 1];
+    matched[0] = true;
+    for &c in &p {
+        let mut next = vec![false; v.len() + 1];
+        for j in 0..=v.len() {
+            next[j] = match c {
+                '*' => matched[j] || (j > 0 && next[j - 1]),
+                '?' => j > 0 && matched[j - 1],
+                c => j > 0 && matched[j - 1] && v[j - 1] == c,
+            };
+        }
+        matched = next;
+    }
+    matched[v.len()]
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Decision {
+    Allowed,
+    ExplicitDeny,
+    ImplicitDeny,
+}
+
+/// How IAM decides `execute-api:Invoke` on `resource` under one identity policy: an explicit
+/// Deny wins, else an Allow, else denied.
+fn invoke_decision(policy: &Value, resource: &str) -> Decision {
+    let mut allowed = false;
+    for statement in one_or_many(&policy["Statement"]) {
+        for key in ["NotAction", "NotResource", "Principal", "Condition"] {
+            assert!(statement.get(key).is_none(), "{key} in {statement}");
+        }
+        let applies = one_or_many(&statement["Action"])
+            .iter()
+            .any(|a| iam_glob(&a.as_str().unwrap().to_lowercase(), "execute-api:invoke"))
+            && one_or_many(&statement["Resource"])
+                .iter()
+                .any(|r| iam_glob(r.as_str().unwrap(), resource));
+        match (applies, statement["Effect"].as_str()) {
+            (false, _) => {}
+            (true, Some("Deny")) => return Decision::ExplicitDeny,
+            (true, Some("Allow")) => allowed = true,
+            (true, other) => panic!("Effect {other:?}"),
+        }
+    }
+    if allowed {
+        Decision::Allowed
+    } else {
+        Decision::ImplicitDeny
+    }
+}
+
+fn iam_example(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../docs/iam")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let policy: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(policy["Version"], "2012-10-17", "{name}");
+    for statement in one_or_many(&policy["Statement"]) {
+        assert_eq!(statement["Action"], "execute-api:Invoke", "{name}");
+        for resource in one_or_many(&statement["Resource"]) {
+            let resource = resource.as_str().unwrap();
+            assert!(
+                resource.starts_with(&format!("{EXAMPLE_API}/")),
+                "{name}: {resource} is not of the example API's stage"
+            );
+        }
+    }
+    policy
+}
+
+#[test]
+fn the_iam_examples_keep_read_only_operators_from_secrets() {
+    let (read_only, admin) = (
+        iam_example("read-only-operator.json"),
+        iam_example("admin.json"),
+    );
+    assert!(iam_glob("a/*/c", "a/b/x/c") && iam_glob("a?c", "abc") && !iam_glob("a?c", "ac"));
+    assert!(iam_glob("GET/*", "GET/") && !iam_glob("GET/*", "POST/x"));
+    let mut denied_explicitly = 0;
+    for r in ROUTES {
+        let mut forms = request_paths(r);
+        // ARNs still URL-encoded, should the path IAM sees keep the encoding.
+        let encoded: String = r
+            .path
+            .split('/')
+            .map(
+                |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                    Some(name) => url_encode(&parameter_value(name, true)),
+                    None => s.to_owned(),
+                },
+            )
+            .collect::<Vec<_>>()
+            .join("/");
+        if !forms.iter().any(|(_, p)| *p == encoded) {
+            forms.push(("URL-encoded ARN", encoded));
+        }
+        for (form, path) in forms {
+            let resource = format!("{EXAMPLE_API}/{}{path}", r.method);
+            let what = format!("{} {} ({form} form): {resource}", r.method, r.path);
+            let decision = invoke_decision(&read_only, &resource);
+            if r.needs_admin() {
+                assert_ne!(decision, Decision::Allowed, "read-only operator: {what}");
+                denied_explicitly += usize::from(decision == Decision::ExplicitDeny);
+            } else {
+                assert_eq!(decision, Decision::Allowed, "read-only operator: {what}");
+            }
+            assert_eq!(
+                invoke_decision(&admin, &resource),
+                Decision::Allowed,
+                "admin: {what}"
+            );
+        }
+    }
+    // The secret reads are what the Deny is for (GET /stream-keys/… in three forms, the batch
+    // get in one).
+    assert!(denied_explicitly >= 4, "{denied_explicitly}");
+}
+
 #[test]
 fn every_deployment_default_of_the_code_has_a_parameter() {
     let template = cfn::template();
@@ -497,8 +1029,9 @@ fn every_deployment_default_of_the_code_has_a_parameter() {
     let admin_vars = [
         shared::admin::env::PLAYBACK_KEY_SECRET_ID,
         shared::admin::env::ADMIN_SCOPE,
-        shared::admin::env::ADMIN_GROUP,
     ];
+    // The Cognito group alternative is gone (the gateway's JWT authorizer checks scopes only).
+    assert!(admin.get("ADMIN_GROUP").is_none(), "ADMIN_GROUP is set");
     for (variables, names) in [
         (globals, &policy[..]),
         (sweeper, &sweep[..]),
@@ -797,7 +1330,7 @@ async fn ivs_calls_of_admin_api() -> BTreeSet<String> {
         api: AdminApi::new(
             fast_ivs(ivs_client(&server.url()), 3),
             Some(SignerCell::new(secrets, "ivs-automation/playback-key")),
-            WriteAccess::default(),
+            AdminAccess::default(),
             Scope {
                 account: Some(ACCOUNT.to_owned()),
                 region: Some("us-west-2".to_owned()),
