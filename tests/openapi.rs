@@ -1,11 +1,15 @@
 //! The OpenAPI document (`functions/admin-api/openapi.json`) says what the router does: the
-//! same routes, the same path parameters, the same write routes, and every request body
-//! schema it names exists.
+//! same routes, the same path parameters, the same write routes and routes that answer with
+//! secrets, the admin scope (and its 403) on exactly the routes that need it, and every
+//! request body schema it names exists.
 
 use std::collections::BTreeSet;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use shared::admin::router::ROUTES;
+
+/// The scope the admin routes need under a JWT authorizer (the template's default).
+const ADMIN_SCOPE: &str = "ivs-automation/admin";
 
 fn document() -> Value {
     let path = concat!(
@@ -72,6 +76,11 @@ fn parameters_write_flags_and_schemas_agree() {
         assert_eq!(declared, parameters_of(r.path), "{} {}", r.method, r.path);
         assert_eq!(op["x-write"], r.write, "{} {}: x-write", r.method, r.path);
         assert_eq!(
+            op["x-secret"], r.secret,
+            "{} {}: x-secret",
+            r.method, r.path
+        );
+        assert_eq!(
             op["operationId"].as_str(),
             Some(format!("{:?}", r.op).as_str()),
             "{} {}: operationId",
@@ -106,13 +115,75 @@ fn parameters_write_flags_and_schemas_agree() {
                 r.path
             );
         }
-        if r.write {
-            assert!(
-                op["responses"]["403"].is_object(),
-                "{} {}: no 403",
-                r.method,
-                r.path
+        // Under JWT, the routes that change resources or answer with secrets need the admin
+        // scope (403 without it); the others need a token only.
+        let jwt: Vec<&Value> = op["security"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|requirement| requirement.get("jwt"))
+            .collect();
+        let expected = if r.needs_admin() {
+            json!([ADMIN_SCOPE])
+        } else {
+            json!([])
+        };
+        assert_eq!(jwt, [&expected], "{} {}: jwt scopes", r.method, r.path);
+        assert_eq!(
+            op["responses"]["403"].is_object(),
+            r.needs_admin(),
+            "{} {}: a 403 exactly when the route needs the admin scope",
+            r.method,
+            r.path
+        );
+        // A secret answer says so, and what it takes.
+        if r.secret {
+            let text = format!(
+                "{} {}",
+                op["summary"].as_str().unwrap_or_default(),
+                op["description"].as_str().unwrap_or_default()
             );
+            for needed in ["carries a secret", ADMIN_SCOPE] {
+                assert!(
+                    text.contains(needed),
+                    "{} {}: its summary or description does not say {needed:?}",
+                    r.method,
+                    r.path
+                );
+            }
         }
+    }
+}
+
+#[test]
+fn the_document_says_which_routes_answer_with_secrets_and_what_they_need() {
+    let doc = document();
+    let jwt = doc["components"]["securitySchemes"]["jwt"]["description"]
+        .as_str()
+        .unwrap();
+    assert!(
+        jwt.contains(&format!(
+            "routes that change resources or answer with secrets need the {ADMIN_SCOPE} scope"
+        )),
+        "{jwt}"
+    );
+    // No Cognito group any more: the gateway's JWT authorizer checks scopes only.
+    let text = doc.to_string();
+    for group in ["ivs-admins", "scope or group", "or the group"] {
+        assert!(
+            !text.contains(group),
+            "the document still mentions {group:?}"
+        );
+    }
+    let info = doc["info"]["description"].as_str().unwrap();
+    assert!(info.contains("x-secret"), "{info}");
+    for r in ROUTES {
+        let named = info.contains(&format!("{} {},", r.method, r.path))
+            || info.contains(&format!("{} {}.", r.method, r.path));
+        assert_eq!(
+            named, r.secret,
+            "{} {}: info.description lists the routes whose answer carries a secret",
+            r.method, r.path
+        );
     }
 }
