@@ -445,7 +445,10 @@ mod tests {
         for path in ["//stream-keys/k", "/stream-keys//k", "/channels//c1"] {
             assert_eq!(route("GET", path), Err(NoRoute::NotFound), "{path}");
         }
-        assert_eq!(route("GET", "/stream-keys/k/").unwrap().0.op, Op::GetStreamKey);
+        assert_eq!(
+            route("GET", "/stream-keys/k/").unwrap().0.op,
+            Op::GetStreamKey
+        );
         assert_eq!(route("GET", "/channels/a/b/c/d"), Err(NoRoute::NotFound));
         assert_eq!(
             route("PUT", "/channels/c1"),
