@@ -42,8 +42,11 @@ struct Keys {
     sec1_with_parameters: String,
     /// The public half of that other key.
     other_public: String,
+    /// The same key as `sec1`, with explicit curve parameters instead of the curve's name.
+    sec1_explicit: String,
     p256_sec1: String,
     p256_pkcs8: String,
+    p521_pkcs8: String,
     rsa_pkcs8: String,
     rsa_traditional: String,
     ed25519: String,
@@ -63,6 +66,7 @@ fn generate_keys() -> Keys {
     run("ecparam -name secp384r1 -genkey -noout -out sec1.pem");
     run("ecparam -name secp384r1 -genkey -out other.pem");
     run("ecparam -name prime256v1 -genkey -noout -out p256.pem");
+    run("ecparam -name secp521r1 -genkey -noout -out p521.pem");
     run("genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out rsa.pem");
     Keys {
         sec1: read(dir.path(), "sec1.pem"),
@@ -70,8 +74,10 @@ fn generate_keys() -> Keys {
         public: run("ec -in sec1.pem -pubout"),
         sec1_with_parameters: read(dir.path(), "other.pem"),
         other_public: run("ec -in other.pem -pubout"),
+        sec1_explicit: run("ec -in sec1.pem -param_enc explicit"),
         p256_sec1: read(dir.path(), "p256.pem"),
         p256_pkcs8: run("pkcs8 -topk8 -nocrypt -in p256.pem"),
+        p521_pkcs8: run("pkcs8 -topk8 -nocrypt -in p521.pem"),
         rsa_pkcs8: read(dir.path(), "rsa.pem"),
         rsa_traditional: run("pkey -in rsa.pem -traditional"),
         ed25519: run("genpkey -algorithm ed25519"),
@@ -206,6 +212,8 @@ fn sec1_with_ec_parameters_block_crlf_and_surrounding_text_is_accepted() {
     let padded = format!("\n  Playback key for IVS\n{}\n\n", keys().pkcs8);
     for (pem, public) in [
         (with_parameters.as_str(), &keys().other_public),
+        // Explicit P-384 parameters are read as P-384 (aws-lc matches them to the named curve).
+        (keys().sec1_explicit.as_str(), &keys().public),
         (crlf.as_str(), &keys().public),
         (padded.as_str(), &keys().public),
     ] {
@@ -716,6 +724,11 @@ fn bad_keys_are_rejected_without_echoing_material() {
             "P-256 PKCS#8",
             &k.p256_pkcs8,
             &[KeyProblem::WrongCurve("P-256")],
+        ),
+        (
+            "P-521 PKCS#8",
+            &k.p521_pkcs8,
+            &[KeyProblem::WrongCurve("P-521")],
         ),
         (
             "Ed25519",

@@ -46,7 +46,10 @@ pub enum KeyProblem {
          literal \\n escapes instead of line breaks)"
     )]
     MalformedPem,
-    /// The decoded key does not have the structure its label announces.
+    /// The decoded key does not have the structure its label announces, or the crypto library
+    /// cannot read it. aws-lc does not say why it refuses a key, so a key that fails its checks
+    /// (a public half that does not match the private one) or that it does not know (Ed448, a
+    /// SEC1 key on a curve other than P-256, P-384, P-521 and secp256k1) is reported here too.
     #[error("the key's DER structure is malformed")]
     MalformedDer,
     /// More than one private key.
@@ -70,8 +73,8 @@ pub enum KeyProblem {
     /// A PEM type this module does not read.
     #[error("the key is in {0} format; expected SEC1 (EC PRIVATE KEY) or PKCS#8 (PRIVATE KEY)")]
     UnsupportedFormat(&'static str),
-    /// Well formed, but the crypto library refused it (for example its public half does not
-    /// match its private half).
+    /// Read and checked as a P-384 key by aws-lc-rs, but jsonwebtoken's signing backend
+    /// refused it. (A key that fails aws-lc's own checks is [`KeyProblem::MalformedDer`].)
     #[error("the crypto library refused the P-384 key (corrupt or inconsistent key)")]
     Unusable,
 }

@@ -1,48 +1,47 @@
-//! Reading the signing key: the `pem` crate reads the PEM text (framing, labels, headers,
-//! base64) and `simple_asn1` the DER inside, just enough to check the key type and to wrap
-//! SEC1 in PKCS#8. jsonwebtoken's `EncodingKey::from_ec_pem` accepts PKCS#8 only (it refuses
-//! the `EC PRIVATE KEY` label), so both forms are decoded here and handed over as PKCS#8 DER.
+//! Reading the signing key. The `pem` crate reads the PEM text (framing, labels, headers,
+//! base64), and the labels say what the DER inside is: SEC1, PKCS#8, or something refused
+//! (public key, certificate, encrypted key, RSA, OpenSSH). aws-lc-rs, the crypto library
+//! rustls and jsonwebtoken already use, reads the DER: strict DER, the key checked (scalar in
+//! range, public half on the curve and matching the private half). The key goes to
+//! jsonwebtoken as PKCS#8 v1 DER (`EncodingKey::from_ec_der`), whichever form it came in:
+//! jsonwebtoken's `EncodingKey::from_ec_pem` reads PKCS#8 only.
+//!
+//! A key aws-lc-rs refuses as P-384 is tried as the other keys it reads, to say what it is
+//! (another curve, RSA, Ed25519); what none of them reads is [`KeyProblem::MalformedDer`].
+//! The decoded PEM blocks and the PKCS#8 handed on are wiped when dropped, and aws-lc wipes
+//! the keys it parsed when it frees them.
 
-use simple_asn1::{ASN1Block, ASN1Class, BigInt, BigUint, OID};
+use aws_lc_rs::error::KeyRejected;
+use aws_lc_rs::signature::{
+    EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair, RsaKeyPair,
+    ECDSA_P256K1_SHA256_FIXED_SIGNING, ECDSA_P256_SHA256_FIXED_SIGNING,
+    ECDSA_P384_SHA384_FIXED_SIGNING, ECDSA_P521_SHA512_FIXED_SIGNING,
+};
 use zeroize::{Zeroize, Zeroizing};
 
 use super::error::KeyProblem;
 use super::signer::KeyFormat;
 
-/// 1.2.840.10045.2.1 (id-ecPublicKey).
-const OID_EC_PUBLIC_KEY: &[u64] = &[1, 2, 840, 10045, 2, 1];
-/// 1.3.132.0.34 (secp384r1, P-384).
-const OID_P384: &[u64] = &[1, 3, 132, 0, 34];
-/// 1.2.840.10045.3.1.7 (prime256v1, P-256).
-const OID_P256: &[u64] = &[1, 2, 840, 10045, 3, 1, 7];
-/// 1.3.132.0.35 (secp521r1, P-521).
-const OID_P521: &[u64] = &[1, 3, 132, 0, 35];
-/// 1.3.132.0.10 (secp256k1).
-const OID_SECP256K1: &[u64] = &[1, 3, 132, 0, 10];
-/// 1.2.840.113549.1.1.1 (rsaEncryption).
-const OID_RSA: &[u64] = &[1, 2, 840, 113_549, 1, 1, 1];
-/// 1.2.840.113549.1.1.10 (RSASSA-PSS).
-const OID_RSA_PSS: &[u64] = &[1, 2, 840, 113_549, 1, 1, 10];
-/// 1.3.101.112 (Ed25519).
-const OID_ED25519: &[u64] = &[1, 3, 101, 112];
-/// 1.3.101.113 (Ed448).
-const OID_ED448: &[u64] = &[1, 3, 101, 113];
-
-/// Length of a P-384 private scalar.
-const P384_SCALAR_LEN: usize = 48;
-
 /// Longest PEM label read (`ENCRYPTED PRIVATE KEY`, the longest one expected, has 21).
 const MAX_PEM_LABEL_LEN: usize = 64;
 
-/// Longest private key DER that is decoded. A P-384 key takes under 200 bytes (about 510 with
-/// explicit curve parameters); the largest key commonly met, a 4096-bit RSA key in PKCS#8,
-/// about 2,400. `simple_asn1` decodes nested elements recursively, one stack frame per
-/// level: this bound (at most 1,536 levels) keeps a crafted key from overflowing a 2 MiB
-/// thread stack (a tokio worker's) in release builds.
-const MAX_KEY_DER_LEN: usize = 3 * 1024;
+/// The curve of IVS playback keys.
+const P384: &EcdsaSigningAlgorithm = &ECDSA_P384_SHA384_FIXED_SIGNING;
 
-/// Finds the one private key in `pem` and returns it as PKCS#8 DER.
-pub(super) fn pkcs8_from_pem(pem: &str) -> Result<(Vec<u8>, KeyFormat), KeyProblem> {
+/// The other curves aws-lc-rs reads, to name the curve of a key on one of them.
+const OTHER_CURVES: [(&EcdsaSigningAlgorithm, &str); 3] = [
+    (&ECDSA_P256_SHA256_FIXED_SIGNING, "P-256"),
+    (&ECDSA_P521_SHA512_FIXED_SIGNING, "P-521"),
+    (&ECDSA_P256K1_SHA256_FIXED_SIGNING, "secp256k1"),
+];
+
+/// An aws-lc-rs parser of EC private keys: [`EcdsaKeyPair::from_private_key_der`] (SEC1) or
+/// [`EcdsaKeyPair::from_pkcs8`].
+type EcParser = fn(&'static EcdsaSigningAlgorithm, &[u8]) -> Result<EcdsaKeyPair, KeyRejected>;
+
+/// Finds the one private key in `pem`, checks that it is an ECDSA P-384 key, and returns it
+/// as PKCS#8 v1 DER (wiped when dropped).
+pub(super) fn pkcs8_from_pem(pem: &str) -> Result<(Zeroizing<Vec<u8>>, KeyFormat), KeyProblem> {
     let blocks = WipedBlocks(pem_blocks(pem)?);
     if blocks.0.is_empty() {
         return Err(KeyProblem::NoPem);
@@ -70,14 +69,107 @@ pub(super) fn pkcs8_from_pem(pem: &str) -> Result<(Vec<u8>, KeyFormat), KeyProbl
         }
         private = Some((format, block.contents()));
     }
-    match private {
-        Some((KeyFormat::Sec1, der)) => Ok((sec1_to_pkcs8(der)?, KeyFormat::Sec1)),
-        Some((KeyFormat::Pkcs8, der)) => {
-            check_pkcs8(der)?;
-            Ok((der.to_vec(), KeyFormat::Pkcs8))
+    let (format, der) = match private {
+        Some(private) => private,
+        None if saw_public => return Err(KeyProblem::NotPrivate),
+        None => return Err(KeyProblem::NoPem),
+    };
+    let key = match format {
+        KeyFormat::Sec1 => sec1_key(der)?,
+        KeyFormat::Pkcs8 => pkcs8_key(der)?,
+    };
+    // `Document` wipes its own copy when dropped.
+    let pkcs8 = key.to_pkcs8v1().map_err(|_| KeyProblem::Unusable)?;
+    Ok((Zeroizing::new(pkcs8.as_ref().to_vec()), format))
+}
+
+/// Reads a SEC1 `ECPrivateKey` (RFC 5915) as a P-384 key.
+fn sec1_key(der: &[u8]) -> Result<EcdsaKeyPair, KeyProblem> {
+    // `from_private_key_der` reads PKCS#8 as well: a P-384 key in PKCS#8 under the SEC1
+    // label is not what its label announces.
+    if EcdsaKeyPair::from_pkcs8(P384, der).is_ok() {
+        return Err(KeyProblem::MalformedDer);
+    }
+    let key = p384_key(der, EcdsaKeyPair::from_private_key_der, || {
+        other_curve(der, EcdsaKeyPair::from_private_key_der)
+    })?;
+    // A SEC1 key may leave out its curve (the `[0]` parameters), and then aws-lc-rs takes it
+    // for whichever curve it is asked about. One it also takes for P-256 (a scalar below
+    // P-256's order, which a genuine P-384 scalar is with probability about 2^-128, and no
+    // public key, or one on P-256) was made for a shorter curve.
+    if EcdsaKeyPair::from_private_key_der(&ECDSA_P256_SHA256_FIXED_SIGNING, der).is_ok() {
+        return Err(KeyProblem::WrongCurve(
+            "not P-384 (wrong private key length)",
+        ));
+    }
+    Ok(key)
+}
+
+/// Reads an unencrypted PKCS#8 `PrivateKeyInfo` (RFC 5208) or `OneAsymmetricKey` (RFC 5958)
+/// as a P-384 key.
+fn pkcs8_key(der: &[u8]) -> Result<EcdsaKeyPair, KeyProblem> {
+    p384_key(der, EcdsaKeyPair::from_pkcs8, || {
+        if let Some(curve) = other_curve_name(der, EcdsaKeyPair::from_pkcs8) {
+            KeyProblem::WrongCurve(curve)
+        } else if is_rsa(der) {
+            KeyProblem::WrongAlgorithm("RSA")
+        } else if Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).is_ok() {
+            KeyProblem::WrongAlgorithm("Ed25519")
+        } else if parses_as_pkcs8(der) {
+            KeyProblem::WrongAlgorithm("an unsupported algorithm")
+        } else {
+            KeyProblem::MalformedDer
         }
-        None if saw_public => Err(KeyProblem::NotPrivate),
-        None => Err(KeyProblem::NoPem),
+    })
+}
+
+/// `der` read by `parse` as a P-384 key. A key that is not one is refused as `not_p384`
+/// says; a P-384 key followed by more bytes is malformed.
+fn p384_key(
+    der: &[u8],
+    parse: EcParser,
+    not_p384: impl FnOnce() -> KeyProblem,
+) -> Result<EcdsaKeyPair, KeyProblem> {
+    let key = parse(P384, der).map_err(|_| not_p384())?;
+    // aws-lc reads the first element and ignores what follows it. Without its last byte a
+    // lone element is cut short and fails; a key that still reads had bytes after it.
+    if parse(P384, &der[..der.len().saturating_sub(1)]).is_ok() {
+        return Err(KeyProblem::MalformedDer);
+    }
+    Ok(key)
+}
+
+/// Why an EC key that is not P-384 is refused: the curve it is on, when aws-lc-rs reads it.
+fn other_curve(der: &[u8], parse: EcParser) -> KeyProblem {
+    other_curve_name(der, parse).map_or(KeyProblem::MalformedDer, KeyProblem::WrongCurve)
+}
+
+/// The curve `parse` reads `der` on, among [`OTHER_CURVES`].
+fn other_curve_name(der: &[u8], parse: EcParser) -> Option<&'static str> {
+    OTHER_CURVES
+        .iter()
+        .find(|&&(algorithm, _)| parse(algorithm, der).is_ok())
+        .map(|&(_, name)| name)
+}
+
+/// Whether `der` is an RSA key in PKCS#8, usable or not (aws-lc-rs refuses RSA keys under
+/// 2048 or over 8192 bits after reading them).
+fn is_rsa(der: &[u8]) -> bool {
+    match RsaKeyPair::from_pkcs8(der) {
+        Ok(_) => true,
+        Err(rejected) => !matches!(
+            rejected.description_(),
+            "InvalidEncoding" | "WrongAlgorithm"
+        ),
+    }
+}
+
+/// Whether aws-lc reads `der` as PKCS#8 at all, whatever its key type: it refuses a key of
+/// another type as `WrongAlgorithm`, and only what it cannot read as `InvalidEncoding`.
+fn parses_as_pkcs8(der: &[u8]) -> bool {
+    match EcdsaKeyPair::from_pkcs8(P384, der) {
+        Ok(_) => true,
+        Err(rejected) => rejected.description_() != "InvalidEncoding",
     }
 }
 
@@ -155,190 +247,6 @@ impl Drop for WipedBlocks {
             block.into_contents().zeroize();
         }
     }
-}
-
-/// Decodes `der`, which must be exactly one DER element. `simple_asn1` also reads BER
-/// (non-minimal and indefinite lengths, non-minimal integers and tags, …) and encodes DER,
-/// so the element must encode back to the very bytes it was read from.
-fn decode_der(der: &[u8]) -> Result<ASN1Block, KeyProblem> {
-    if der.len() > MAX_KEY_DER_LEN {
-        return Err(KeyProblem::MalformedDer);
-    }
-    let mut elements = simple_asn1::from_der(der).map_err(|_| KeyProblem::MalformedDer)?;
-    let element = match elements.pop() {
-        Some(element) if elements.is_empty() => element,
-        _ => return Err(KeyProblem::MalformedDer),
-    };
-    if simple_asn1::to_der(&element).ok().as_deref() != Some(der) {
-        return Err(KeyProblem::MalformedDer);
-    }
-    Ok(element)
-}
-
-/// Encodes a DER element built here.
-fn encode_der(element: &ASN1Block) -> Result<Vec<u8>, KeyProblem> {
-    // Only an OID with fewer than two arcs or an out-of-range first arc fails to encode,
-    // and the OIDs used here are constants.
-    simple_asn1::to_der(element).map_err(|_| KeyProblem::MalformedDer)
-}
-
-/// The arcs of an OID, if each fits in a `u64`.
-fn arcs(oid: &OID) -> Option<Vec<u64>> {
-    oid.as_vec::<u64>().ok()
-}
-
-/// The OID with these arcs.
-fn oid(arcs: &[u64]) -> OID {
-    OID::new(arcs.iter().map(|&arc| BigUint::from(arc)).collect())
-}
-
-/// The tag number of a context-specific element (`[0]`, `[1]`, …).
-fn context_tag(element: &ASN1Block) -> Option<&BigUint> {
-    match element {
-        ASN1Block::Explicit(ASN1Class::ContextSpecific, _, tag, _)
-        | ASN1Block::Unknown(ASN1Class::ContextSpecific, _, _, tag, _) => Some(tag),
-        _ => None,
-    }
-}
-
-/// Whether `element` is the INTEGER `value`.
-fn is_integer(element: &ASN1Block, value: u8) -> bool {
-    matches!(element, ASN1Block::Integer(_, n) if *n == BigInt::from(value))
-}
-
-/// Checks that a named-curve OID is P-384.
-fn check_curve(oid: &OID) -> Result<(), KeyProblem> {
-    match arcs(oid).as_deref() {
-        Some(OID_P384) => Ok(()),
-        Some(OID_P256) => Err(KeyProblem::WrongCurve("P-256")),
-        Some(OID_P521) => Err(KeyProblem::WrongCurve("P-521")),
-        Some(OID_SECP256K1) => Err(KeyProblem::WrongCurve("secp256k1")),
-        _ => Err(KeyProblem::WrongCurve("an unsupported curve")),
-    }
-}
-
-/// Checks the curve parameters of an EC key: a named curve, P-384. Explicit curve
-/// parameters (a SEQUENCE instead of an OID) are refused.
-fn check_curve_parameters(parameters: &ASN1Block) -> Result<(), KeyProblem> {
-    match parameters {
-        ASN1Block::ObjectIdentifier(_, oid) => check_curve(oid),
-        _ => Err(KeyProblem::WrongCurve(
-            "explicit curve parameters (use a named curve)",
-        )),
-    }
-}
-
-/// Wraps a SEC1 `ECPrivateKey` (RFC 5915) in PKCS#8 (RFC 5208), after checking that it is a
-/// P-384 key. The inner key is re-encoded without its curve parameters (PKCS#8 names the
-/// curve in the algorithm identifier), as `openssl pkcs8 -topk8` does.
-///
-/// ```text
-/// ECPrivateKey ::= SEQUENCE { version INTEGER (1), privateKey OCTET STRING,
-///                             parameters [0] ECParameters OPTIONAL,
-///                             publicKey [1] BIT STRING OPTIONAL }
-/// PrivateKeyInfo ::= SEQUENCE { version INTEGER (0),
-///                               algorithm SEQUENCE { id-ecPublicKey, secp384r1 },
-///                               privateKey OCTET STRING (ECPrivateKey) }
-/// ```
-fn sec1_to_pkcs8(der: &[u8]) -> Result<Vec<u8>, KeyProblem> {
-    let ASN1Block::Sequence(_, fields) = decode_der(der)? else {
-        return Err(KeyProblem::MalformedDer);
-    };
-    let mut fields = fields.into_iter().peekable();
-    if !fields.next().is_some_and(|version| is_integer(&version, 1)) {
-        return Err(KeyProblem::MalformedDer);
-    }
-    let Some(ASN1Block::OctetString(_, scalar)) = fields.next() else {
-        return Err(KeyProblem::MalformedDer);
-    };
-    let is_context =
-        |element: &ASN1Block, tag: u8| context_tag(element) == Some(&BigUint::from(tag));
-    // `Explicit`: a constructed `[n]` holding exactly one element.
-    let has_parameters = match fields.next_if(|field| is_context(field, 0)) {
-        Some(ASN1Block::Explicit(_, _, _, parameters)) => {
-            check_curve_parameters(&parameters)?;
-            true
-        }
-        Some(_) => return Err(KeyProblem::MalformedDer),
-        None => false,
-    };
-    let public = fields.next_if(|field| is_context(field, 1));
-    if let Some(public) = &public {
-        if !matches!(public, ASN1Block::Explicit(_, _, _, key)
-            if matches!(**key, ASN1Block::BitString(..)))
-        {
-            return Err(KeyProblem::MalformedDer);
-        }
-    }
-    if fields.next().is_some() {
-        return Err(KeyProblem::MalformedDer);
-    }
-    // Without parameters the key does not name its curve: its length must fit P-384.
-    if !has_parameters && scalar.len() != P384_SCALAR_LEN {
-        return Err(KeyProblem::WrongCurve(
-            "not P-384 (wrong private key length)",
-        ));
-    }
-
-    let mut inner = vec![
-        ASN1Block::Integer(0, BigInt::from(1u8)),
-        ASN1Block::OctetString(0, scalar),
-    ];
-    inner.extend(public);
-    let inner = encode_der(&ASN1Block::Sequence(0, inner))?;
-    encode_der(&ASN1Block::Sequence(
-        0,
-        vec![
-            ASN1Block::Integer(0, BigInt::from(0u8)),
-            ASN1Block::Sequence(
-                0,
-                vec![
-                    ASN1Block::ObjectIdentifier(0, oid(OID_EC_PUBLIC_KEY)),
-                    ASN1Block::ObjectIdentifier(0, oid(OID_P384)),
-                ],
-            ),
-            ASN1Block::OctetString(0, inner),
-        ],
-    ))
-}
-
-/// Checks that a PKCS#8 `PrivateKeyInfo` (or v2 `OneAsymmetricKey`) holds an EC P-384 key.
-fn check_pkcs8(der: &[u8]) -> Result<(), KeyProblem> {
-    let ASN1Block::Sequence(_, fields) = decode_der(der)? else {
-        return Err(KeyProblem::MalformedDer);
-    };
-    let mut fields = fields.iter();
-    if !fields
-        .next()
-        .is_some_and(|version| is_integer(version, 0) || is_integer(version, 1))
-    {
-        return Err(KeyProblem::MalformedDer);
-    }
-    let Some(ASN1Block::Sequence(_, algorithm)) = fields.next() else {
-        return Err(KeyProblem::MalformedDer);
-    };
-    let mut algorithm = algorithm.iter();
-    let Some(ASN1Block::ObjectIdentifier(_, algorithm_oid)) = algorithm.next() else {
-        return Err(KeyProblem::MalformedDer);
-    };
-    match arcs(algorithm_oid).as_deref() {
-        Some(OID_EC_PUBLIC_KEY) => {}
-        Some(OID_RSA | OID_RSA_PSS) => return Err(KeyProblem::WrongAlgorithm("RSA")),
-        Some(OID_ED25519) => return Err(KeyProblem::WrongAlgorithm("Ed25519")),
-        Some(OID_ED448) => return Err(KeyProblem::WrongAlgorithm("Ed448")),
-        _ => return Err(KeyProblem::WrongAlgorithm("an unsupported algorithm")),
-    }
-    let parameters = algorithm.next().ok_or(KeyProblem::MalformedDer)?;
-    check_curve_parameters(parameters)?;
-    if algorithm.next().is_some() {
-        return Err(KeyProblem::MalformedDer);
-    }
-    // The private key itself (and any attributes or public key after it) is the crypto
-    // library's to read.
-    let Some(ASN1Block::OctetString(..)) = fields.next() else {
-        return Err(KeyProblem::MalformedDer);
-    };
-    Ok(())
 }
 
 #[cfg(test)]
@@ -448,7 +356,7 @@ mod tests {
             (pkcs8.clone(), KeyFormat::Pkcs8)
         );
 
-        for (label, der) in [("EC PRIVATE KEY", &sec1), ("PRIVATE KEY", &pkcs8)] {
+        for (label, der) in [("EC PRIVATE KEY", &sec1), ("PRIVATE KEY", &*pkcs8)] {
             let n = der[2];
             // Both start with `SEQUENCE (0x81 n) { INTEGER (1) v, … }`.
             assert_eq!(der[3..5], [0x02, 0x01], "{label}");
@@ -483,21 +391,32 @@ mod tests {
             }
         }
 
-        // Deep nesting is refused by size before it reaches the (recursive) decoder.
+        // Deep nesting is refused, on a stack far smaller than a tokio worker's 2 MiB:
+        // aws-lc reads a key's fixed structure with a cursor, not by recursing into it.
+        let der_length = |len: usize| match len {
+            0..=0x7F => vec![len as u8],
+            0x80..=0xFF => vec![0x81, len as u8],
+            _ => [&[0x82][..], &u16::try_from(len).unwrap().to_be_bytes()].concat(),
+        };
         let mut nested = vec![0x05, 0x00];
-        for _ in 0..2_000 {
-            let len = u16::try_from(nested.len()).unwrap().to_be_bytes();
-            nested = [&[0x30, 0x82][..], &len, &nested].concat();
+        for _ in 0..10_000 {
+            nested = [&[0x30][..], &der_length(nested.len()), &nested].concat();
         }
-        assert!(nested.len() > MAX_KEY_DER_LEN);
-        for label in ["EC PRIVATE KEY", "PRIVATE KEY"] {
-            assert_eq!(
-                pkcs8_from_pem(&as_pem(label, &nested))
-                    .map(|_| ())
-                    .unwrap_err(),
-                KeyProblem::MalformedDer
-            );
-        }
+        let nested_pem = |label: &str| as_pem(label, &nested);
+        let pems = [nested_pem("EC PRIVATE KEY"), nested_pem("PRIVATE KEY")];
+        std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                for pem in pems {
+                    assert_eq!(
+                        pkcs8_from_pem(&pem).map(|_| ()).unwrap_err(),
+                        KeyProblem::MalformedDer
+                    );
+                }
+            })
+            .unwrap()
+            .join()
+            .unwrap();
     }
 
     #[test]
@@ -568,5 +487,170 @@ mod tests {
         let no_public = openssl(&dir.0, "ec -in sec1.pem -no_public");
         let signer = PlaybackSigner::from_pem(&no_public).unwrap();
         assert_eq!(signer.format(), KeyFormat::Sec1);
+    }
+
+    /// The header and content lengths of the DER element `der` starts with (short form, or
+    /// long form on one or two bytes).
+    fn element(der: &[u8]) -> (usize, usize) {
+        match der[1] {
+            n @ 0..=0x7F => (2, usize::from(n)),
+            0x81 => (3, usize::from(der[2])),
+            0x82 => (4, usize::from(u16::from_be_bytes([der[2], der[3]]))),
+            other => panic!("unexpected length byte {other:#x}"),
+        }
+    }
+
+    /// The SEC1 `ECPrivateKey` inside an openssl PKCS#8 key (its `privateKey` OCTET STRING),
+    /// which openssl writes without the curve parameters.
+    fn sec1_inside(pkcs8: &[u8]) -> Vec<u8> {
+        let (header, _) = element(pkcs8);
+        let mut rest = &pkcs8[header..];
+        for _ in ["version", "algorithm"] {
+            let (header, len) = element(rest);
+            rest = &rest[header + len..];
+        }
+        assert_eq!(rest[0], 0x04, "OCTET STRING");
+        let (header, len) = element(rest);
+        let sec1 = rest[header..header + len].to_vec();
+        // SEQUENCE { INTEGER 1, OCTET STRING scalar, [1] public key }: no [0] parameters.
+        let (header, _) = element(&sec1);
+        let (scalar_header, scalar_len) = element(&sec1[header + 3..]);
+        assert_eq!(sec1[header + 3 + scalar_header + scalar_len], 0xA1);
+        sec1
+    }
+
+    fn read(dir: &TempDir, name: &str) -> String {
+        std::fs::read_to_string(dir.0.join(name)).unwrap()
+    }
+
+    #[test]
+    fn what_a_refused_key_is_is_named() {
+        let dir = TempDir::new("unit-kinds");
+        let problem = |pem: &str| pkcs8_from_pem(pem).map(|_| ()).unwrap_err();
+        for (args, expected) in [
+            (
+                "ecparam -name secp521r1 -genkey -noout",
+                KeyProblem::WrongCurve("P-521"),
+            ),
+            (
+                "ecparam -name secp256k1 -genkey -noout",
+                KeyProblem::WrongCurve("secp256k1"),
+            ),
+            (
+                "genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024",
+                KeyProblem::WrongAlgorithm("RSA"),
+            ),
+            // aws-lc reads X25519 keys, but not as signing keys.
+            (
+                "genpkey -algorithm x25519",
+                KeyProblem::WrongAlgorithm("an unsupported algorithm"),
+            ),
+            // aws-lc does not read Ed448 keys at all: nothing tells them from malformed ones.
+            ("genpkey -algorithm ed448", KeyProblem::MalformedDer),
+        ] {
+            let pem = openssl(&dir.0, args);
+            std::fs::write(dir.0.join("key.pem"), &pem).unwrap();
+            let pkcs8 = openssl(&dir.0, "pkcs8 -topk8 -nocrypt -in key.pem");
+            assert_eq!(problem(&pem), expected, "{args}");
+            assert_eq!(problem(&pkcs8), expected, "{args} (PKCS#8)");
+        }
+    }
+
+    #[test]
+    fn sec1_and_pkcs8_bodies_match_their_labels() {
+        let dir = TempDir::new("unit-labels");
+        openssl(
+            &dir.0,
+            "ecparam -name secp384r1 -genkey -noout -out sec1.pem",
+        );
+        let sec1 = pem::parse(read(&dir, "sec1.pem")).unwrap().into_contents();
+        let pkcs8 = pem::parse(openssl(&dir.0, "pkcs8 -topk8 -nocrypt -in sec1.pem"))
+            .unwrap()
+            .into_contents();
+        let as_pem = |label: &str, der: &[u8]| pem::encode(&pem::Pem::new(label, der.to_vec()));
+        for (label, der) in [("EC PRIVATE KEY", &pkcs8), ("PRIVATE KEY", &sec1)] {
+            assert_eq!(
+                pkcs8_from_pem(&as_pem(label, der)).map(|_| ()).unwrap_err(),
+                KeyProblem::MalformedDer,
+                "{label}"
+            );
+        }
+    }
+
+    #[test]
+    fn sec1_without_its_curve() {
+        let dir = TempDir::new("unit-no-curve");
+        let as_pem = |der: &[u8]| pem::encode(&pem::Pem::new("EC PRIVATE KEY", der.to_vec()));
+        // A P-384 key that does not name its curve is read as P-384.
+        openssl(
+            &dir.0,
+            "ecparam -name secp384r1 -genkey -noout -out p384.pem",
+        );
+        let pkcs8 = openssl(&dir.0, "pkcs8 -topk8 -nocrypt -in p384.pem");
+        let bare = sec1_inside(pem::parse(&pkcs8).unwrap().contents());
+        let (ours, format) = pkcs8_from_pem(&as_pem(&bare)).unwrap();
+        assert_eq!(format, KeyFormat::Sec1);
+        assert_eq!(ours, pkcs8_from_pem(&pkcs8).unwrap().0);
+        // A P-256 key that does not name its curve is not taken for a P-384 one: its public
+        // key names the curve, and without it its scalar is too short for P-384.
+        openssl(
+            &dir.0,
+            "ecparam -name prime256v1 -genkey -noout -out p256.pem",
+        );
+        let pkcs8 = openssl(&dir.0, "pkcs8 -topk8 -nocrypt -in p256.pem");
+        let bare = sec1_inside(pem::parse(&pkcs8).unwrap().contents());
+        // SEQUENCE { INTEGER 1, OCTET STRING (32 bytes) }.
+        let without_public = [&[0x30, 0x25], &bare[2..39]].concat();
+        assert_eq!(without_public[2..7], [0x02, 0x01, 0x01, 0x04, 0x20]);
+        for (der, expected) in [
+            (bare, KeyProblem::WrongCurve("P-256")),
+            (
+                without_public,
+                KeyProblem::WrongCurve("not P-384 (wrong private key length)"),
+            ),
+        ] {
+            assert_eq!(
+                pkcs8_from_pem(&as_pem(&der)).map(|_| ()).unwrap_err(),
+                expected
+            );
+        }
+    }
+
+    #[test]
+    fn inconsistent_key_is_refused() {
+        let dir = TempDir::new("unit-inconsistent");
+        openssl(&dir.0, "ecparam -name secp384r1 -genkey -noout -out a.pem");
+        openssl(&dir.0, "ecparam -name secp384r1 -genkey -noout -out b.pem");
+        let a = pem::parse(read(&dir, "a.pem")).unwrap().into_contents();
+        let b = pem::parse(read(&dir, "b.pem")).unwrap().into_contents();
+        // `SEQUENCE { INTEGER 1, OCTET STRING (48 bytes), [0] secp384r1, [1] public key }`:
+        // a's private scalar with b's public key.
+        assert_eq!(a[..8], [0x30, 0x81, 0xA4, 0x02, 0x01, 0x01, 0x04, 0x30]);
+        assert_eq!(a.len(), b.len());
+        let mixed = [&a[..56], &b[56..]].concat();
+        let mixed = pem::encode(&pem::Pem::new("EC PRIVATE KEY", mixed));
+        // aws-lc checks the public half while reading the key, and does not say why it
+        // refuses one.
+        assert_eq!(
+            PlaybackSigner::from_pem(&mixed).unwrap_err().key_problem(),
+            Some(KeyProblem::MalformedDer)
+        );
+    }
+
+    #[test]
+    fn explicit_p384_parameters_are_read_as_p384() {
+        let dir = TempDir::new("unit-explicit");
+        openssl(
+            &dir.0,
+            "ecparam -name secp384r1 -genkey -noout -out named.pem",
+        );
+        let explicit = openssl(&dir.0, "ec -in named.pem -param_enc explicit");
+        assert!(explicit.len() > read(&dir, "named.pem").len() + 200);
+        std::fs::write(dir.0.join("explicit.pem"), &explicit).unwrap();
+        let explicit_pkcs8 = openssl(&dir.0, "pkcs8 -topk8 -nocrypt -in explicit.pem");
+        // Handed to jsonwebtoken as the same key, with the named curve.
+        let named = pkcs8_from_pem(&read(&dir, "named.pem")).unwrap().0;
+        assert_eq!(pkcs8_from_pem(&explicit).unwrap().0, named);
+        assert_eq!(pkcs8_from_pem(&explicit_pkcs8).unwrap().0, named);
     }
 }

@@ -19,7 +19,7 @@
 //!
 //! The sections: `request` (what a caller asks for and its rules), `claims` (the token's
 //! claims, the minted token), `signer` ([`PlaybackSigner`]), `key` (PEM and DER decoding of
-//! the key), `secrets` (Secrets Manager, [`SignerCell`]) and `error`.
+//! the key, with aws-lc-rs), `secrets` (Secrets Manager, [`SignerCell`]) and `error`.
 //!
 //! [`Secret`]: crate::secret::Secret
 

@@ -4,7 +4,6 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use zeroize::Zeroizing;
 
 use super::claims::MintedToken;
 use super::error::{invalid, KeyProblem, TokenError};
@@ -52,12 +51,12 @@ impl PlaybackSigner {
     /// [`TokenError::InvalidKey`], whose message describes the problem without quoting the
     /// input.
     pub fn from_pem(pem: &str) -> Result<Self, TokenError> {
+        // `pkcs8` is wiped when this returns; `EncodingKey` keeps its own copy.
         let (pkcs8, format) = pkcs8_from_pem(pem).map_err(TokenError::InvalidKey)?;
-        // Wiped when this returns; `EncodingKey` keeps its own copy.
-        let pkcs8 = Zeroizing::new(pkcs8);
         let key = EncodingKey::from_ec_der(&pkcs8);
-        // The backend parses the key only when signing: sign once now so that a key it
-        // refuses (inconsistent public half, scalar out of range) fails here, at load time.
+        // aws-lc-rs has checked the key already (scalar in range, public half matching). The
+        // backend parses it again only when signing: sign once now so that a key it refuses
+        // fails here, at load time, not at the first request.
         jsonwebtoken::crypto::sign(b"playback-signer-self-test", &key, Algorithm::ES384)
             .map_err(|_| TokenError::InvalidKey(KeyProblem::Unusable))?;
         Ok(PlaybackSigner { key, format })
