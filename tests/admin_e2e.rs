@@ -6,13 +6,13 @@ use std::collections::HashSet;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use admin_api::token::SignerCell;
+use admin_api::{AdminApi, Scope, WriteAccess};
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput;
 use ivs_emulator::{Config, Emulator, FaultConfig, FaultRule, Server};
 use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
 use lambda_http::Body;
 use serde_json::{json, Value};
-use shared::admin::{AdminApi, Scope, WriteAccess};
-use shared::token::SignerCell;
 use test_support::*;
 use tracing::instrument::WithSubscriber;
 

@@ -6,12 +6,12 @@
 use std::collections::{BTreeMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddr};
 
+use admin_api::router::{route, ROUTES};
+use admin_api::{AdminApi, Scope, WriteAccess};
 use ivs_emulator::{Config, Emulator};
 use lambda_http::Body;
 use serde::Deserialize;
 use serde_json::Value;
-use shared::admin::router::{route, ROUTES};
-use shared::admin::{AdminApi, Scope, WriteAccess};
 use test_support::*;
 
 #[derive(Deserialize)]

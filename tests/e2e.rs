@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use aws_sdk_ivs::types::{DestinationConfiguration, S3DestinationConfiguration};
 use aws_sdk_ivs::Client;
+use domain::policy::tags;
+use domain::rotation::TAG_ROTATED_AFTER_STREAM;
 use ivs_emulator::{Config, Emulator, LambdaTarget, RecordingFailure, Route, Server, Target};
 use serde_json::Value;
-use shared::ivs::TAG_ROTATED_AFTER_STREAM;
-use shared::policy::tags;
 use test_support::lambda::{function_binaries, LocalLambda};
 
 struct Stack {
@@ -376,7 +376,7 @@ async fn the_automation_runs_end_to_end_on_the_emulator() {
         let target = record["target"].as_str().unwrap_or("");
         if ["TRACE", "DEBUG"].contains(&record["level"].as_str().unwrap_or("")) {
             assert!(
-                shared::logging::OWN_TARGETS
+                ivs_adapter::logging::OWN_TARGETS
                     .iter()
                     .any(|t| target == *t || target.starts_with(&format!("{t}::"))),
                 "a dependency's record below INFO: {line}"

@@ -12,8 +12,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+use ivs_adapter::{RECORDING_EVENTS, STREAM_EVENTS};
 use serde_json::{json, Value};
-use shared::{RECORDING_EVENTS, STREAM_EVENTS};
 use test_support::*;
 
 use cfn::Stack;

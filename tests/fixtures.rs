@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use shared::events::{DetailType, IvsEvent, LimitName, RecordingStatus};
-use shared::policy::{
+use domain::events::{DetailType, IvsEvent, LimitName, RecordingStatus};
+use domain::policy::{
     decide, env, tags, Action, ChannelPolicy, MetadataPurpose, Notice, RotateOn, StopReason,
 };
 use test_support::*;
@@ -78,11 +78,11 @@ fn fixtures_cover_every_known_name_status_and_limit() {
         .map(|(_, v)| IvsEvent::from_value(v).unwrap())
         .collect();
     let names: Vec<String> = events.iter().map(|e| e.name().to_owned()).collect();
-    let known = shared::events::StreamEventName::KNOWN
+    let known = domain::events::StreamEventName::KNOWN
         .iter()
         .map(|n| n.to_string())
         .chain(
-            shared::events::HealthEventName::KNOWN
+            domain::events::HealthEventName::KNOWN
                 .iter()
                 .map(|n| n.to_string()),
         )

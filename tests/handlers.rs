@@ -10,11 +10,11 @@ use aws_sdk_ivs::operation::put_metadata::PutMetadataOutput;
 use aws_sdk_ivs::operation::stop_stream::StopStreamOutput;
 use aws_sdk_ivs::types::StreamKeySummary;
 use aws_sdk_ivs::Client;
+use domain::policy::{env, tags};
+use domain::rotation::TAG_ROTATED_AFTER_STREAM;
+use ivs_adapter::error::Error;
+use ivs_adapter::{Automation, HandlerOutput, RECORDING_EVENTS, STREAM_EVENTS};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
-use shared::error::Error;
-use shared::ivs::TAG_ROTATED_AFTER_STREAM;
-use shared::policy::{env, tags};
-use shared::{Automation, HandlerOutput, RECORDING_EVENTS, STREAM_EVENTS};
 use test_support::*;
 use tracing::instrument::WithSubscriber;
 
@@ -382,7 +382,7 @@ async fn a_key_rotation_logs_one_line_per_action_and_never_the_key_value() {
     // logs signed requests with credentials).
     for record in &records {
         let target = record["target"].as_str().unwrap_or("");
-        let own = shared::logging::OWN_TARGETS
+        let own = ivs_adapter::logging::OWN_TARGETS
             .iter()
             .any(|t| target == *t || target.starts_with(&format!("{t}::")));
         assert!(
@@ -413,13 +413,13 @@ async fn retries_stop_in_time_for_the_invocation_deadline() {
     // 50 attempts with pauses of 400-800 ms (equal jitter of 800 ms) would take half a
     // minute; the invocation has 2.5 s, of which RETRY_MARGIN (2 s) stays free: 0.5 s holds
     // at most one pause, whatever the jitter draws, so one or two attempts are made.
-    let retry = shared::ivs::RetryPolicy {
+    let retry = ivs_adapter::ivs::RetryPolicy {
         max_attempts: 50,
         base_delay: Duration::from_millis(800),
         max_delay: Duration::from_millis(800),
     };
     let automation = Automation::new(
-        shared::ivs::Ivs::with_retry(mocked_client!(&[&tags, &put]), retry),
+        ivs_adapter::ivs::Ivs::with_retry(mocked_client!(&[&tags, &put]), retry),
         settings(&[]),
         STREAM_EVENTS,
     );

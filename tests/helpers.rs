@@ -9,12 +9,11 @@ use aws_sdk_ivs::operation::put_metadata::PutMetadataOutput;
 use aws_sdk_ivs::operation::stop_stream::StopStreamOutput;
 use aws_sdk_ivs::Client;
 use chrono::{DateTime, Utc};
-use shared::arn::{IvsArn, ResourceType};
-use shared::error::{Error, IvsErrorKind};
-use shared::ivs::{
-    MetadataError, MetadataOutcome, ResumeOutcome, RotateOutcome, RotationMarker, StopOutcome,
-    TAG_ROTATED_AFTER_STREAM, TAG_ROTATED_AFTER_TIME,
-};
+use domain::arn::{IvsArn, ResourceType};
+use domain::metadata::MetadataError;
+use domain::rotation::{RotationMarker, TAG_ROTATED_AFTER_STREAM, TAG_ROTATED_AFTER_TIME};
+use ivs_adapter::error::{Error, IvsErrorKind};
+use ivs_adapter::ivs::{MetadataOutcome, ResumeOutcome, RotateOutcome, StopOutcome};
 use test_support::*;
 
 fn channel() -> IvsArn {
@@ -357,7 +356,7 @@ async fn a_manual_rotation_retries_create_only_when_throttled() {
         // A manual rotation dates the new key but carries no rotation marker.
         .match_requests(|r| {
             r.tags().is_some_and(|t| {
-                t.contains_key(shared::ivs::TAG_CREATED_AT)
+                t.contains_key(domain::rotation::TAG_CREATED_AT)
                     && !t.contains_key(TAG_ROTATED_AFTER_STREAM)
             })
         })

@@ -1,4 +1,4 @@
-//! Batched timed metadata (`shared::ivs::batch`): how items are packed into payloads, and how
+//! Batched timed metadata (`ivs_adapter::ivs::batch`): how items are packed into payloads, and how
 //! the payloads reach a channel: against the IVS emulator (its PutMetadata rate limit of 5 per
 //! second per channel is on) and against a mocked IVS for the failures.
 
@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use aws_sdk_ivs::operation::put_metadata::PutMetadataOutput;
 use aws_sdk_ivs::Client;
+use domain::arn::{IvsArn, ResourceType};
+use domain::metadata::MAX_METADATA_BYTES;
+use ivs_adapter::error::IvsErrorKind;
+use ivs_adapter::ivs::{
+    pack, BatchError, BatchOutcome, Ivs, PackError, Packed, DEFAULT_METADATA_RATE,
+};
 use ivs_emulator::{Config, Emulator, Server};
 use serde_json::{json, Value};
-use shared::arn::{IvsArn, ResourceType};
-use shared::error::IvsErrorKind;
-use shared::ivs::{
-    pack, BatchError, BatchOutcome, Ivs, PackError, Packed, DEFAULT_METADATA_RATE,
-    MAX_METADATA_BYTES,
-};
 use test_support::*;
 use tracing::instrument::WithSubscriber;
 

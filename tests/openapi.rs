@@ -5,8 +5,8 @@
 
 use std::collections::BTreeSet;
 
+use admin_api::router::ROUTES;
 use serde_json::{json, Value};
-use shared::admin::router::ROUTES;
 
 /// The scope the admin routes need under a JWT authorizer (the template's default).
 const ADMIN_SCOPE: &str = "ivs-automation/admin";

@@ -9,14 +9,14 @@ use std::net::TcpListener;
 use std::process::Command;
 use std::sync::OnceLock;
 
+use admin_api::token::{PlaybackSigner, TokenRequest};
+use admin_api::{AdminApi, Scope, WriteAccess};
+use domain::arn::{IvsArn, ResourceType};
+use domain::events::IvsEvent;
+use domain::policy::decide;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 use serde_json::{json, Value};
-use shared::admin::{AdminApi, Scope, WriteAccess};
-use shared::arn::{IvsArn, ResourceType};
-use shared::events::IvsEvent;
-use shared::policy::decide;
-use shared::token::{PlaybackSigner, TokenRequest};
 use test_support::*;
 
 fn config() -> Config {

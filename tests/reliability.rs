@@ -17,9 +17,9 @@ use std::collections::{HashMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use domain::policy::tags;
 use ivs_emulator::{Config, Emulator, FaultConfig, FaultRule, LambdaTarget, Route, Target};
 use serde_json::{json, Value};
-use shared::policy::tags;
 use test_support::lambda::{function_binaries, LocalLambda};
 use test_support::*;
 
@@ -207,7 +207,7 @@ async fn with_faulty_ivs_answers_no_event_is_lost() {
             .unwrap();
         let marker = keys.stream_keys()[0]
             .tags()
-            .and_then(|t| t.get(shared::ivs::TAG_ROTATED_AFTER_STREAM).cloned());
+            .and_then(|t| t.get(domain::rotation::TAG_ROTATED_AFTER_STREAM).cloned());
         assert_eq!(
             marker.as_deref(),
             Some(stream_id.as_str()),

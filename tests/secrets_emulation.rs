@@ -4,10 +4,10 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::Command;
 
+use admin_api::token::load_signer;
 use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
 use aws_sdk_secretsmanager::Client;
 use ivs_emulator::{Config, Emulator};
-use shared::token::load_signer;
 
 fn client(endpoint: &str) -> Client {
     Client::from_conf(

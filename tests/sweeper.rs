@@ -8,15 +8,16 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use ivs_emulator::{Config, Emulator};
-use shared::arn::{IvsArn, ResourceType};
-use shared::ivs::{RotationMarker, TAG_CREATED_AT, TAG_ROTATED_AFTER_STREAM};
-use shared::policy::tags;
-use shared::sweeper::{
+use domain::arn::{IvsArn, ResourceType};
+use domain::policy::tags;
+use domain::rotation::{RotationMarker, TAG_CREATED_AT, TAG_ROTATED_AFTER_STREAM};
+use domain::sweep::{
     plan, tags as sweep_tags, ChannelSnapshot, EndedStream, KeySnapshot, LiveStream, SweepAction,
-    SweepSettings, Sweeper,
+    SweepSettings,
 };
-use shared::{Automation, STREAM_EVENTS};
+use ivs_adapter::{Automation, STREAM_EVENTS};
+use ivs_emulator::{Config, Emulator};
+use sweeper::Sweeper;
 use test_support::*;
 
 fn sweep_settings(revoke: bool) -> SweepSettings {
@@ -241,7 +242,7 @@ fn plan_edge_cases() {
     s.keys = vec![KeySnapshot {
         arn: KEY_ARN.into(),
         tags: [(
-            shared::ivs::TAG_ROTATED_AFTER_TIME.to_owned(),
+            domain::rotation::TAG_ROTATED_AFTER_TIME.to_owned(),
             (now - TimeDelta::hours(1)).to_rfc3339(),
         )]
         .into_iter()

@@ -27,17 +27,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 
+use admin_api::router::{route, ROUTES};
+use admin_api::token::SignerCell;
+use admin_api::{AdminAccess, AdminApi, Scope};
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput;
 use chrono::{TimeDelta, Utc};
+use domain::events::DetailType;
+use domain::policy::{env, tags};
+use domain::sweep::{env as sweep_env, tags as sweep_tags, SweepSettings};
+use ivs_adapter::{Automation, RECORDING_EVENTS, STREAM_EVENTS};
 use ivs_emulator::{Config, Emulator, Server};
 use serde_json::{json, Value};
-use shared::admin::router::{route, ROUTES};
-use shared::admin::{AdminAccess, AdminApi, Scope};
-use shared::events::DetailType;
-use shared::policy::{env, tags};
-use shared::sweeper::{env as sweep_env, tags as sweep_tags, SweepSettings, Sweeper};
-use shared::token::SignerCell;
-use shared::{Automation, RECORDING_EVENTS, STREAM_EVENTS};
+use sweeper::Sweeper;
 use test_support::*;
 
 use cfn::{get_att, of_type, one_or_many, reference, Stack};
@@ -439,7 +440,7 @@ fn parameter_value(name: &str, as_arn: bool) -> String {
 /// (`/stream-keys/AbCd1234`) and decoded ARNs
 /// (`/stream-keys/arn:aws:ivs:us-west-2:111122223333:stream-key/AbCd1234`), each checked to
 /// reach that route through the function's router.
-fn request_paths(r: &shared::admin::Route) -> Vec<(&'static str, String)> {
+fn request_paths(r: &admin_api::Route) -> Vec<(&'static str, String)> {
     let mut forms = Vec::new();
     for (form, as_arn) in [("id", false), ("ARN", true)] {
         let path: Vec<String> = r
@@ -1018,7 +1019,7 @@ fn every_deployment_default_of_the_code_has_a_parameter() {
         env::STARVATION_END_METADATA_TEMPLATE,
         env::POLICY_CACHE_SECONDS,
         // Every function, the admin API's included (Globals are merged into each).
-        shared::tls::TLS_TRUST_ROOTS,
+        ivs_adapter::tls::TLS_TRUST_ROOTS,
     ];
     let sweep = [
         sweep_env::MAX_STREAM_MINUTES,
@@ -1027,8 +1028,8 @@ fn every_deployment_default_of_the_code_has_a_parameter() {
         sweep_env::SWEEP_CALLS_PER_SECOND,
     ];
     let admin_vars = [
-        shared::admin::env::PLAYBACK_KEY_SECRET_ID,
-        shared::admin::env::ADMIN_SCOPE,
+        admin_api::env::PLAYBACK_KEY_SECRET_ID,
+        admin_api::env::ADMIN_SCOPE,
     ];
     // The Cognito group alternative is gone (the gateway's JWT authorizer checks scopes only).
     assert!(admin.get("ADMIN_GROUP").is_none(), "ADMIN_GROUP is set");
@@ -1058,7 +1059,7 @@ fn every_deployment_default_of_the_code_has_a_parameter() {
     let lookup = |vars: &[(String, String)], k: &str| {
         vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
     };
-    let from_template = shared::policy::Settings::from_lookup(|k| lookup(&deployed, k)).unwrap();
+    let from_template = domain::policy::Settings::from_lookup(|k| lookup(&deployed, k)).unwrap();
     assert_eq!(
         from_template,
         settings(&[]),
@@ -1066,8 +1067,8 @@ fn every_deployment_default_of_the_code_has_a_parameter() {
     );
     let trust = |k: &str| lookup(&deployed, k);
     assert_eq!(
-        shared::tls::TrustRoots::from_lookup(trust).unwrap(),
-        shared::tls::TrustRoots::from_lookup(|_| None).unwrap(),
+        ivs_adapter::tls::TrustRoots::from_lookup(trust).unwrap(),
+        ivs_adapter::tls::TrustRoots::from_lookup(|_| None).unwrap(),
         "the template's TLS_TRUST_ROOTS default is the code's"
     );
     let sweep_deployed = environment(sweeper);
@@ -1571,7 +1572,8 @@ async fn each_function_policy_grants_exactly_the_ivs_calls_of_its_code() {
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
 }
 
-/// Every `.call("<Operation>"` of the shared crate (the one place IVS is called from).
+/// Every `.call("<Operation>"` of the IVS adapter and the function crates (the places IVS is
+/// called from).
 fn operations_in_the_code() -> BTreeSet<String> {
     fn scan(dir: &Path, found: &mut BTreeSet<String>) {
         for entry in std::fs::read_dir(dir).unwrap() {
@@ -1593,9 +1595,13 @@ fn operations_in_the_code() -> BTreeSet<String> {
         }
     }
     let mut found = BTreeSet::new();
-    scan(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/src"),
-        &mut found,
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for src in ["crates/ivs-adapter/src", "functions"] {
+        scan(&root.join(src), &mut found);
+    }
+    assert!(
+        found.contains("PutMetadata") && found.contains("ImportPlaybackKeyPair"),
+        "{found:?}"
     );
     found
 }

@@ -1,4 +1,4 @@
-//! Which certificate authorities the functions' HTTPS client trusts (shared::tls), against a
+//! Which certificate authorities the functions' HTTPS client trusts (ivs_adapter::tls), against a
 //! real TLS server on loopback whose certificate comes from a test authority made by openssl
 //! for this run:
 //! - with the Amazon roots (the default), the handshake fails: the client trusts nothing but
@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use aws_sdk_ivs::error::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
-use shared::tls::{TrustRoots, TLS_TRUST_ROOTS};
+use ivs_adapter::tls::{TrustRoots, TLS_TRUST_ROOTS};
 use test_support::{openssl, TempDir};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -144,7 +144,7 @@ async fn amazon_roots_reject_other_authorities_and_ssl_cert_file_keeps_the_syste
     std::env::set_var("SSL_CERT_FILE", dir.path().join("ca.pem"));
     std::env::set_var(TLS_TRUST_ROOTS, "amazon");
     assert_eq!(TrustRoots::from_env().unwrap(), TrustRoots::Amazon);
-    let client = shared::ivs::client_from_env().await.unwrap();
+    let client = ivs_adapter::ivs::client_from_env().await.unwrap();
     let err = client
         .list_channels()
         .send()
@@ -173,7 +173,7 @@ async fn amazon_roots_reject_other_authorities_and_ssl_cert_file_keeps_the_syste
     // which loads that file; the same call now reaches the server.
     std::env::remove_var(TLS_TRUST_ROOTS);
     assert_eq!(TrustRoots::from_env().unwrap(), TrustRoots::System);
-    let client = shared::ivs::client_from_env().await.unwrap();
+    let client = ivs_adapter::ivs::client_from_env().await.unwrap();
     let channels =
         client.list_channels().send().await.unwrap_or_else(|e| {
             panic!("trusted through SSL_CERT_FILE: {}", DisplayErrorContext(&e))
@@ -183,6 +183,6 @@ async fn amazon_roots_reject_other_authorities_and_ssl_cert_file_keeps_the_syste
 
     // An invalid choice fails before any client exists.
     std::env::set_var(TLS_TRUST_ROOTS, "insecure");
-    let err = shared::ivs::client_from_env().await.unwrap_err();
+    let err = ivs_adapter::ivs::client_from_env().await.unwrap_err();
     assert!(err.to_string().contains("TLS_TRUST_ROOTS"), "{err}");
 }

@@ -11,10 +11,10 @@ use aws_sdk_ivs::operation::list_stream_keys::ListStreamKeysOutput;
 use aws_sdk_ivs::types::{StreamKey, StreamKeySummary};
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
+use domain::events::IvsEvent;
+use domain::policy::Settings;
+use ivs_adapter::ivs::{Ivs, RetryPolicy};
 use serde_json::Value;
-use shared::events::IvsEvent;
-use shared::ivs::{Ivs, RetryPolicy};
-use shared::policy::Settings;
 
 pub use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 
@@ -315,7 +315,7 @@ impl LogCapture {
     /// (`trace` captures everything, the SDK's own records included).
     pub fn subscriber(&self, filter: &str) -> Box<dyn tracing::Subscriber + Send + Sync> {
         let writer = self.clone();
-        shared::logging::LogConfig {
+        ivs_adapter::logging::LogConfig {
             json: true,
             filter: filter.to_owned(),
         }

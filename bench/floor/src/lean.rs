@@ -1,17 +1,17 @@
 //! The floor with the project's start-up choices, so that the project can be compared like
-//! for like: the HTTPS client the functions use (`shared::tls`: only Amazon's roots trusted,
+//! for like: the HTTPS client the functions use (`ivs_adapter::tls`: only Amazon's roots trusted,
 //! nothing read from the system trust store) and a single-threaded tokio runtime (Lambda
 //! gives an instance one event at a time, so no worker threads are started). Same handler
-//! as `bench-floor`; nothing else of `shared` is used.
+//! as `bench-floor`; nothing else of the IVS adapter is used.
 
 #[path = "handler.rs"]
 mod handler;
 
 use aws_config::BehaviorVersion;
 use aws_sdk_ivs::Client;
+use ivs_adapter::tls::TrustRoots;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use shared::tls::TrustRoots;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {

@@ -11,7 +11,7 @@
 //! - **warm latency**: one instance, then sequential events, each for another channel (so
 //!   every arm does the same IVS calls for each event: no cache hit);
 //! - **artifact sizes**, from the file `bench.sh` writes (`--sizes`);
-//! - **metadata throughput**: 100 items at one channel through `shared::ivs`'s batching helper
+//! - **metadata throughput**: 100 items at one channel through `ivs_adapter::ivs`'s batching helper
 //!   against the emulator with IVS's 5 PutMetadata per second per channel on, beside a naive
 //!   sender (one item per call, 3 retries 1 s apart).
 //!
@@ -26,10 +26,11 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_ivs::Client;
 use clap::Parser;
+use domain::arn::{IvsArn, ResourceType};
+use domain::metadata::MAX_METADATA_BYTES;
+use ivs_adapter::ivs::{pack, Ivs, DEFAULT_METADATA_RATE};
 use ivs_emulator::{Config, Emulator, Quotas, Server};
 use serde_json::{json, Value};
-use shared::arn::{IvsArn, ResourceType};
-use shared::ivs::{pack, Ivs, DEFAULT_METADATA_RATE, MAX_METADATA_BYTES};
 use test_support::lambda::{Invoked, LocalLambda};
 
 #[derive(Parser, Debug)]
@@ -934,7 +935,7 @@ impl Report<'_> {
              system trust store as the SDK's default client does (what trusting only Amazon's \
              roots saves); **Rust floor, the project's start-up choices** = \
              `bench-floor-lean`, the floor with the project's HTTPS client \
-             (`shared::tls`, Amazon's roots only) and `#[tokio::main(flavor = \
+             (`ivs_adapter::tls`, Amazon's roots only) and `#[tokio::main(flavor = \
              \"current_thread\")]`.\n"
         );
 

@@ -1,9 +1,9 @@
-//! The admin HTTP API behind API Gateway. All logic lives in `shared::admin`; this builds it
+//! The admin HTTP API behind API Gateway. Its logic is this crate's library; this builds it
 //! once per container and runs it.
 
+use admin_api::AdminApi;
+use ivs_adapter::logging;
 use lambda_http::{run, service_fn, Error, Request};
-use shared::admin::AdminApi;
-use shared::logging;
 
 // One thread: an instance answers one invocation at a time, and a multi-threaded runtime
 // costs start-up time (its worker threads) for nothing (BENCHMARKS.md).

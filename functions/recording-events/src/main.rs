@@ -1,8 +1,9 @@
 //! Reacts to IVS Recording State Change events.
-//! All logic lives in the `shared` crate; this builds it once per container and runs it.
+//! The logic is `ivs_adapter::Automation` (deciding is the domain's); this builds it once per
+//! container and runs it.
 
+use ivs_adapter::{logging, Automation, RECORDING_EVENTS};
 use lambda_runtime::{run, service_fn, Error};
-use shared::{logging, Automation, RECORDING_EVENTS};
 
 // One thread: an instance answers one invocation at a time, and a multi-threaded runtime
 // costs start-up time (its worker threads) for nothing (BENCHMARKS.md).

@@ -1,9 +1,10 @@
 //! The scheduled sweeper: missed rotations, streams past their maximum duration, old keys.
-//! All logic lives in `shared::sweeper`; this builds it once per container and runs it.
+//! The loop is this crate's library, the plan `domain::sweep`; this builds it once per
+//! container and runs it.
 
+use ivs_adapter::logging;
 use lambda_runtime::{run, service_fn, Error};
-use shared::logging;
-use shared::sweeper::Sweeper;
+use sweeper::Sweeper;
 
 // One thread: an instance answers one invocation at a time, and a multi-threaded runtime
 // costs start-up time (its worker threads) for nothing (BENCHMARKS.md).

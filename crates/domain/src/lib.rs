@@ -1,0 +1,24 @@
+//! The IVS automation's domain: what the automation knows and decides, with no I/O.
+//!
+//! This crate may not do I/O: no tokio, no AWS SDK, no Lambda runtime, no HTTP (its
+//! `Cargo.toml` says so, and `tests/architecture.rs` checks it). Everything here is data and
+//! pure functions, tested without a network:
+//!
+//! - [`events`]: typed EventBridge events of source `aws.ivs`;
+//! - [`arn`]: parsing, validating and building IVS ARNs;
+//! - [`policy`]: deployment settings, channel tags, and [`policy::decide`], which turns an
+//!   event and a channel's policy into actions;
+//! - [`metadata`]: IVS's limits on a timed-metadata payload (templates live in `policy`);
+//! - [`rotation`]: the key-rotation markers and the one rule that says a rotation is settled;
+//! - [`sweep`]: the sweeper's plan for one channel;
+//! - [`secret`]: a string that never reaches a log line;
+//! - [`config`]: the settings error and how booleans read.
+
+pub mod arn;
+pub mod config;
+pub mod events;
+pub mod metadata;
+pub mod policy;
+pub mod rotation;
+pub mod secret;
+pub mod sweep;

@@ -1,0 +1,288 @@
+//! IVS helpers over [`aws_sdk_ivs::Client`]: timed metadata, stopping streams, stream-key
+//! rotation, suspending and resuming channels, reading channel tags.
+//!
+//! Every call goes through one retry loop ([`RetryPolicy`]) with bounded exponential backoff
+//! and jitter. The SDK's own retries are switched off in [`client_from_env`] so that the
+//! number of attempts and the time they take are decided here, once, and are the same for
+//! every call (the SDK would retry a non-idempotent write such as `CreateChannel` on a 5xx).
+
+mod batch;
+mod keys;
+mod metadata;
+mod retry;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::BehaviorVersion;
+use aws_sdk_ivs::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ivs::Client;
+use tracing::warn;
+
+use crate::error::{Error, IvsErrorKind};
+use crate::tls::TrustRoots;
+use domain::arn::IvsArn;
+
+pub use batch::{
+    pack, BatchError, BatchOutcome, BatchReport, Pacer, PackError, Packed, SendError, SentPayload,
+    DEFAULT_METADATA_RATE,
+};
+pub use keys::{NewStreamKey, ResumeOutcome, RotateOutcome, SuspendOutcome};
+pub use metadata::MetadataOutcome;
+pub use retry::RetryPolicy;
+
+/// Time allowed to open a connection to IVS.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Time allowed for one attempt of one call.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The AWS configuration from the environment (region, credentials, and
+/// `AWS_ENDPOINT_URL_IVS` / `AWS_ENDPOINT_URL` to point clients at a local endpoint), with the
+/// SDK's retries off (the helpers retry), per-attempt timeouts on, and the HTTPS client
+/// trusting the roots [`TrustRoots::from_env`] chooses (only Amazon's by default). Load it
+/// once per container and build every client from it. Fails only for an invalid
+/// `TLS_TRUST_ROOTS`.
+pub async fn sdk_config_from_env() -> Result<aws_config::SdkConfig, Error> {
+    let roots = TrustRoots::from_env()?;
+    tracing::debug!(trust_roots = roots.as_str(), "HTTPS trust roots");
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .build(),
+        );
+    if let Some(client) = roots.http_client() {
+        loader = loader.http_client(client);
+    }
+    Ok(loader.load().await)
+}
+
+/// One environment variable, as the domain's settings read them (`Settings::from_lookup`).
+pub fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// The IVS client from [`sdk_config_from_env`].
+pub async fn client_from_env() -> Result<Client, Error> {
+    Ok(Client::new(&sdk_config_from_env().await?))
+}
+
+/// Time kept free before the invocation's deadline: a retry that would start later than
+/// `deadline - RETRY_MARGIN` is not made, so that the failure is reported (and the event
+/// retried by Lambda) instead of the invocation timing out with nothing said.
+pub const RETRY_MARGIN: Duration = Duration::from_secs(2);
+
+tokio::task_local! {
+    static DEADLINE: Instant;
+}
+
+/// Runs `work` with a deadline that every IVS call's retry loop respects (see
+/// [`RETRY_MARGIN`]). The handler sets it from the Lambda invocation's deadline.
+pub async fn with_deadline<F: Future>(deadline: Instant, work: F) -> F::Output {
+    DEADLINE.scope(deadline, work).await
+}
+
+fn time_left_for(delay: Duration) -> bool {
+    DEADLINE
+        .try_with(|deadline| Instant::now() + delay + RETRY_MARGIN < *deadline)
+        .unwrap_or(true)
+}
+
+/// Which failures a call may be retried on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryOn {
+    /// Throttling, 5xx and timeouts: for reads and for writes that are idempotent.
+    Transient,
+    /// Throttling only (IVS refused the request, so nothing happened): for writes that would
+    /// be duplicated if a 5xx or a timeout hid a success.
+    Throttling,
+}
+
+/// The IVS helpers: a client and the retry policy every call follows.
+#[derive(Clone, Debug)]
+pub struct Ivs {
+    client: Client,
+    retry: RetryPolicy,
+}
+
+/// How `stop_stream` ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopOutcome {
+    Stopped,
+    /// The channel was not broadcasting: nothing to stop.
+    AlreadyStopped,
+}
+
+impl StopOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopOutcome::Stopped => "stopped",
+            StopOutcome::AlreadyStopped => "already_stopped",
+        }
+    }
+}
+
+impl Ivs {
+    pub fn new(client: Client) -> Self {
+        Self::with_retry(client, RetryPolicy::default())
+    }
+
+    pub fn with_retry(client: Client, retry: RetryPolicy) -> Self {
+        Ivs { client, retry }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    /// Runs one IVS call under the retry policy. `send` is called once per attempt.
+    pub async fn call<T, E, F, Fut>(
+        &self,
+        operation: &'static str,
+        retry_on: RetryOn,
+        mut send: F,
+    ) -> Result<T, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, SdkError<E>>>,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let mut attempt = 1;
+        loop {
+            let err = match send().await {
+                Ok(output) => return Ok(output),
+                Err(err) => err,
+            };
+            let (kind, code, message) = classify(&err);
+            let may_retry = match retry_on {
+                RetryOn::Transient => kind.is_retryable(),
+                RetryOn::Throttling => kind == IvsErrorKind::Throttled,
+            };
+            let delay = self.retry.delay(attempt);
+            if !may_retry || attempt >= self.retry.max_attempts || !time_left_for(delay) {
+                return Err(Error::Ivs {
+                    operation,
+                    kind,
+                    code,
+                    message,
+                    attempts: attempt,
+                });
+            }
+            warn!(
+                operation,
+                attempt,
+                error_kind = kind.as_str(),
+                delay_ms = delay.as_millis() as u64,
+                "IVS call failed, retrying"
+            );
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
+    }
+
+    /// Stops the channel's live stream. An offline channel is success ("already stopped").
+    pub async fn stop_stream(&self, channel: &IvsArn) -> Result<StopOutcome, Error> {
+        let result = self
+            .call("StopStream", RetryOn::Transient, || {
+                self.client
+                    .stop_stream()
+                    .channel_arn(channel.as_str())
+                    .send()
+            })
+            .await;
+        match result {
+            Ok(_) => Ok(StopOutcome::Stopped),
+            Err(e) if e.ivs_kind() == Some(IvsErrorKind::ChannelNotBroadcasting) => {
+                Ok(StopOutcome::AlreadyStopped)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The tags of any IVS resource.
+    pub async fn tags(&self, resource: &IvsArn) -> Result<HashMap<String, String>, Error> {
+        let output = self
+            .call("ListTagsForResource", RetryOn::Transient, || {
+                self.client
+                    .list_tags_for_resource()
+                    .resource_arn(resource.as_str())
+                    .send()
+            })
+            .await?;
+        Ok(output.tags().clone())
+    }
+}
+
+/// Sorts an SDK failure into an [`IvsErrorKind`], keeping the service's code and message.
+/// Dispatch on the error code first (IVS answers both `ResourceNotFoundException` and
+/// `ChannelNotBroadcasting` with 404), then on the HTTP status.
+pub fn classify<E>(err: &SdkError<E>) -> (IvsErrorKind, Option<String>, String)
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    use aws_sdk_ivs::error::DisplayErrorContext;
+    match err {
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            let code = e.code().map(str::to_owned);
+            let status = service.raw().status().as_u16();
+            let kind = match code.as_deref() {
+                Some("ThrottlingException") => IvsErrorKind::Throttled,
+                Some("ResourceNotFoundException") => IvsErrorKind::NotFound,
+                Some("ChannelNotBroadcasting") => IvsErrorKind::ChannelNotBroadcasting,
+                Some("ConflictException") => IvsErrorKind::Conflict,
+                Some("ServiceQuotaExceededException") => IvsErrorKind::QuotaExceeded,
+                Some("AccessDeniedException" | "PendingVerification") => IvsErrorKind::AccessDenied,
+                Some("ValidationException") => IvsErrorKind::Invalid,
+                Some("InternalServerException" | "StreamUnavailable") => IvsErrorKind::ServerError,
+                _ => match status {
+                    429 => IvsErrorKind::Throttled,
+                    500..=599 => IvsErrorKind::ServerError,
+                    404 => IvsErrorKind::NotFound,
+                    409 => IvsErrorKind::Conflict,
+                    401 | 403 => IvsErrorKind::AccessDenied,
+                    400..=499 => IvsErrorKind::Invalid,
+                    _ => IvsErrorKind::Other,
+                },
+            };
+            let message = match (code.as_deref(), e.message()) {
+                (Some(c), Some(m)) => format!("{c}: {m}"),
+                (Some(c), None) => c.to_owned(),
+                (None, Some(m)) => format!("HTTP {status}: {m}"),
+                (None, None) => format!("HTTP {status}"),
+            };
+            (kind, code, message)
+        }
+        SdkError::TimeoutError(_) => (IvsErrorKind::Timeout, None, "timed out".to_owned()),
+        SdkError::DispatchFailure(failure) => {
+            let kind = if failure.is_timeout() {
+                IvsErrorKind::Timeout
+            } else if failure.is_user() {
+                IvsErrorKind::Other
+            } else {
+                IvsErrorKind::Unreachable
+            };
+            (kind, None, DisplayErrorContext(err).to_string())
+        }
+        // The response could not be read (cut off, not JSON): the service may be recovering.
+        SdkError::ResponseError(_) => (
+            IvsErrorKind::ServerError,
+            None,
+            DisplayErrorContext(err).to_string(),
+        ),
+        _ => (
+            IvsErrorKind::Other,
+            None,
+            DisplayErrorContext(err).to_string(),
+        ),
+    }
+}
