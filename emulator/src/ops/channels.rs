@@ -3,13 +3,13 @@
 
 use serde::Serialize;
 
-use super::{batch_lookup, json, OpResult, Output};
+use super::{batch_lookup, json, list_output, OpResult, Output};
 use crate::error::IvsError;
 use crate::ids::ResourceKind;
 use crate::model::{
-    BatchError, Channel, ChannelSummary, MultitrackInputConfiguration, Srt, StreamKey,
-    StreamKeyView, CHANNEL_TYPES, CONTAINER_FORMATS, LATENCY_MODES, MULTITRACK_POLICIES,
-    MULTITRACK_RESOLUTIONS, PRESETS,
+    BatchError, Channel, MultitrackInputConfiguration, Srt, StreamKey, StreamKeyView,
+    CHANNEL_TYPES, CONTAINER_FORMATS, LATENCY_MODES, MULTITRACK_POLICIES, MULTITRACK_RESOLUTIONS,
+    PRESETS,
 };
 use crate::pagination;
 use crate::state::State;
@@ -239,14 +239,6 @@ pub(super) fn batch_get(state: &mut State, input: &Input) -> OpResult {
     json(&BatchGetChannelResponse { channels, errors })
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ListChannelsResponse<'a> {
-    channels: Vec<ChannelSummary<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_token: Option<String>,
-}
-
 /// ListChannels, with at most one filter.
 pub(super) fn list(state: &mut State, input: &Input) -> OpResult {
     let by_name = input.opt_name("filterByName")?;
@@ -284,10 +276,7 @@ pub(super) fn list(state: &mut State, input: &Input) -> OpResult {
         token.as_deref(),
         page_size,
     )?;
-    json(&ListChannelsResponse {
-        channels: page.items,
-        next_token: page.next_token,
-    })
+    list_output("channels", page)
 }
 
 /// UpdateChannel: refused while the channel is live.

@@ -15,6 +15,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{ErrorKind, IvsError};
+use crate::pagination::Page;
 use crate::state::State;
 use crate::validate::Input;
 
@@ -27,7 +28,6 @@ pub(crate) enum Output {
 
 pub(crate) type OpResult = Result<Output, IvsError>;
 
-/// Serializes an output shape.
 /// The BatchGet* pattern: 1-50 ARNs of `kind` (each validated), looked up once each; the
 /// ones found, and a `ResourceNotFoundException` entry for each one not found.
 pub(crate) fn batch_lookup<T>(
@@ -57,10 +57,25 @@ pub(crate) fn batch_lookup<T>(
     Ok((found, errors))
 }
 
-pub(crate) fn json<T: Serialize>(value: &T) -> OpResult {
+fn to_value<T: Serialize>(value: &T) -> Result<Value, IvsError> {
     serde_json::to_value(value)
-        .map(Output::Json)
         .map_err(|err| IvsError::internal(format!("could not serialize the response: {err}")))
+}
+
+/// Serializes an output shape.
+pub(crate) fn json<T: Serialize>(value: &T) -> OpResult {
+    to_value(value).map(Output::Json)
+}
+
+/// The output of a List* operation: the page's items under `member`, and `nextToken` when more
+/// pages follow.
+pub(crate) fn list_output<T: Serialize>(member: &str, page: Page<T>) -> OpResult {
+    let mut output = serde_json::Map::new();
+    output.insert(member.to_owned(), to_value(&page.items)?);
+    if let Some(token) = page.next_token {
+        output.insert("nextToken".to_owned(), Value::String(token));
+    }
+    Ok(Output::Json(Value::Object(output)))
 }
 
 /// An empty structure (`{}`), the output of operations with no output members.

@@ -4,11 +4,11 @@
 
 use serde::Serialize;
 
-use super::{empty_structure, json, OpResult};
+use super::{empty_structure, json, list_output, OpResult};
 use crate::error::IvsError;
 use crate::ids::ResourceKind;
 use crate::keys;
-use crate::model::{PlaybackKeyPair, PlaybackKeyPairSummary};
+use crate::model::PlaybackKeyPair;
 use crate::pagination;
 use crate::state::State;
 use crate::validate::Input;
@@ -66,14 +66,6 @@ pub(super) fn get(state: &mut State, input: &Input) -> OpResult {
     json(&KeyPairResponse { key_pair: pair })
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ListResponse<'a> {
-    key_pairs: Vec<PlaybackKeyPairSummary<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_token: Option<String>,
-}
-
 /// ListPlaybackKeyPairs.
 pub(super) fn list(state: &mut State, input: &Input) -> OpResult {
     let (token, page_size) = pagination::request(input, 100, 100)?;
@@ -82,10 +74,7 @@ pub(super) fn list(state: &mut State, input: &Input) -> OpResult {
         .values()
         .map(|pair| (pair.arn.clone(), pair.summary()));
     let page = pagination::paginate("ListPlaybackKeyPairs", pairs, token.as_deref(), page_size)?;
-    json(&ListResponse {
-        key_pairs: page.items,
-        next_token: page.next_token,
-    })
+    list_output("keyPairs", page)
 }
 
 /// DeletePlaybackKeyPair (answers 200 with an empty structure).

@@ -4,13 +4,13 @@
 
 use serde::Serialize;
 
-use super::{json, OpResult, Output};
+use super::{json, list_output, OpResult, Output};
 use crate::error::IvsError;
 use crate::ids::ResourceKind;
 use crate::model::{
-    DestinationConfiguration, RecordingConfiguration, RecordingConfigurationSummary,
-    RenditionConfiguration, S3DestinationConfiguration, ThumbnailConfiguration, RECORDING_MODES,
-    RENDITION_SELECTIONS, RESOLUTIONS, THUMBNAIL_STORAGES,
+    DestinationConfiguration, RecordingConfiguration, RenditionConfiguration,
+    S3DestinationConfiguration, ThumbnailConfiguration, RECORDING_MODES, RENDITION_SELECTIONS,
+    RESOLUTIONS, THUMBNAIL_STORAGES,
 };
 use crate::pagination;
 use crate::state::State;
@@ -156,14 +156,6 @@ pub(super) fn get(state: &mut State, input: &Input) -> OpResult {
     })
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ListResponse<'a> {
-    recording_configurations: Vec<RecordingConfigurationSummary<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_token: Option<String>,
-}
-
 /// ListRecordingConfigurations.
 pub(super) fn list(state: &mut State, input: &Input) -> OpResult {
     let (token, page_size) = pagination::request(input, 100, 100)?;
@@ -177,10 +169,7 @@ pub(super) fn list(state: &mut State, input: &Input) -> OpResult {
         token.as_deref(),
         page_size,
     )?;
-    json(&ListResponse {
-        recording_configurations: page.items,
-        next_token: page.next_token,
-    })
+    list_output("recordingConfigurations", page)
 }
 
 /// DeleteRecordingConfiguration: refused while a channel uses it.

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::{json, OpResult, Output};
+use super::{json, list_output, OpResult, Output};
 use crate::error::IvsError;
 use crate::ids::ResourceKind;
 use crate::model::PlaybackRestrictionPolicy;
@@ -88,14 +88,6 @@ pub(super) fn get(state: &mut State, input: &Input) -> OpResult {
     })
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ListResponse<'a> {
-    playback_restriction_policies: Vec<&'a PlaybackRestrictionPolicy>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_token: Option<String>,
-}
-
 /// ListPlaybackRestrictionPolicies.
 pub(super) fn list(state: &mut State, input: &Input) -> OpResult {
     let (token, page_size) = pagination::request(input, 100, 100)?;
@@ -109,10 +101,7 @@ pub(super) fn list(state: &mut State, input: &Input) -> OpResult {
         token.as_deref(),
         page_size,
     )?;
-    json(&ListResponse {
-        playback_restriction_policies: page.items,
-        next_token: page.next_token,
-    })
+    list_output("playbackRestrictionPolicies", page)
 }
 
 /// UpdatePlaybackRestrictionPolicy: changes the given members.

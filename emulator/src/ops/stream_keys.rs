@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{batch_lookup, json, OpResult, Output};
+use super::{batch_lookup, json, list_output, OpResult, Output};
 use crate::error::IvsError;
 use crate::ids::ResourceKind;
 use crate::model::{BatchError, StreamKey, StreamKeyView};
@@ -83,14 +83,6 @@ pub(super) fn batch_get(state: &mut State, input: &Input) -> OpResult {
     })
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ListStreamKeysResponse<'a> {
-    stream_keys: Vec<StreamKeyView<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_token: Option<String>,
-}
-
 /// ListStreamKeys: summaries (no values); one per page unless `maxResults` says otherwise.
 pub(super) fn list(state: &mut State, input: &Input) -> OpResult {
     let channel_arn = input.req_arn("channelArn", ResourceKind::Channel)?;
@@ -104,10 +96,7 @@ pub(super) fn list(state: &mut State, input: &Input) -> OpResult {
         .filter(|key| key.channel_arn == channel_arn)
         .map(|key| (key.arn.clone(), key.summary()));
     let page = pagination::paginate("ListStreamKeys", keys, token.as_deref(), page_size)?;
-    json(&ListStreamKeysResponse {
-        stream_keys: page.items,
-        next_token: page.next_token,
-    })
+    list_output("streamKeys", page)
 }
 
 /// DeleteStreamKey: immediate; a stream already running with the key goes on.

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{empty_structure, json, OpResult, Output};
+use super::{empty_structure, json, list_output, OpResult, Output};
 use crate::error::{ErrorKind, IvsError};
 use crate::ids::ResourceKind;
 use crate::metadata::{RecordedMetadata, ACCOUNT_RATE, MAX_PAYLOAD_BYTES};
@@ -55,14 +55,6 @@ pub(super) fn get_stream(state: &mut State, input: &Input) -> OpResult {
     })
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ListStreamsResponse<'a> {
-    streams: Vec<StreamSummary<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_token: Option<String>,
-}
-
 /// ListStreams: the live streams, optionally filtered by health.
 pub(super) fn list_streams(state: &mut State, input: &Input) -> OpResult {
     let health = match input.opt_struct("filterBy")? {
@@ -86,10 +78,7 @@ pub(super) fn list_streams(state: &mut State, input: &Input) -> OpResult {
             (arn.clone(), summary)
         });
     let page = pagination::paginate("ListStreams", summaries, token.as_deref(), page_size)?;
-    json(&ListStreamsResponse {
-        streams: page.items,
-        next_token: page.next_token,
-    })
+    list_output("streams", page)
 }
 
 #[derive(Serialize)]
@@ -147,14 +136,6 @@ pub(super) fn get_stream_session(state: &mut State, input: &Input) -> OpResult {
     })
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ListStreamSessionsResponse<'a> {
-    stream_sessions: Vec<StreamSessionSummary<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_token: Option<String>,
-}
-
 /// ListStreamSessions: the channel's sessions, newest first.
 pub(super) fn list_stream_sessions(state: &mut State, input: &Input) -> OpResult {
     let arn = input.req_arn("channelArn", ResourceKind::Channel)?;
@@ -179,10 +160,7 @@ pub(super) fn list_stream_sessions(state: &mut State, input: &Input) -> OpResult
         (key, summary)
     });
     let page = pagination::paginate("ListStreamSessions", summaries, token.as_deref(), page_size)?;
-    json(&ListStreamSessionsResponse {
-        stream_sessions: page.items,
-        next_token: page.next_token,
-    })
+    list_output("streamSessions", page)
 }
 
 /// StopStream: ends the live stream as a disconnect does.
