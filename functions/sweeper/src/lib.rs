@@ -285,17 +285,8 @@ impl Sweeper {
         summary: &mut SweepSummary,
     ) -> Result<Option<EndedStream>, Error> {
         summary.calls += 1;
-        let client = self.ivs.client();
-        let sessions = pacer
-            .pace(self.ivs.call("ListStreamSessions", RetryOn::Transient, || {
-                client
-                    .list_stream_sessions()
-                    .channel_arn(channel.as_str())
-                    .max_results(1)
-                    .send()
-            }))
-            .await?;
-        Ok(sessions.stream_sessions().first().and_then(|s| {
+        let latest = pacer.pace(self.ivs.latest_stream_session(channel)).await?;
+        Ok(latest.and_then(|s| {
             Some(EndedStream {
                 stream_id: s.stream_id()?.to_owned(),
                 ended_at: to_chrono(s.end_time())?,

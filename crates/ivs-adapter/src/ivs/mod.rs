@@ -19,6 +19,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
 use aws_sdk_ivs::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ivs::types::StreamSessionSummary;
 use aws_sdk_ivs::Client;
 use tracing::warn;
 
@@ -206,6 +207,24 @@ impl Ivs {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// The channel's latest stream session (the first of IVS's list, newest first), if it has
+    /// had one.
+    pub async fn latest_stream_session(
+        &self,
+        channel: &IvsArn,
+    ) -> Result<Option<StreamSessionSummary>, Error> {
+        let output = self
+            .call("ListStreamSessions", RetryOn::Transient, || {
+                self.client
+                    .list_stream_sessions()
+                    .channel_arn(channel.as_str())
+                    .max_results(1)
+                    .send()
+            })
+            .await?;
+        Ok(output.stream_sessions().first().cloned())
     }
 
     /// The tags of any IVS resource.

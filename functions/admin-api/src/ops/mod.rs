@@ -385,32 +385,18 @@ async fn channel_status(api: &AdminApi, call: &Call<'_>) -> Result<Reply> {
 }
 
 async fn latest_session(api: &AdminApi, channel: &IvsArn) -> Result<Value> {
-    let client = api.ivs().client();
-    let sessions = api
-        .ivs()
-        .call("ListStreamSessions", RetryOn::Transient, || {
-            client
-                .list_stream_sessions()
-                .channel_arn(channel.as_str())
-                .max_results(1)
-                .send()
-        })
-        .await?;
-    let Some(stream_id) = sessions
-        .stream_sessions()
-        .first()
-        .and_then(|s| s.stream_id())
-        .map(str::to_owned)
-    else {
+    let latest = api.ivs().latest_stream_session(channel).await?;
+    let Some(stream_id) = latest.as_ref().and_then(|s| s.stream_id()) else {
         return Ok(Value::Null);
     };
+    let client = api.ivs().client();
     let out = api
         .ivs()
         .call("GetStreamSession", RetryOn::Transient, || {
             client
                 .get_stream_session()
                 .channel_arn(channel.as_str())
-                .stream_id(&stream_id)
+                .stream_id(stream_id)
                 .send()
         })
         .await?;
