@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{batch_lookup, json, list_output, OpResult, Output};
+use super::{batch_lookup, check_quota, found, json, list_output, OpResult, Output};
 use crate::error::IvsError;
 use crate::ids::ResourceKind;
 use crate::model::{
@@ -148,13 +148,6 @@ impl Changes {
     }
 }
 
-fn channel<'a>(state: &'a State, arn: &str) -> Result<&'a Channel, IvsError> {
-    state
-        .channels
-        .get(arn)
-        .ok_or_else(|| IvsError::not_found(arn))
-}
-
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct CreateChannelResponse<'a> {
@@ -166,12 +159,7 @@ struct CreateChannelResponse<'a> {
 pub(super) fn create(state: &mut State, input: &Input) -> OpResult {
     let changes = Changes::parse(input)?;
     let tags = input.opt_tags("tags")?.unwrap_or_default();
-    if state.channels.len() >= state.quotas.channels {
-        return Err(IvsError::quota(format!(
-            "Exceeded the quota of {} channels per account and region",
-            state.quotas.channels
-        )));
-    }
+    check_quota(state.channels.len(), state.quotas.channels, "channels")?;
     let arn = state.new_arn(ResourceKind::Channel);
     let id = arn.rsplit('/').next().unwrap_or_default().to_owned();
     let (region, account) = (state.region.clone(), state.account.clone());
@@ -222,7 +210,7 @@ struct ChannelResponse<'a> {
 pub(super) fn get(state: &mut State, input: &Input) -> OpResult {
     let arn = input.req_arn("arn", ResourceKind::Channel)?;
     json(&ChannelResponse {
-        channel: channel(state, &arn)?,
+        channel: found(state.channels.get(&arn), &arn)?,
     })
 }
 
@@ -283,7 +271,7 @@ pub(super) fn list(state: &mut State, input: &Input) -> OpResult {
 pub(super) fn update(state: &mut State, input: &Input) -> OpResult {
     let arn = input.req_arn("arn", ResourceKind::Channel)?;
     let changes = Changes::parse(input)?;
-    let mut updated = channel(state, &arn)?.clone();
+    let mut updated = found(state.channels.get(&arn), &arn)?.clone();
     if state.live.contains_key(&arn) {
         return Err(IvsError::conflict(format!(
             "Channel: {arn} is live and cannot be updated; stop the stream first"
@@ -298,7 +286,7 @@ pub(super) fn update(state: &mut State, input: &Input) -> OpResult {
 /// DeleteChannel: the channel and its stream keys; refused while the channel is live.
 pub(super) fn delete(state: &mut State, input: &Input) -> OpResult {
     let arn = input.req_arn("arn", ResourceKind::Channel)?;
-    channel(state, &arn)?;
+    found(state.channels.get(&arn), &arn)?;
     if state.live.contains_key(&arn) {
         return Err(IvsError::conflict(format!(
             "Channel: {arn} is live and cannot be deleted; stop the stream and wait for Stream End first"

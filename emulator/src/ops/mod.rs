@@ -57,6 +57,21 @@ pub(crate) fn batch_lookup<T>(
     Ok((found, errors))
 }
 
+/// The resource a lookup by `arn` found, or `ResourceNotFoundException`.
+pub(crate) fn found<T>(resource: Option<T>, arn: &str) -> Result<T, IvsError> {
+    resource.ok_or_else(|| IvsError::not_found(arn))
+}
+
+/// Refuses to create one more `what` (plural) when the account already has `quota` of them.
+pub(crate) fn check_quota(count: usize, quota: usize, what: &str) -> Result<(), IvsError> {
+    if count >= quota {
+        return Err(IvsError::quota(format!(
+            "Exceeded the quota of {quota} {what} per account and region"
+        )));
+    }
+    Ok(())
+}
+
 fn to_value<T: Serialize>(value: &T) -> Result<Value, IvsError> {
     serde_json::to_value(value)
         .map_err(|err| IvsError::internal(format!("could not serialize the response: {err}")))

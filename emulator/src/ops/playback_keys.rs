@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::{empty_structure, json, list_output, OpResult};
+use super::{check_quota, empty_structure, found, json, list_output, OpResult};
 use crate::error::IvsError;
 use crate::ids::ResourceKind;
 use crate::keys;
@@ -37,12 +37,11 @@ pub(super) fn import(state: &mut State, input: &Input) -> OpResult {
             existing.arn
         )));
     }
-    if state.playback_key_pairs.len() >= state.quotas.playback_key_pairs {
-        return Err(IvsError::quota(format!(
-            "Exceeded the quota of {} playback key pairs per account and region",
-            state.quotas.playback_key_pairs
-        )));
-    }
+    check_quota(
+        state.playback_key_pairs.len(),
+        state.quotas.playback_key_pairs,
+        "playback key pairs",
+    )?;
     let arn = state.new_arn(ResourceKind::PlaybackKeyPair);
     let pair = PlaybackKeyPair {
         arn: arn.clone(),
@@ -59,10 +58,7 @@ pub(super) fn import(state: &mut State, input: &Input) -> OpResult {
 /// GetPlaybackKeyPair.
 pub(super) fn get(state: &mut State, input: &Input) -> OpResult {
     let arn = input.req_arn("arn", ResourceKind::PlaybackKeyPair)?;
-    let pair = state
-        .playback_key_pairs
-        .get(&arn)
-        .ok_or_else(|| IvsError::not_found(&arn))?;
+    let pair = found(state.playback_key_pairs.get(&arn), &arn)?;
     json(&KeyPairResponse { key_pair: pair })
 }
 
@@ -80,9 +76,7 @@ pub(super) fn list(state: &mut State, input: &Input) -> OpResult {
 /// DeletePlaybackKeyPair (answers 200 with an empty structure).
 pub(super) fn delete(state: &mut State, input: &Input) -> OpResult {
     let arn = input.req_arn("arn", ResourceKind::PlaybackKeyPair)?;
-    if state.playback_key_pairs.remove(&arn).is_none() {
-        return Err(IvsError::not_found(&arn));
-    }
+    found(state.playback_key_pairs.remove(&arn), &arn)?;
     empty_structure()
 }
 

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::{json, list_output, OpResult, Output};
+use super::{check_quota, found, json, list_output, OpResult, Output};
 use crate::error::IvsError;
 use crate::ids::ResourceKind;
 use crate::model::{
@@ -120,12 +120,11 @@ pub(super) fn create(state: &mut State, input: &Input) -> OpResult {
         .opt_int_in("recordingReconnectWindowSeconds", 0, 300)?
         .unwrap_or(0);
     let rendition_configuration = renditions(input)?;
-    if state.recording_configurations.len() >= state.quotas.recording_configurations {
-        return Err(IvsError::quota(format!(
-            "Exceeded the quota of {} recording configurations per account and region",
-            state.quotas.recording_configurations
-        )));
-    }
+    check_quota(
+        state.recording_configurations.len(),
+        state.quotas.recording_configurations,
+        "recording configurations",
+    )?;
     let arn = state.new_arn(ResourceKind::RecordingConfiguration);
     let configuration = RecordingConfiguration {
         arn: arn.clone(),
@@ -147,10 +146,7 @@ pub(super) fn create(state: &mut State, input: &Input) -> OpResult {
 /// GetRecordingConfiguration.
 pub(super) fn get(state: &mut State, input: &Input) -> OpResult {
     let arn = input.req_arn("arn", ResourceKind::RecordingConfiguration)?;
-    let configuration = state
-        .recording_configurations
-        .get(&arn)
-        .ok_or_else(|| IvsError::not_found(&arn))?;
+    let configuration = found(state.recording_configurations.get(&arn), &arn)?;
     json(&ConfigurationResponse {
         recording_configuration: configuration,
     })
@@ -175,9 +171,7 @@ pub(super) fn list(state: &mut State, input: &Input) -> OpResult {
 /// DeleteRecordingConfiguration: refused while a channel uses it.
 pub(super) fn delete(state: &mut State, input: &Input) -> OpResult {
     let arn = input.req_arn("arn", ResourceKind::RecordingConfiguration)?;
-    if !state.recording_configurations.contains_key(&arn) {
-        return Err(IvsError::not_found(&arn));
-    }
+    found(state.recording_configurations.get(&arn), &arn)?;
     if let Some(channel) = state
         .channels
         .values()

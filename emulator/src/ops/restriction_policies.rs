@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::{json, list_output, OpResult, Output};
+use super::{check_quota, found, json, list_output, OpResult, Output};
 use crate::error::IvsError;
 use crate::ids::ResourceKind;
 use crate::model::PlaybackRestrictionPolicy;
@@ -54,12 +54,11 @@ pub(super) fn create(state: &mut State, input: &Input) -> OpResult {
         .unwrap_or(false);
     let name = input.opt_name("name")?.unwrap_or_default();
     let tags = input.opt_tags("tags")?.unwrap_or_default();
-    if state.playback_restriction_policies.len() >= state.quotas.playback_restriction_policies {
-        return Err(IvsError::quota(format!(
-            "Exceeded the quota of {} playback restriction policies per account and region",
-            state.quotas.playback_restriction_policies
-        )));
-    }
+    check_quota(
+        state.playback_restriction_policies.len(),
+        state.quotas.playback_restriction_policies,
+        "playback restriction policies",
+    )?;
     let arn = state.new_arn(ResourceKind::PlaybackRestrictionPolicy);
     let policy = PlaybackRestrictionPolicy {
         arn: arn.clone(),
@@ -79,10 +78,7 @@ pub(super) fn create(state: &mut State, input: &Input) -> OpResult {
 /// GetPlaybackRestrictionPolicy.
 pub(super) fn get(state: &mut State, input: &Input) -> OpResult {
     let arn = input.req_arn("arn", ResourceKind::PlaybackRestrictionPolicy)?;
-    let policy = state
-        .playback_restriction_policies
-        .get(&arn)
-        .ok_or_else(|| IvsError::not_found(&arn))?;
+    let policy = found(state.playback_restriction_policies.get(&arn), &arn)?;
     json(&PolicyResponse {
         playback_restriction_policy: policy,
     })
@@ -111,10 +107,7 @@ pub(super) fn update(state: &mut State, input: &Input) -> OpResult {
     let allowed_origins = origins(input)?;
     let strict = input.opt_bool("enableStrictOriginEnforcement")?;
     let name = input.opt_name("name")?;
-    let policy = state
-        .playback_restriction_policies
-        .get_mut(&arn)
-        .ok_or_else(|| IvsError::not_found(&arn))?;
+    let policy = found(state.playback_restriction_policies.get_mut(&arn), &arn)?;
     if let Some(countries) = allowed_countries {
         policy.allowed_countries = countries;
     }
@@ -135,9 +128,7 @@ pub(super) fn update(state: &mut State, input: &Input) -> OpResult {
 /// DeletePlaybackRestrictionPolicy: refused while a channel uses it.
 pub(super) fn delete(state: &mut State, input: &Input) -> OpResult {
     let arn = input.req_arn("arn", ResourceKind::PlaybackRestrictionPolicy)?;
-    if !state.playback_restriction_policies.contains_key(&arn) {
-        return Err(IvsError::not_found(&arn));
-    }
+    found(state.playback_restriction_policies.get(&arn), &arn)?;
     if let Some(channel) = state
         .channels
         .values()

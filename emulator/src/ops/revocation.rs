@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{empty_structure, json, OpResult};
+use super::{empty_structure, found, json, OpResult};
 use crate::error::IvsError;
 use crate::ids::ResourceKind;
 use crate::model::RevocationError;
@@ -29,9 +29,10 @@ fn parse(input: &Input) -> Result<Revocation, IvsError> {
 /// StartViewerSessionRevocation.
 pub(super) fn start(state: &mut State, input: &Input) -> OpResult {
     let revocation = parse(input)?;
-    if !state.channels.contains_key(&revocation.channel_arn) {
-        return Err(IvsError::not_found(&revocation.channel_arn));
-    }
+    found(
+        state.channels.get(&revocation.channel_arn),
+        &revocation.channel_arn,
+    )?;
     state.revocations.push(revocation);
     empty_structure()
 }

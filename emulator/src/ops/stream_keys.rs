@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{batch_lookup, json, list_output, OpResult, Output};
+use super::{batch_lookup, found, json, list_output, OpResult, Output};
 use crate::error::IvsError;
 use crate::ids::ResourceKind;
 use crate::model::{BatchError, StreamKey, StreamKeyView};
@@ -24,9 +24,7 @@ struct StreamKeyResponse<'a> {
 pub(super) fn create(state: &mut State, input: &Input) -> OpResult {
     let channel_arn = input.req_arn("channelArn", ResourceKind::Channel)?;
     let tags = input.opt_tags("tags")?.unwrap_or_default();
-    if !state.channels.contains_key(&channel_arn) {
-        return Err(IvsError::not_found(&channel_arn));
-    }
+    found(state.channels.get(&channel_arn), &channel_arn)?;
     let existing = state
         .stream_keys
         .values()
@@ -56,10 +54,7 @@ pub(super) fn create(state: &mut State, input: &Input) -> OpResult {
 /// GetStreamKey (with the value).
 pub(super) fn get(state: &mut State, input: &Input) -> OpResult {
     let arn = input.req_arn("arn", ResourceKind::StreamKey)?;
-    let key = state
-        .stream_keys
-        .get(&arn)
-        .ok_or_else(|| IvsError::not_found(&arn))?;
+    let key = found(state.stream_keys.get(&arn), &arn)?;
     json(&StreamKeyResponse {
         stream_key: key.with_value(),
     })
@@ -87,9 +82,7 @@ pub(super) fn batch_get(state: &mut State, input: &Input) -> OpResult {
 pub(super) fn list(state: &mut State, input: &Input) -> OpResult {
     let channel_arn = input.req_arn("channelArn", ResourceKind::Channel)?;
     let (token, page_size) = pagination::request(input, 1, 50)?;
-    if !state.channels.contains_key(&channel_arn) {
-        return Err(IvsError::not_found(&channel_arn));
-    }
+    found(state.channels.get(&channel_arn), &channel_arn)?;
     let keys = state
         .stream_keys
         .values()
@@ -102,9 +95,7 @@ pub(super) fn list(state: &mut State, input: &Input) -> OpResult {
 /// DeleteStreamKey: immediate; a stream already running with the key goes on.
 pub(super) fn delete(state: &mut State, input: &Input) -> OpResult {
     let arn = input.req_arn("arn", ResourceKind::StreamKey)?;
-    if state.stream_keys.remove(&arn).is_none() {
-        return Err(IvsError::not_found(&arn));
-    }
+    found(state.stream_keys.remove(&arn), &arn)?;
     tracing::info!(stream_key_arn = %arn, "stream key deleted");
     Ok(Output::Empty)
 }

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{empty_structure, json, list_output, OpResult, Output};
+use super::{empty_structure, found, json, list_output, OpResult, Output};
 use crate::error::{ErrorKind, IvsError};
 use crate::ids::ResourceKind;
 use crate::metadata::{RecordedMetadata, ACCOUNT_RATE, MAX_PAYLOAD_BYTES};
@@ -19,9 +19,7 @@ use crate::validate::{self, Input};
 
 /// The channel `arn` and its live stream: ResourceNotFound, or ChannelNotBroadcasting when offline.
 fn live<'a>(state: &'a State, arn: &str) -> Result<&'a LiveStream, IvsError> {
-    if !state.channels.contains_key(arn) {
-        return Err(IvsError::not_found(arn));
-    }
+    found(state.channels.get(arn), arn)?;
     state
         .live
         .get(arn)
@@ -94,9 +92,7 @@ pub(super) fn get_stream_session(state: &mut State, input: &Input) -> OpResult {
     if let Some(stream_id) = stream_id {
         validate::stream_id("streamId", stream_id)?;
     }
-    if !state.channels.contains_key(&arn) {
-        return Err(IvsError::not_found(&arn));
-    }
+    found(state.channels.get(&arn), &arn)?;
     let sessions = state
         .sessions
         .get(&arn)
@@ -140,9 +136,7 @@ pub(super) fn get_stream_session(state: &mut State, input: &Input) -> OpResult {
 pub(super) fn list_stream_sessions(state: &mut State, input: &Input) -> OpResult {
     let arn = input.req_arn("channelArn", ResourceKind::Channel)?;
     let (token, page_size) = pagination::request(input, 100, 100)?;
-    if !state.channels.contains_key(&arn) {
-        return Err(IvsError::not_found(&arn));
-    }
+    found(state.channels.get(&arn), &arn)?;
     let sessions = state
         .sessions
         .get(&arn)

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{empty_structure, json, OpResult};
+use super::{empty_structure, found, json, OpResult};
 use crate::error::IvsError;
 use crate::state::State;
 use crate::validate::{self, Input, Tags, MAX_TAGS};
@@ -22,9 +22,7 @@ struct TagsResponse<'a> {
 /// ListTagsForResource.
 pub(super) fn list(state: &mut State, input: &Input) -> OpResult {
     let arn = resource_arn(input)?;
-    let tags = state
-        .tags_mut(&arn)
-        .ok_or_else(|| IvsError::not_found(&arn))?;
+    let tags = found(state.tags_mut(&arn), &arn)?;
     json(&TagsResponse { tags })
 }
 
@@ -34,9 +32,7 @@ pub(super) fn tag(state: &mut State, input: &Input) -> OpResult {
     let new_tags = input.opt_tags("tags")?.ok_or_else(|| {
         IvsError::validation("1 validation error detected: Value null at 'tags' failed to satisfy constraint: Member must not be null")
     })?;
-    let tags = state
-        .tags_mut(&arn)
-        .ok_or_else(|| IvsError::not_found(&arn))?;
+    let tags = found(state.tags_mut(&arn), &arn)?;
     let mut merged = tags.clone();
     merged.extend(new_tags);
     if merged.len() > MAX_TAGS {
@@ -56,9 +52,7 @@ pub(super) fn untag(state: &mut State, input: &Input) -> OpResult {
     for (index, key) in keys.iter().enumerate() {
         validate::tag_key(&format!("tagKeys.{}", index + 1), key)?;
     }
-    let tags = state
-        .tags_mut(&arn)
-        .ok_or_else(|| IvsError::not_found(&arn))?;
+    let tags = found(state.tags_mut(&arn), &arn)?;
     for key in &keys {
         tags.remove(key);
     }
