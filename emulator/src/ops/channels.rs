@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{batch_lookup, check_quota, found, json, list_output, OpResult, Output};
+use super::{batch_lookup, check_quota, found, json, list_output, set, OpResult, Output};
 use crate::error::IvsError;
 use crate::ids::ResourceKind;
 use crate::model::{
@@ -73,39 +73,25 @@ impl Changes {
             .channel_type
             .as_ref()
             .is_some_and(|t| *t != channel.channel_type);
-        if let Some(name) = self.name {
-            channel.name = name;
-        }
-        if let Some(latency_mode) = self.latency_mode {
-            channel.latency_mode = latency_mode;
-        }
-        if let Some(channel_type) = self.channel_type {
-            channel.channel_type = channel_type;
-        }
-        if let Some(authorized) = self.authorized {
-            channel.authorized = authorized;
-        }
+        set(&mut channel.name, self.name);
+        set(&mut channel.latency_mode, self.latency_mode);
+        set(&mut channel.channel_type, self.channel_type);
+        set(&mut channel.authorized, self.authorized);
         if let Some(arn) = self.recording_configuration_arn {
             if !arn.is_empty() && !state.recording_configurations.contains_key(&arn) {
                 return Err(IvsError::not_found(&arn));
             }
             channel.recording_configuration_arn = arn;
         }
-        if let Some(insecure_ingest) = self.insecure_ingest {
-            channel.insecure_ingest = insecure_ingest;
-        }
+        set(&mut channel.insecure_ingest, self.insecure_ingest);
         if let Some(arn) = self.playback_restriction_policy_arn {
             if !arn.is_empty() && !state.playback_restriction_policies.contains_key(&arn) {
                 return Err(IvsError::not_found(&arn));
             }
             channel.playback_restriction_policy_arn = arn;
         }
-        if let Some(multitrack) = self.multitrack {
-            channel.multitrack_input_configuration = multitrack;
-        }
-        if let Some(container_format) = self.container_format {
-            channel.container_format = container_format;
-        }
+        set(&mut channel.multitrack_input_configuration, self.multitrack);
+        set(&mut channel.container_format, self.container_format);
 
         let advanced = channel.channel_type.starts_with("ADVANCED_");
         match self.preset {

@@ -72,6 +72,13 @@ pub(crate) fn check_quota(count: usize, quota: usize, what: &str) -> Result<(), 
     Ok(())
 }
 
+/// An Update* member: `member` takes the `given` value; absent, it stays as it is.
+pub(crate) fn set<T>(member: &mut T, given: Option<T>) {
+    if let Some(value) = given {
+        *member = value;
+    }
+}
+
 fn to_value<T: Serialize>(value: &T) -> Result<Value, IvsError> {
     serde_json::to_value(value)
         .map_err(|err| IvsError::internal(format!("could not serialize the response: {err}")))

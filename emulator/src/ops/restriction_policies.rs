@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::{check_quota, found, json, list_output, OpResult, Output};
+use super::{check_quota, found, json, list_output, set, OpResult, Output};
 use crate::error::IvsError;
 use crate::ids::ResourceKind;
 use crate::model::PlaybackRestrictionPolicy;
@@ -108,18 +108,10 @@ pub(super) fn update(state: &mut State, input: &Input) -> OpResult {
     let strict = input.opt_bool("enableStrictOriginEnforcement")?;
     let name = input.opt_name("name")?;
     let policy = found(state.playback_restriction_policies.get_mut(&arn), &arn)?;
-    if let Some(countries) = allowed_countries {
-        policy.allowed_countries = countries;
-    }
-    if let Some(origins) = allowed_origins {
-        policy.allowed_origins = origins;
-    }
-    if let Some(strict) = strict {
-        policy.enable_strict_origin_enforcement = strict;
-    }
-    if let Some(name) = name {
-        policy.name = name;
-    }
+    set(&mut policy.allowed_countries, allowed_countries);
+    set(&mut policy.allowed_origins, allowed_origins);
+    set(&mut policy.enable_strict_origin_enforcement, strict);
+    set(&mut policy.name, name);
     json(&PolicyResponse {
         playback_restriction_policy: policy,
     })
