@@ -143,19 +143,18 @@ impl StreamKey {
     /// The full `StreamKey` shape, value included (CreateChannel, CreateStreamKey, GetStreamKey,
     /// BatchGetStreamKey only).
     pub fn with_value(&self) -> StreamKeyView<'_> {
-        StreamKeyView {
-            arn: &self.arn,
-            value: Some(&self.value),
-            channel_arn: &self.channel_arn,
-            tags: &self.tags,
-        }
+        self.view(Some(&self.value))
     }
 
     /// The `StreamKeySummary` view (no value).
     pub fn summary(&self) -> StreamKeyView<'_> {
+        self.view(None)
+    }
+
+    fn view<'a>(&'a self, value: Option<&'a str>) -> StreamKeyView<'a> {
         StreamKeyView {
             arn: &self.arn,
-            value: None,
+            value,
             channel_arn: &self.channel_arn,
             tags: &self.tags,
         }

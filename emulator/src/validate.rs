@@ -280,33 +280,32 @@ pub fn length(field: &str, value: &str, min: usize, max: usize) -> Result<(), Iv
 
 /// A list must have `min..=max` members (strings: characters).
 pub fn list_length(field: &str, count: usize, min: usize, max: usize) -> Result<(), IvsError> {
-    if count < min {
-        return Err(constraint(
-            field,
-            &format!("Member must have length greater than or equal to {min}"),
-        ));
-    }
-    if count > max {
-        return Err(constraint(
-            field,
-            &format!("Member must have length less than or equal to {max}"),
-        ));
-    }
-    Ok(())
+    within(field, "length", count, min, max)
 }
 
 /// `value` must lie in `min..=max`.
 pub fn int_range(field: &str, value: i64, min: i64, max: i64) -> Result<(), IvsError> {
-    if value < min {
+    within(field, "value", value, min, max)
+}
+
+/// The member's `measure` (`length` or `value`) must lie in `min..=max`.
+fn within<T: PartialOrd + std::fmt::Display>(
+    field: &str,
+    measure: &str,
+    actual: T,
+    min: T,
+    max: T,
+) -> Result<(), IvsError> {
+    if actual < min {
         return Err(constraint(
             field,
-            &format!("Member must have value greater than or equal to {min}"),
+            &format!("Member must have {measure} greater than or equal to {min}"),
         ));
     }
-    if value > max {
+    if actual > max {
         return Err(constraint(
             field,
-            &format!("Member must have value less than or equal to {max}"),
+            &format!("Member must have {measure} less than or equal to {max}"),
         ));
     }
     Ok(())
