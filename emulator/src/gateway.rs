@@ -193,44 +193,46 @@ impl GatewayConfig {
     }
 
     fn check(&self) -> Result<Uri, GatewayConfigError> {
-        let invalid = |message: String| Err(GatewayConfigError(message));
-        if !self.lambda_endpoint.starts_with("http://") {
-            return invalid(format!(
-                "the Lambda endpoint must be an http:// URL, not '{}'",
-                self.lambda_endpoint
-            ));
-        }
-        if !is_function_name(&self.function) {
-            return invalid(format!(
-                "the function name must be letters, digits, '-' and '_', not '{}'",
-                self.function
-            ));
-        }
         let lower_alphanumeric = |s: &str| {
             !s.is_empty()
                 && s.bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         };
-        if !lower_alphanumeric(&self.region.replace('-', "")) {
-            return invalid(format!(
-                "the region must match [a-z0-9-]+, not '{}'",
-                self.region
-            ));
-        }
-        if self.account.is_empty() || !self.account.bytes().all(|b| b.is_ascii_digit()) {
-            return invalid(format!(
-                "the account must be digits, not '{}'",
-                self.account
-            ));
-        }
-        if !lower_alphanumeric(&self.api_id) {
-            return invalid(format!(
-                "the API id must be lower-case letters and digits, not '{}'",
-                self.api_id
-            ));
+        // Each text member: whether it is acceptable, what it must be, and its value.
+        let members = [
+            (
+                self.lambda_endpoint.starts_with("http://"),
+                "the Lambda endpoint must be an http:// URL",
+                &self.lambda_endpoint,
+            ),
+            (
+                is_function_name(&self.function),
+                "the function name must be letters, digits, '-' and '_'",
+                &self.function,
+            ),
+            (
+                lower_alphanumeric(&self.region.replace('-', "")),
+                "the region must match [a-z0-9-]+",
+                &self.region,
+            ),
+            (
+                !self.account.is_empty() && self.account.bytes().all(|b| b.is_ascii_digit()),
+                "the account must be digits",
+                &self.account,
+            ),
+            (
+                lower_alphanumeric(&self.api_id),
+                "the API id must be lower-case letters and digits",
+                &self.api_id,
+            ),
+        ];
+        if let Some((_, rule, value)) = members.iter().find(|(valid, _, _)| !valid) {
+            return Err(GatewayConfigError(format!("{rule}, not '{value}'")));
         }
         if self.timeout.is_zero() {
-            return invalid("the timeout must not be zero".to_owned());
+            return Err(GatewayConfigError(
+                "the timeout must not be zero".to_owned(),
+            ));
         }
         invoke::invocation_uri(&self.lambda_endpoint, &self.function).map_err(GatewayConfigError)
     }
