@@ -284,30 +284,17 @@ mod tests {
         assert_eq!(rule.latency_ms, 50);
         let rule: FaultRule = "PutMetadata:throttle=1".parse().unwrap();
         assert_eq!(rule.operation, "PutMetadata");
+        let error = |spec: &str| spec.parse::<FaultRule>().unwrap_err();
         assert!(matches!(
-            "NoSuchOp:throttle=0.1".parse::<FaultRule>(),
-            Err(FaultSpecError::UnknownOperation(_))
+            error("NoSuchOp:throttle=0.1"),
+            FaultSpecError::UnknownOperation(_)
         ));
-        assert!(matches!(
-            "*:throttle=0.6,error500=0.6".parse::<FaultRule>(),
-            Err(FaultSpecError::Rate(_))
-        ));
-        assert!(matches!(
-            "*:throttle=-1".parse::<FaultRule>(),
-            Err(FaultSpecError::Rate(_))
-        ));
-        assert!(matches!(
-            "*:bogus=1".parse::<FaultRule>(),
-            Err(FaultSpecError::Syntax(_))
-        ));
-        assert!(matches!(
-            "throttle=1".parse::<FaultRule>(),
-            Err(FaultSpecError::Syntax(_))
-        ));
-        assert!(matches!(
-            "*:throttle=x".parse::<FaultRule>(),
-            Err(FaultSpecError::Syntax(_))
-        ));
+        for spec in ["*:throttle=0.6,error500=0.6", "*:throttle=-1"] {
+            assert!(matches!(error(spec), FaultSpecError::Rate(_)), "{spec}");
+        }
+        for spec in ["*:bogus=1", "throttle=1", "*:throttle=x"] {
+            assert!(matches!(error(spec), FaultSpecError::Syntax(_)), "{spec}");
+        }
     }
 
     #[test]

@@ -605,15 +605,14 @@ mod tests {
             "\"resources\"",
             "\"detail\"",
         ];
-        let positions: Vec<usize> = keys.iter().map(|k| first.find(k).unwrap()).collect();
-        assert!(
-            positions.windows(2).all(|w| w[0] < w[1]),
-            "envelope fields out of order: {first}"
-        );
+        let in_order = |keys: &[&str]| {
+            let positions: Vec<usize> = keys.iter().map(|k| first.find(k).unwrap()).collect();
+            positions.windows(2).all(|w| w[0] < w[1])
+        };
+        assert!(in_order(&keys), "envelope fields out of order: {first}");
         let detail_keys = ["\"event_name\"", "\"channel_name\"", "\"stream_id\""];
-        let positions: Vec<usize> = detail_keys.iter().map(|k| first.find(k).unwrap()).collect();
         assert!(
-            positions.windows(2).all(|w| w[0] < w[1]),
+            in_order(&detail_keys),
             "detail fields out of order: {first}"
         );
         let value: Value = serde_json::from_str(&first).unwrap();

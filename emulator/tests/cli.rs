@@ -139,6 +139,19 @@ fn prints_the_gateway_second_and_fronts_the_function() {
 
 #[test]
 fn refuses_bad_flags() {
+    // A gateway in front of `function`, with the `extra` flags.
+    let gateway = |function: &'static str, extra: &[&'static str]| {
+        let mut args = vec![
+            "--gateway-port",
+            "0",
+            "--gateway-function",
+            function,
+            "--lambda-endpoint",
+            "http://127.0.0.1:9",
+        ];
+        args.extend_from_slice(extra);
+        args
+    };
     for args in [
         vec!["--fault", "NoSuchOperation:throttle=0.5"],
         vec!["--fault", "*:throttle=2"],
@@ -165,34 +178,9 @@ fn refuses_bad_flags() {
             "--gateway-function",
             "admin-api",
         ],
-        vec![
-            "--gateway-port",
-            "0",
-            "--gateway-function",
-            "admin-api",
-            "--lambda-endpoint",
-            "http://127.0.0.1:9",
-            "--gateway-auth",
-            "basic",
-        ],
-        vec![
-            "--gateway-port",
-            "0",
-            "--gateway-function",
-            "a/b",
-            "--lambda-endpoint",
-            "http://127.0.0.1:9",
-        ],
-        vec![
-            "--gateway-port",
-            "0",
-            "--gateway-function",
-            "admin-api",
-            "--lambda-endpoint",
-            "http://127.0.0.1:9",
-            "--gateway-timeout",
-            "0",
-        ],
+        gateway("admin-api", &["--gateway-auth", "basic"]),
+        gateway("a/b", &[]),
+        gateway("admin-api", &["--gateway-timeout", "0"]),
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_ivs-emulator"))
             .args(["--port", "0"])

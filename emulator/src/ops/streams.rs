@@ -272,20 +272,13 @@ mod tests {
         assert_eq!(stream["stream"]["state"], "LIVE");
         assert_eq!(stream["stream"]["health"], "HEALTHY");
         st.starve(arn.as_str().unwrap()).unwrap();
-        let starving = call(
-            &mut st,
-            Operation::ListStreams,
-            json!({"filterBy": {"health": "STARVING"}}),
-        )
-        .unwrap();
-        assert_eq!(starving["streams"].as_array().unwrap().len(), 1);
-        let healthy = call(
-            &mut st,
-            Operation::ListStreams,
-            json!({"filterBy": {"health": "HEALTHY"}}),
-        )
-        .unwrap();
-        assert_eq!(healthy["streams"].as_array().unwrap().len(), 0);
+        let streams_with = |st: &mut State, health: &str| {
+            let filter = json!({"filterBy": {"health": health}});
+            let listed = call(st, Operation::ListStreams, filter).unwrap();
+            listed["streams"].as_array().unwrap().len()
+        };
+        assert_eq!(streams_with(&mut st, "STARVING"), 1);
+        assert_eq!(streams_with(&mut st, "HEALTHY"), 0);
         let session = call(
             &mut st,
             Operation::GetStreamSession,

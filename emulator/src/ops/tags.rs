@@ -66,6 +66,7 @@ mod tests {
     use crate::error::ErrorKind;
     use crate::ops::test_support::{call, error_kind, state};
     use crate::ops::Operation;
+    use crate::state::State;
 
     #[test]
     fn tag_untag_and_limits() {
@@ -83,26 +84,22 @@ mod tests {
             json!({"resourceArn": arn, "tags": {"b": "2"}}),
         )
         .unwrap();
-        let listed = call(
-            &mut st,
-            Operation::ListTagsForResource,
-            json!({"resourceArn": arn}),
-        )
-        .unwrap();
-        assert_eq!(listed, json!({"tags": {"a": "1", "b": "2"}}));
+        let list_tags = |st: &mut State| {
+            call(
+                st,
+                Operation::ListTagsForResource,
+                json!({"resourceArn": arn}),
+            )
+            .unwrap()
+        };
+        assert_eq!(list_tags(&mut st), json!({"tags": {"a": "1", "b": "2"}}));
         call(
             &mut st,
             Operation::UntagResource,
             json!({"resourceArn": arn, "tagKeys": ["a", "zzz"]}),
         )
         .unwrap();
-        let listed = call(
-            &mut st,
-            Operation::ListTagsForResource,
-            json!({"resourceArn": arn}),
-        )
-        .unwrap();
-        assert_eq!(listed, json!({"tags": {"b": "2"}}));
+        assert_eq!(list_tags(&mut st), json!({"tags": {"b": "2"}}));
         let many: serde_json::Map<_, _> = (0..50).map(|i| (format!("k{i}"), json!("v"))).collect();
         let too_many = json!({"resourceArn": arn, "tags": many});
         assert_eq!(
