@@ -241,6 +241,23 @@ impl Input {
         Ok(value.map(str::to_owned))
     }
 
+    /// An optional list of strings, each one of `allowed`.
+    pub fn opt_enum_list(
+        &self,
+        name: &str,
+        allowed: &[&str],
+    ) -> Result<Option<Vec<String>>, IvsError> {
+        let values = self.opt_str_list(name)?;
+        for (index, value) in values.iter().flatten().enumerate() {
+            one_of(
+                &format!("{}.{}", self.path_of(name), index + 1),
+                value,
+                allowed,
+            )?;
+        }
+        Ok(values)
+    }
+
     /// An optional resource name (`[a-zA-Z0-9-_]*`, at most 128 characters).
     pub fn opt_name(&self, name: &str) -> Result<Option<String>, IvsError> {
         let value = self.opt_str(name)?;

@@ -52,19 +52,9 @@ fn thumbnails(input: &Input) -> Result<ThumbnailConfiguration, IvsError> {
         .unwrap_or(defaults.recording_mode);
     let interval = config.opt_int_in("targetIntervalSeconds", 1, 60)?;
     let resolution = config.opt_enum("resolution", RESOLUTIONS)?;
-    let storage = match config.opt_str_list("storage")? {
-        Some(storage) => {
-            for (index, value) in storage.iter().enumerate() {
-                validate::one_of(
-                    &format!("{}.{}", config.path_of("storage"), index + 1),
-                    value,
-                    THUMBNAIL_STORAGES,
-                )?;
-            }
-            storage
-        }
-        None => defaults.storage,
-    };
+    let storage = config
+        .opt_enum_list("storage", THUMBNAIL_STORAGES)?
+        .unwrap_or(defaults.storage);
     let target_interval_seconds = if recording_mode == "INTERVAL" {
         Some(interval.unwrap_or(60))
     } else {
@@ -85,14 +75,9 @@ fn renditions(input: &Input) -> Result<RenditionConfiguration, IvsError> {
     let selection = config
         .opt_enum("renditionSelection", RENDITION_SELECTIONS)?
         .unwrap_or_else(|| "ALL".to_owned());
-    let renditions = config.opt_str_list("renditions")?.unwrap_or_default();
-    for (index, value) in renditions.iter().enumerate() {
-        validate::one_of(
-            &format!("{}.{}", config.path_of("renditions"), index + 1),
-            value,
-            RESOLUTIONS,
-        )?;
-    }
+    let renditions = config
+        .opt_enum_list("renditions", RESOLUTIONS)?
+        .unwrap_or_default();
     if selection == "CUSTOM" && renditions.is_empty() {
         return Err(IvsError::validation(
             "renditions must be specified when renditionSelection is CUSTOM",

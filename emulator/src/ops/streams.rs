@@ -14,7 +14,7 @@ use crate::model::{
     StreamSummary, StreamView, STREAM_HEALTHS,
 };
 use crate::pagination;
-use crate::state::{format_time, LiveStream, State};
+use crate::state::{format_time, LiveStream, Session, State};
 use crate::validate::{self, Input};
 
 /// The channel `arn` and its live stream: ResourceNotFound, or ChannelNotBroadcasting when offline.
@@ -24,6 +24,16 @@ fn live<'a>(state: &'a State, arn: &str) -> Result<&'a LiveStream, IvsError> {
         .live
         .get(arn)
         .ok_or_else(|| IvsError::not_broadcasting(arn))
+}
+
+/// The stream sessions of channel `arn`, oldest first: ResourceNotFound when there is no such channel.
+fn sessions<'a>(state: &'a State, arn: &str) -> Result<&'a [Session], IvsError> {
+    found(state.channels.get(arn), arn)?;
+    Ok(state
+        .sessions
+        .get(arn)
+        .map(Vec::as_slice)
+        .unwrap_or_default())
 }
 
 #[derive(Serialize)]
@@ -92,12 +102,7 @@ pub(super) fn get_stream_session(state: &mut State, input: &Input) -> OpResult {
     if let Some(stream_id) = stream_id {
         validate::stream_id("streamId", stream_id)?;
     }
-    found(state.channels.get(&arn), &arn)?;
-    let sessions = state
-        .sessions
-        .get(&arn)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+    let sessions = sessions(state, &arn)?;
     let session = match stream_id {
         Some(stream_id) => sessions.iter().rev().find(|s| s.stream_id == stream_id),
         None => sessions.last(),
@@ -136,12 +141,7 @@ pub(super) fn get_stream_session(state: &mut State, input: &Input) -> OpResult {
 pub(super) fn list_stream_sessions(state: &mut State, input: &Input) -> OpResult {
     let arn = input.req_arn("channelArn", ResourceKind::Channel)?;
     let (token, page_size) = pagination::request(input, 100, 100)?;
-    found(state.channels.get(&arn), &arn)?;
-    let sessions = state
-        .sessions
-        .get(&arn)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+    let sessions = sessions(state, &arn)?;
     // Sort key: newest first in ascending key order.
     let summaries = sessions.iter().rev().map(|session| {
         let key = format!("{:020}", u64::MAX - session.seq);
