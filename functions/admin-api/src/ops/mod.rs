@@ -1,8 +1,12 @@
-//! One handler per route. Reads are retried on every transient failure; writes that IVS
-//! would duplicate (creates, imports) only when IVS throttled them (nothing happened).
+//! One handler per route. Every IVS call goes through [`AdminApi::call`], with the retry rule
+//! of its operation: reads, and writes that are idempotent, are retried on every transient
+//! failure (`RetryOn::Transient`); writes that IVS would duplicate (creates, imports) only
+//! when IVS throttled them, so that nothing happened (`RetryOn::Throttling`).
 
 use std::collections::HashMap;
+use std::future::Future;
 
+use aws_sdk_ivs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ivs::types::{
     ChannelLatencyMode, ChannelType, DestinationConfiguration, RecordingMode,
     RenditionConfiguration, RenditionConfigurationRendition,
@@ -10,6 +14,7 @@ use aws_sdk_ivs::types::{
     ThumbnailConfiguration, ThumbnailConfigurationResolution, ThumbnailConfigurationStorage,
     TranscodePreset,
 };
+use aws_sdk_ivs::Client;
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -22,13 +27,31 @@ use super::{AdminApi, Call, Failure, Reply};
 use crate::token::{Fault, TokenRequest};
 use domain::arn::{IvsArn, ResourceType};
 use domain::policy::tags as policy_tags;
-use ivs_adapter::error::IvsErrorKind;
+use ivs_adapter::error::{Error, IvsErrorKind};
 use ivs_adapter::ivs::{
     pack, BatchOutcome, MetadataOutcome, PackError, ResumeOutcome, RetryOn, RotateOutcome,
     SendError, StopOutcome, DEFAULT_METADATA_RATE,
 };
 
 type Result<T> = std::result::Result<T, Failure>;
+
+impl AdminApi {
+    /// Runs one IVS call under the adapter's retry policy: `send` builds the request with
+    /// the client and sends it, once per attempt.
+    pub(crate) async fn call<'a, T, E, Fut>(
+        &'a self,
+        operation: &'static str,
+        retry_on: RetryOn,
+        mut send: impl FnMut(&'a Client) -> Fut,
+    ) -> std::result::Result<T, Error>
+    where
+        Fut: Future<Output = std::result::Result<T, SdkError<E>>>,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let client = self.ivs().client();
+        self.ivs().call(operation, retry_on, || send(client)).await
+    }
+}
 
 /// Runs the handler of `op`.
 pub(super) async fn dispatch(api: &AdminApi, op: Op, call: &Call<'_>) -> Result<Reply> {
@@ -217,12 +240,9 @@ impl ChannelFields {
 async fn create_channel(api: &AdminApi, call: &Call<'_>) -> Result<Reply> {
     let f: ChannelFields = json_body(call.body)?;
     f.validate(true, call)?;
-    let client = api.ivs().client();
     let out = api
-        .ivs()
-        .call("CreateChannel", RetryOn::Throttling, || {
-            client
-                .create_channel()
+        .call("CreateChannel", RetryOn::Throttling, |c| {
+            c.create_channel()
                 .set_name(f.name.clone())
                 .set_latency_mode(f.latency_mode.as_deref().map(ChannelLatencyMode::from))
                 .set_type(f.channel_type.as_deref().map(ChannelType::from))
@@ -258,12 +278,9 @@ async fn list_channels(api: &AdminApi, call: &Call<'_>) -> Result<Reply> {
         .one("recordingConfigurationArn")?
         .map(str::to_owned);
     // Both filters together: IVS answers 409 ConflictException, and so does this API.
-    let client = api.ivs().client();
     let out = api
-        .ivs()
-        .call("ListChannels", RetryOn::Transient, || {
-            client
-                .list_channels()
+        .call("ListChannels", RetryOn::Transient, |c| {
+            c.list_channels()
                 .set_filter_by_name(by_name.clone())
                 .set_filter_by_recording_configuration_arn(by_recording.clone())
                 .set_next_token(page.next_token.clone())
@@ -284,14 +301,9 @@ struct Ids {
 async fn batch_get_channels(api: &AdminApi, call: &Call<'_>) -> Result<Reply> {
     let body: Ids = json_body(call.body)?;
     let arns = arns(call, "ids", &body.ids, ResourceType::Channel)?;
-    let client = api.ivs().client();
     let out = api
-        .ivs()
-        .call("BatchGetChannel", RetryOn::Transient, || {
-            client
-                .batch_get_channel()
-                .set_arns(Some(arns.clone()))
-                .send()
+        .call("BatchGetChannel", RetryOn::Transient, |c| {
+            c.batch_get_channel().set_arns(Some(arns.clone())).send()
         })
         .await?;
     Ok(Reply::ok(json!({
@@ -301,11 +313,9 @@ async fn batch_get_channels(api: &AdminApi, call: &Call<'_>) -> Result<Reply> {
 }
 
 async fn fetch_channel(api: &AdminApi, arn: &IvsArn) -> Result<Value> {
-    let client = api.ivs().client();
     let out = api
-        .ivs()
-        .call("GetChannel", RetryOn::Transient, || {
-            client.get_channel().arn(arn.as_str()).send()
+        .call("GetChannel", RetryOn::Transient, |c| {
+            c.get_channel().arn(arn.as_str()).send()
         })
         .await?;
     Ok(out.channel().map(views::channel).unwrap_or(Value::Null))
@@ -322,12 +332,9 @@ async fn update_channel(api: &AdminApi, call: &Call<'_>) -> Result<Reply> {
     let arn = call.arn("channelId", ResourceType::Channel)?;
     let f: ChannelFields = json_body(call.body)?;
     f.validate(false, call)?;
-    let client = api.ivs().client();
     let out = api
-        .ivs()
-        .call("UpdateChannel", RetryOn::Transient, || {
-            client
-                .update_channel()
+        .call("UpdateChannel", RetryOn::Transient, |c| {
+            c.update_channel()
                 .arn(arn.as_str())
                 .set_name(f.name.clone())
                 .set_latency_mode(f.latency_mode.as_deref().map(ChannelLatencyMode::from))
@@ -347,12 +354,10 @@ async fn update_channel(api: &AdminApi, call: &Call<'_>) -> Result<Reply> {
 
 async fn delete_channel(api: &AdminApi, call: &Call<'_>) -> Result<Reply> {
     let arn = call.arn("channelId", ResourceType::Channel)?;
-    let client = api.ivs().client();
-    api.ivs()
-        .call("DeleteChannel", RetryOn::Transient, || {
-            client.delete_channel().arn(arn.as_str()).send()
-        })
-        .await?;
+    api.call("DeleteChannel", RetryOn::Transient, |c| {
+        c.delete_channel().arn(arn.as_str()).send()
+    })
+    .await?;
     Ok(Reply::no_content())
 }
 
@@ -361,11 +366,9 @@ async fn delete_channel(api: &AdminApi, call: &Call<'_>) -> Result<Reply> {
 async fn channel_status(api: &AdminApi, call: &Call<'_>) -> Result<Reply> {
     let arn = call.arn("channelId", ResourceType::Channel)?;
     let channel = fetch_channel(api, &arn).await?;
-    let client = api.ivs().client();
     let stream = match api
-        .ivs()
-        .call("GetStream", RetryOn::Transient, || {
-            client.get_stream().channel_arn(arn.as_str()).send()
+        .call("GetStream", RetryOn::Transient, |c| {
+            c.get_stream().channel_arn(arn.as_str()).send()
         })
         .await
     {
@@ -389,12 +392,9 @@ async fn latest_session(api: &AdminApi, channel: &IvsArn) -> Result<Value> {
     let Some(stream_id) = latest.as_ref().and_then(|s| s.stream_id()) else {
         return Ok(Value::Null);
     };
-    let client = api.ivs().client();
     let out = api
-        .ivs()
-        .call("GetStreamSession", RetryOn::Transient, || {
-            client
-                .get_stream_session()
+        .call("GetStreamSession", RetryOn::Transient, |c| {
+            c.get_stream_session()
                 .channel_arn(channel.as_str())
                 .stream_id(stream_id)
                 .send()
@@ -420,12 +420,9 @@ async fn create_stream_key(api: &AdminApi, call: &Call<'_>) -> Result<Reply> {
     if let Some(t) = &body.tags {
         tags("tags", t)?;
     }
-    let client = api.ivs().client();
     let out = api
-        .ivs()
-        .call("CreateStreamKey", RetryOn::Throttling, || {
-            client
-                .create_stream_key()
+        .call("CreateStreamKey", RetryOn::Throttling, |c| {
+            c.create_stream_key()
                 .channel_arn(channel.as_str())
                 .set_tags(body.tags.clone())
                 .send()
@@ -440,12 +437,9 @@ async fn list_stream_keys(api: &AdminApi, call: &Call<'_>) -> Result<Reply> {
     call.query.only(&["nextToken", "maxResults"])?;
     let channel = call.arn("channelId", ResourceType::Channel)?;
     let page = call.query.page(50)?;
-    let client = api.ivs().client();
     let out = api
-        .ivs()
-        .call("ListStreamKeys", RetryOn::Transient, || {
-            client
-                .list_stream_keys()
+        .call("ListStreamKeys", RetryOn::Transient, |c| {
+            c.list_stream_keys()
                 .channel_arn(channel.as_str())
                 .set_next_token(page.next_token.clone())
                 .set_max_results(page.max_results)
@@ -463,14 +457,9 @@ async fn list_stream_keys(api: &AdminApi, call: &Call<'_>) -> Result<Reply> {
 async fn batch_get_stream_keys(api: &AdminApi, call: &Call<'_>) -> Result<Reply> {
     let body: Ids = json_body(call.body)?;
     let arns = arns(call, "ids", &body.ids, ResourceType::StreamKey)?;
-    let client = api.ivs().client();
     let out = api
-        .ivs()
-        .call("BatchGetStreamKey", RetryOn::Transient, || {
-            client
-                .batch_get_stream_key()
-                .set_arns(Some(arns.clone()))
-                .send()
+        .call("BatchGetStreamKey", RetryOn::Transient, |c| {
+            c.batch_get_stream_key().set_arns(Some(arns.clone())).send()
         })
         .await?;
     Ok(Reply::ok(json!({
@@ -481,11 +470,9 @@ async fn batch_get_stream_keys(api: &AdminApi, call: &Call<'_>) -> Result<Reply>
 
 async fn get_stream_key(api: &AdminApi, call: &Call<'_>) -> Result<Reply> {
     let arn = call.arn("streamKeyId", ResourceType::StreamKey)?;
-    let client = api.ivs().client();
     let out = api
-        .ivs()
-        .call("GetStreamKey", RetryOn::Transient, || {
-            client.get_stream_key().arn(arn.as_str()).send()
+        .call("GetStreamKey", RetryOn::Transient, |c| {
+            c.get_stream_key().arn(arn.as_str()).send()
         })
         .await?;
     Ok(Reply::ok(json!({
@@ -495,12 +482,10 @@ async fn get_stream_key(api: &AdminApi, call: &Call<'_>) -> Result<Reply> {
 
 async fn delete_stream_key(api: &AdminApi, call: &Call<'_>) -> Result<Reply> {
     let arn = call.arn("streamKeyId", ResourceType::StreamKey)?;
-    let client = api.ivs().client();
-    api.ivs()
-        .call("DeleteStreamKey", RetryOn::Transient, || {
-            client.delete_stream_key().arn(arn.as_str()).send()
-        })
-        .await?;
+    api.call("DeleteStreamKey", RetryOn::Transient, |c| {
+        c.delete_stream_key().arn(arn.as_str()).send()
+    })
+    .await?;
     Ok(Reply::no_content())
 }
 
@@ -558,27 +543,22 @@ async fn resume_channel(api: &AdminApi, call: &Call<'_>) -> Result<Reply> {
 }
 
 async fn set_suspended_tag(api: &AdminApi, channel: &IvsArn, on: bool) -> Result<()> {
-    let client = api.ivs().client();
     if on {
-        api.ivs()
-            .call("TagResource", RetryOn::Transient, || {
-                client
-                    .tag_resource()
-                    .resource_arn(channel.as_str())
-                    .tags(policy_tags::SUSPENDED, "true")
-                    .send()
-            })
-            .await?;
+        api.call("TagResource", RetryOn::Transient, |c| {
+            c.tag_resource()
+                .resource_arn(channel.as_str())
+                .tags(policy_tags::SUSPENDED, "true")
+                .send()
+        })
+        .await?;
     } else {
-        api.ivs()
-            .call("UntagResource", RetryOn::Transient, || {
-                client
-                    .untag_resource()
-                    .resource_arn(channel.as_str())
-                    .tag_keys(policy_tags::SUSPENDED)
-                    .send()
-            })
-            .await?;
+        api.call("UntagResource", RetryOn::Transient, |c| {
+            c.untag_resource()
+                .resource_arn(channel.as_str())
+                .tag_keys(policy_tags::SUSPENDED)
+                .send()
+        })
+        .await?;
     }
     Ok(())
 }
@@ -594,11 +574,9 @@ fn stop_word(outcome: StopOutcome) -> &'static str {
 
 async fn get_stream(api: &AdminApi, call: &Call<'_>) -> Result<Reply> {
     let channel = call.arn("channelId", ResourceType::Channel)?;
-    let client = api.ivs().client();
     let out = api
-        .ivs()
-        .call("GetStream", RetryOn::Transient, || {
-            client.get_stream().channel_arn(channel.as_str()).send()
+        .call("GetStream", RetryOn::Transient, |c| {
+            c.get_stream().channel_arn(channel.as_str()).send()
         })
         .await?;
     Ok(Reply::ok(
@@ -618,12 +596,9 @@ async fn list_streams(api: &AdminApi, call: &Call<'_>) -> Result<Reply> {
             .health(StreamHealth::from(h))
             .build()
     });
-    let client = api.ivs().client();
     let out = api
-        .ivs()
-        .call("ListStreams", RetryOn::Transient, || {
-            client
-                .list_streams()
+        .call("ListStreams", RetryOn::Transient, |c| {
+            c.list_streams()
                 .set_filter_by(filter.clone())
                 .set_next_token(page.next_token.clone())
                 .set_max_results(page.max_results)
@@ -638,12 +613,9 @@ async fn list_stream_sessions(api: &AdminApi, call: &Call<'_>) -> Result<Reply> 
     call.query.only(&["nextToken", "maxResults"])?;
     let channel = call.arn("channelId", ResourceType::Channel)?;
     let page = call.query.page(100)?;
-    let client = api.ivs().client();
     let out = api
-        .ivs()
-        .call("ListStreamSessions", RetryOn::Transient, || {
-            client
-                .list_stream_sessions()
+        .call("ListStreamSessions", RetryOn::Transient, |c| {
+            c.list_stream_sessions()
                 .channel_arn(channel.as_str())
                 .set_next_token(page.next_token.clone())
                 .set_max_results(page.max_results)
@@ -677,12 +649,9 @@ async fn get_stream_session(api: &AdminApi, call: &Call<'_>, latest: bool) -> Re
         }
         Some(id.to_owned())
     };
-    let client = api.ivs().client();
     let out = api
-        .ivs()
-        .call("GetStreamSession", RetryOn::Transient, || {
-            client
-                .get_stream_session()
+        .call("GetStreamSession", RetryOn::Transient, |c| {
+            c.get_stream_session()
                 .channel_arn(channel.as_str())
                 .set_stream_id(stream_id.clone())
                 .send()
@@ -823,12 +792,9 @@ async fn import_playback_key_pair(api: &AdminApi, call: &Call<'_>) -> Result<Rep
     if let Some(t) = &body.tags {
         tags("tags", t)?;
     }
-    let client = api.ivs().client();
     let out = api
-        .ivs()
-        .call("ImportPlaybackKeyPair", RetryOn::Throttling, || {
-            client
-                .import_playback_key_pair()
+        .call("ImportPlaybackKeyPair", RetryOn::Throttling, |c| {
+            c.import_playback_key_pair()
                 .set_name(body.name.clone())
                 .public_key_material(&public_key)
                 .set_tags(body.tags.clone())
@@ -843,12 +809,9 @@ async fn import_playback_key_pair(api: &AdminApi, call: &Call<'_>) -> Result<Rep
 async fn list_playback_key_pairs(api: &AdminApi, call: &Call<'_>) -> Result<Reply> {
     call.query.only(&["nextToken", "maxResults"])?;
     let page = call.query.page(100)?;
-    let client = api.ivs().client();
     let out = api
-        .ivs()
-        .call("ListPlaybackKeyPairs", RetryOn::Transient, || {
-            client
-                .list_playback_key_pairs()
+        .call("ListPlaybackKeyPairs", RetryOn::Transient, |c| {
+            c.list_playback_key_pairs()
                 .set_next_token(page.next_token.clone())
                 .set_max_results(page.max_results)
                 .send()
@@ -864,11 +827,9 @@ async fn list_playback_key_pairs(api: &AdminApi, call: &Call<'_>) -> Result<Repl
 
 async fn get_playback_key_pair(api: &AdminApi, call: &Call<'_>) -> Result<Reply> {
     let arn = call.arn("keyPairId", ResourceType::PlaybackKey)?;
-    let client = api.ivs().client();
     let out = api
-        .ivs()
-        .call("GetPlaybackKeyPair", RetryOn::Transient, || {
-            client.get_playback_key_pair().arn(arn.as_str()).send()
+        .call("GetPlaybackKeyPair", RetryOn::Transient, |c| {
+            c.get_playback_key_pair().arn(arn.as_str()).send()
         })
         .await?;
     Ok(Reply::ok(json!({
@@ -878,12 +839,10 @@ async fn get_playback_key_pair(api: &AdminApi, call: &Call<'_>) -> Result<Reply>
 
 async fn delete_playback_key_pair(api: &AdminApi, call: &Call<'_>) -> Result<Reply> {
     let arn = call.arn("keyPairId", ResourceType::PlaybackKey)?;
-    let client = api.ivs().client();
-    api.ivs()
-        .call("DeletePlaybackKeyPair", RetryOn::Transient, || {
-            client.delete_playback_key_pair().arn(arn.as_str()).send()
-        })
-        .await?;
+    api.call("DeletePlaybackKeyPair", RetryOn::Transient, |c| {
+        c.delete_playback_key_pair().arn(arn.as_str()).send()
+    })
+    .await?;
     Ok(Reply::no_content())
 }
 
@@ -1044,12 +1003,9 @@ async fn create_recording_configuration(api: &AdminApi, call: &Call<'_>) -> Resu
             }))
             .build()
     });
-    let client = api.ivs().client();
     let out = api
-        .ivs()
-        .call("CreateRecordingConfiguration", RetryOn::Throttling, || {
-            client
-                .create_recording_configuration()
+        .call("CreateRecordingConfiguration", RetryOn::Throttling, |c| {
+            c.create_recording_configuration()
                 .set_name(body.name.clone())
                 .destination_configuration(destination.clone())
                 .set_recording_reconnect_window_seconds(body.recording_reconnect_window_seconds)
@@ -1067,12 +1023,9 @@ async fn create_recording_configuration(api: &AdminApi, call: &Call<'_>) -> Resu
 async fn list_recording_configurations(api: &AdminApi, call: &Call<'_>) -> Result<Reply> {
     call.query.only(&["nextToken", "maxResults"])?;
     let page = call.query.page(100)?;
-    let client = api.ivs().client();
     let out = api
-        .ivs()
-        .call("ListRecordingConfigurations", RetryOn::Transient, || {
-            client
-                .list_recording_configurations()
+        .call("ListRecordingConfigurations", RetryOn::Transient, |c| {
+            c.list_recording_configurations()
                 .set_next_token(page.next_token.clone())
                 .set_max_results(page.max_results)
                 .send()
@@ -1095,14 +1048,9 @@ async fn get_recording_configuration(api: &AdminApi, call: &Call<'_>) -> Result<
         "recordingConfigurationId",
         ResourceType::RecordingConfiguration,
     )?;
-    let client = api.ivs().client();
     let out = api
-        .ivs()
-        .call("GetRecordingConfiguration", RetryOn::Transient, || {
-            client
-                .get_recording_configuration()
-                .arn(arn.as_str())
-                .send()
+        .call("GetRecordingConfiguration", RetryOn::Transient, |c| {
+            c.get_recording_configuration().arn(arn.as_str()).send()
         })
         .await?;
     Ok(Reply::ok(json!({
@@ -1115,15 +1063,10 @@ async fn delete_recording_configuration(api: &AdminApi, call: &Call<'_>) -> Resu
         "recordingConfigurationId",
         ResourceType::RecordingConfiguration,
     )?;
-    let client = api.ivs().client();
-    api.ivs()
-        .call("DeleteRecordingConfiguration", RetryOn::Transient, || {
-            client
-                .delete_recording_configuration()
-                .arn(arn.as_str())
-                .send()
-        })
-        .await?;
+    api.call("DeleteRecordingConfiguration", RetryOn::Transient, |c| {
+        c.delete_recording_configuration().arn(arn.as_str()).send()
+    })
+    .await?;
     Ok(Reply::no_content())
 }
 
@@ -1154,16 +1097,13 @@ async fn tag_resource(api: &AdminApi, call: &Call<'_>) -> Result<Reply> {
         return Err(ApiError::bad_field("tags", "give at least one tag").into());
     }
     tags("tags", &body.tags)?;
-    let client = api.ivs().client();
-    api.ivs()
-        .call("TagResource", RetryOn::Transient, || {
-            client
-                .tag_resource()
-                .resource_arn(arn.as_str())
-                .set_tags(Some(body.tags.clone()))
-                .send()
-        })
-        .await?;
+    api.call("TagResource", RetryOn::Transient, |c| {
+        c.tag_resource()
+            .resource_arn(arn.as_str())
+            .set_tags(Some(body.tags.clone()))
+            .send()
+    })
+    .await?;
     Ok(Reply::no_content())
 }
 
@@ -1179,16 +1119,13 @@ async fn untag_resource(api: &AdminApi, call: &Call<'_>) -> Result<Reply> {
     if keys.is_empty() || keys.len() > 50 {
         return Err(ApiError::bad_field("tagKeys", "give 1 to 50 tagKeys query parameters").into());
     }
-    let client = api.ivs().client();
-    api.ivs()
-        .call("UntagResource", RetryOn::Transient, || {
-            client
-                .untag_resource()
-                .resource_arn(arn.as_str())
-                .set_tag_keys(Some(keys.clone()))
-                .send()
-        })
-        .await?;
+    api.call("UntagResource", RetryOn::Transient, |c| {
+        c.untag_resource()
+            .resource_arn(arn.as_str())
+            .set_tag_keys(Some(keys.clone()))
+            .send()
+    })
+    .await?;
     Ok(Reply::no_content())
 }
 
@@ -1205,11 +1142,9 @@ async fn mint_playback_token(api: &AdminApi, call: &Call<'_>) -> Result<Reply> {
     })
     .map_err(token_failure)?;
     request.validate().map_err(token_failure)?;
-    let client = api.ivs().client();
     let out = api
-        .ivs()
-        .call("GetChannel", RetryOn::Transient, || {
-            client.get_channel().arn(channel.as_str()).send()
+        .call("GetChannel", RetryOn::Transient, |c| {
+            c.get_channel().arn(channel.as_str()).send()
         })
         .await?;
     let found = out.channel();
@@ -1271,19 +1206,16 @@ async fn revoke_viewer_session(api: &AdminApi, call: &Call<'_>) -> Result<Reply>
     let channel = call.arn("channelId", ResourceType::Channel)?;
     let body: RevokeBody = json_body(call.body)?;
     viewer_id("viewerId", &body.viewer_id)?;
-    let client = api.ivs().client();
-    api.ivs()
-        .call("StartViewerSessionRevocation", RetryOn::Transient, || {
-            client
-                .start_viewer_session_revocation()
-                .channel_arn(channel.as_str())
-                .viewer_id(&body.viewer_id)
-                .set_viewer_session_versions_less_than_or_equal_to(
-                    body.viewer_session_versions_less_than_or_equal_to,
-                )
-                .send()
-        })
-        .await?;
+    api.call("StartViewerSessionRevocation", RetryOn::Transient, |c| {
+        c.start_viewer_session_revocation()
+            .channel_arn(channel.as_str())
+            .viewer_id(&body.viewer_id)
+            .set_viewer_session_versions_less_than_or_equal_to(
+                body.viewer_session_versions_less_than_or_equal_to,
+            )
+            .send()
+    })
+    .await?;
     Ok(Reply::no_content())
 }
 
@@ -1324,15 +1256,12 @@ async fn batch_revoke_viewer_sessions(api: &AdminApi, call: &Call<'_>) -> Result
             .map_err(|e| ApiError::bad_field(&format!("viewerSessions[{i}]"), e))?;
         sessions.push(session);
     }
-    let client = api.ivs().client();
     let out = api
-        .ivs()
         .call(
             "BatchStartViewerSessionRevocation",
             RetryOn::Transient,
-            || {
-                client
-                    .batch_start_viewer_session_revocation()
+            |c| {
+                c.batch_start_viewer_session_revocation()
                     .set_viewer_sessions(Some(sessions.clone()))
                     .send()
             },
