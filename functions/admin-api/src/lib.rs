@@ -8,7 +8,7 @@
 //! - [`input`]: bodies, query strings, resource ids;
 //! - [`error`]: how every failure is answered;
 //! - [`views`]: the JSON of IVS's types;
-//! - `ops`: one handler per route;
+//! - `ops`: one handler per route, by resource, and the IVS call they share;
 //! - [`token`]: playback tokens for private channels.
 //!
 //! Resources are addressed by id in paths (the ARN is built from the function's region and
