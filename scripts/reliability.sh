@@ -2,9 +2,9 @@
 # Reruns the reliability runs and writes RELIABILITY.md with their figures:
 # - the fault scenario (20 % of IVS answers faulty, and one run at 60 % where the function's
 #   own retries run out and Lambda's take over) and the duplicated, shuffled delivery
-#   (tests/reliability.rs) at RELIABILITY_CHANNELS channels for each seed of RELIABILITY_SEEDS;
+#   (tests/end_to_end/reliability.rs) at RELIABILITY_CHANNELS channels for each seed of RELIABILITY_SEEDS;
 # - the property tests (tests/properties.rs) at PROPTEST_CASES cases each;
-# - the end-to-end secret scan (tests/e2e.rs, every log line at TRACE).
+# - the end-to-end secret scan (tests/end_to_end/event_pipeline.rs, every log line at TRACE).
 #   ./scripts/reliability.sh        (defaults: 40 channels, seeds "7 11 23", 5000 cases)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,18 +20,18 @@ trap 'rm -f "$figures"' EXIT
 for seed in $seeds; do
     echo "reliability: $channels channels, seed $seed" >&2
     RELIABILITY_CHANNELS=$channels RELIABILITY_SEED=$seed \
-        cargo test --locked --workspace --test reliability -- --nocapture --test-threads=1 \
+        cargo test --locked --workspace --test end_to_end -- --nocapture --test-threads=1 reliability:: \
         | grep -o '{"figures".*}' >>"$figures"
 done
 echo "reliability: $channels channels, 60 % faults (Lambda-level retries at work)" >&2
 RELIABILITY_CHANNELS=$channels RELIABILITY_SEED=5 RELIABILITY_FAULT_PERCENT=60 \
-    cargo test --locked --workspace --test reliability -- --nocapture --test-threads=1 with_faulty_ivs_answers \
+    cargo test --locked --workspace --test end_to_end -- --nocapture --test-threads=1 reliability::with_faulty_ivs_answers \
     | grep -o '{"figures".*}' >>"$figures"
 echo "properties: $cases cases each" >&2
 properties=$(PROPTEST_CASES=$cases cargo test --locked --workspace --test properties 2>&1 | grep -E '^test result')
 echo "{\"figures\":\"properties\",\"cases\":$cases,\"result\":\"$properties\"}" >>"$figures"
 echo "secret scan" >&2
-cargo test --locked --workspace --test e2e -- --nocapture | grep -o '{"figures".*}' >>"$figures"
+cargo test --locked --workspace --test end_to_end -- --nocapture event_pipeline:: | grep -o '{"figures".*}' >>"$figures"
 
 python3 - "$figures" <<'PY'
 import json, platform, subprocess, sys, datetime

@@ -27,7 +27,7 @@ ensure_tools() {
         "$venv/bin/pip" install --quiet --disable-pip-version-check "boto3==$BOTO3_VERSION"
     fi
     # moto's EventBridge (rules, targets, PutEvents) checks the template's event patterns
-    # (tests/event_patterns.rs); its `events` extra brings what rule targets need.
+    # (tests/deployment/event_patterns.rs); its `events` extra brings what rule targets need.
     if ! "$venv/bin/python" -c "import importlib.metadata as m, sys, jsonpath_ng; sys.exit(m.version('moto') != '$MOTO_VERSION')" 2>/dev/null; then
         echo "installing moto $MOTO_VERSION into .venv" >&2
         "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[events]==$MOTO_VERSION" "boto3==$BOTO3_VERSION"

@@ -1,5 +1,6 @@
 //! What the workspace-level tests share: fixtures from `events/`, IVS answers as the service
-//! sends them on the wire, mocked IVS clients and log capture.
+//! sends them on the wire, mocked IVS clients, the emulator fixture ([`start_emulator`]), the
+//! local Lambda service ([`lambda`]) and log capture.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -18,7 +19,10 @@ use serde_json::Value;
 
 pub use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 
+pub mod emulator;
 pub mod lambda;
+
+pub use emulator::{start_emulator, start_emulator_with};
 
 /// The fake account and channel every fixture uses.
 pub const ACCOUNT: &str = "111122223333";
@@ -308,12 +312,14 @@ pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
 
 impl LogCapture {
     pub fn new() -> Self {
+        keep_call_sites_interested();
         Self::default()
     }
 
     /// A JSON subscriber (the production format) writing here, at `filter`
     /// (`trace` captures everything, the SDK's own records included).
     pub fn subscriber(&self, filter: &str) -> Box<dyn tracing::Subscriber + Send + Sync> {
+        keep_call_sites_interested();
         let writer = self.clone();
         ivs_adapter::logging::LogConfig {
             json: true,
@@ -346,4 +352,51 @@ impl std::io::Write for LogCapture {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// Installs [`KeepInterest`] as the process's global subscriber, once; a no-op when another
+/// global subscriber is there already.
+fn keep_call_sites_interested() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = tracing::subscriber::set_global_default(KeepInterest);
+    });
+}
+
+/// A global subscriber that records nothing and keeps every call site's interest at
+/// "sometimes". Tracing caches per call site whether any subscriber listens, computed when the
+/// call site is first hit: without this, a test with no subscriber hitting a call site first
+/// (while at most one capturing subscriber exists) caches "never", and a test capturing logs in
+/// the same process misses that record. With it, each record asks the current subscriber.
+struct KeepInterest;
+
+impl tracing::Subscriber for KeepInterest {
+    fn register_callsite(
+        &self,
+        _: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        tracing::subscriber::Interest::sometimes()
+    }
+
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Some(tracing::level_filters::LevelFilter::TRACE)
+    }
+
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        false
+    }
+
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+
+    fn event(&self, _: &tracing::Event<'_>) {}
+
+    fn enter(&self, _: &tracing::span::Id) {}
+
+    fn exit(&self, _: &tracing::span::Id) {}
 }

@@ -53,6 +53,7 @@ use aws_sdk_ivs::types::{
 use aws_sdk_ivs::Client;
 use ivs_emulator::{Config, Emulator, FaultConfig, Quotas, RecordingFailure, Server};
 use serde_json::{json, Value};
+use test_support::{ivs_client, start_emulator_with};
 
 const REGION: &str = "us-west-2";
 const ACCOUNT: &str = "111122223333";
@@ -74,30 +75,9 @@ struct Harness {
     client: Client,
 }
 
-fn client_for(url: &str) -> Client {
-    let config = aws_sdk_ivs::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .credentials_provider(Credentials::new(
-            "AKIDTEST",
-            "test-secret",
-            None,
-            None,
-            "tests",
-        ))
-        .endpoint_url(url)
-        .retry_config(RetryConfig::disabled())
-        .build();
-    Client::from_conf(config)
-}
-
 async fn harness_with(config: Config) -> Harness {
-    let emulator = Emulator::new(config);
-    let server = emulator
-        .serve("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let client = client_for(&server.url());
+    let (emulator, server) = start_emulator_with(config).await;
+    let client = ivs_client(&server.url());
     Harness {
         emulator,
         server,

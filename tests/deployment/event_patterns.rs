@@ -1,11 +1,11 @@
 //! The template's EventBridge rules against the sample events in `events/`, with a real
 //! EventBridge pattern matcher: moto's (rules with SQS targets, PutEvents; in process, nothing
-//! reaches AWS), driven by `tests/event_patterns.py`. Each rule delivers exactly the events
-//! of its detail-types, none of the others, and the ChannelArns parameter limits the rules to
-//! the channels it lists. Needs `python3` with moto and boto3 on the PATH (scripts/test.sh
+//! reaches AWS), driven by `event_patterns.py` (beside this file). Each rule delivers exactly
+//! the events of its detail-types, none of the others, and the ChannelArns parameter limits
+//! the rules to the channels it lists. Needs `python3` with moto and boto3 on the PATH (scripts/test.sh
 //! installs them into .venv).
 
-mod cfn;
+use crate::cfn;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -16,7 +16,7 @@ use ivs_adapter::{RECORDING_EVENTS, STREAM_EVENTS};
 use serde_json::{json, Value};
 use test_support::*;
 
-use cfn::Stack;
+use crate::cfn::Stack;
 
 const STREAM_RULE: &str = "StreamEventsFunction.IvsStreamEvents";
 const RECORDING_RULE: &str = "RecordingEventsFunction.IvsRecordingEvents";
@@ -84,7 +84,7 @@ fn deliveries(
         "this test needs {} with moto[events] and boto3 (./scripts/test.sh installs them): {probe:?}",
         python()
     );
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("event_patterns.py");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deployment/event_patterns.py");
     let mut child = Command::new(python())
         .arg(&script)
         // Dummy credentials and the fixtures' account and region; nothing from the

@@ -21,10 +21,9 @@
 //!   operations it received;
 //! - every deployment default of the code has a parameter.
 
-mod cfn;
+use crate::cfn;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 
 use admin_api::router::{route, ROUTES};
@@ -36,12 +35,12 @@ use domain::events::DetailType;
 use domain::policy::{env, tags};
 use domain::sweep::{env as sweep_env, tags as sweep_tags, SweepSettings};
 use ivs_adapter::{Automation, RECORDING_EVENTS, STREAM_EVENTS};
-use ivs_emulator::{Config, Emulator, Server};
+use ivs_emulator::Emulator;
 use serde_json::{json, Value};
 use sweeper::Sweeper;
 use test_support::*;
 
-use cfn::{get_att, of_type, one_or_many, reference, Stack};
+use crate::cfn::{get_att, of_type, one_or_many, reference, Stack};
 
 const STREAM_EVENTS_FN: &str = "StreamEventsFunction";
 const RECORDING_EVENTS_FN: &str = "RecordingEventsFunction";
@@ -1083,18 +1082,6 @@ fn every_deployment_default_of_the_code_has_a_parameter() {
 // Each function's policy against the IVS operations its code makes.
 // ---------------------------------------------------------------------------------------
 
-async fn emulator(seed: u64) -> (Emulator, Server) {
-    let emulator = Emulator::new(Config {
-        seed,
-        ..Config::default()
-    });
-    let server = emulator
-        .serve(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-        .await
-        .unwrap();
-    (emulator, server)
-}
-
 fn requests(emulator: &Emulator) -> BTreeMap<String, u64> {
     emulator
         .stats()
@@ -1147,7 +1134,7 @@ const EVERYTHING_ON: &[(&str, &str)] = &[
 /// The IVS operations an event function makes over every EventBridge fixture, for channels
 /// with every policy on, rotation on `Session Ended`, and suspended: live and offline.
 async fn ivs_calls_of_event_function(accepts: &'static [DetailType]) -> BTreeSet<String> {
-    let (emulator, server) = emulator(31).await;
+    let (emulator, server) = start_emulator(31).await;
     let client = ivs_client(&server.url());
     let mut channels = Vec::new();
     for live in [true, false] {
@@ -1193,7 +1180,7 @@ async fn ivs_calls_of_event_function(accepts: &'static [DetailType]) -> BTreeSet
 /// The IVS operations the sweeper makes: missed rotations, overdue streams stopped with and
 /// without revoking the key, idle keys dated then rotated, suspended channels.
 async fn ivs_calls_of_sweeper() -> BTreeSet<String> {
-    let (emulator, server) = emulator(37).await;
+    let (emulator, server) = start_emulator(37).await;
     let client = ivs_client(&server.url());
     let (rotating, key) = channel(
         &client,
@@ -1318,7 +1305,7 @@ impl AdminDriver {
 }
 
 async fn ivs_calls_of_admin_api() -> BTreeSet<String> {
-    let (emulator, server) = emulator(41).await;
+    let (emulator, server) = start_emulator(41).await;
     let (private_pem, public_pem) = p384_key_pair();
     let secret = mock!(aws_sdk_secretsmanager::Client::get_secret_value).then_output(move || {
         GetSecretValueOutput::builder()

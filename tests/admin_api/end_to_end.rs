@@ -3,13 +3,12 @@
 //! secret (stream key value, token, private key) in any log line.
 
 use std::collections::HashSet;
-use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use admin_api::token::SignerCell;
 use admin_api::{AdminApi, Scope, WriteAccess};
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput;
-use ivs_emulator::{Config, Emulator, FaultConfig, FaultRule, Server};
+use ivs_emulator::{Emulator, FaultConfig, FaultRule, Server};
 use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
 use lambda_http::Body;
 use serde_json::{json, Value};
@@ -32,14 +31,7 @@ struct Answer {
 
 impl Admin {
     async fn start(private_pem: &str) -> Admin {
-        let emulator = Emulator::new(Config {
-            seed: 11,
-            ..Config::default()
-        });
-        let server = emulator
-            .serve(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-            .await
-            .unwrap();
+        let (emulator, server) = start_emulator(11).await;
         let pem = private_pem.to_owned();
         let secret = mock!(aws_sdk_secretsmanager::Client::get_secret_value)
             .match_requests(|r| r.secret_id() == Some("ivs-automation/playback-key"))
@@ -463,14 +455,7 @@ async fn no_credential_or_secret_reaches_the_logs_at_trace() {
     use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
     use test_support::lambda::{function_binaries, Invoked, LocalLambda};
 
-    let emulator = Emulator::new(Config {
-        seed: 29,
-        ..Config::default()
-    });
-    let server = emulator
-        .serve(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-        .await
-        .unwrap();
+    let (emulator, server) = start_emulator(29).await;
     let (private_pem, _) = p384_key_pair();
     let secrets_manager = aws_sdk_secretsmanager::Client::from_conf(
         aws_sdk_secretsmanager::Config::builder()

@@ -1,18 +1,20 @@
-//! boto3 against the IVS emulator: runs `tests/boto3_smoke.py` (every IVS operation boto3 knows
-//! that the emulator implements, a few typed errors, pagination) and checks its exit status and
-//! its closing `N passed, 0 failed` line. Needs `python3` with `boto3` on the PATH.
+//! boto3 against the IVS emulator: runs `boto3_smoke.py` (beside this file: every IVS operation
+//! boto3 knows that the emulator implements, a few typed errors, pagination) and checks its
+//! exit status and its closing `N passed, 0 failed` line. Needs `python3` with `boto3` on the
+//! PATH.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use ivs_emulator::{Config, Emulator};
+use test_support::start_emulator;
 
 fn python() -> String {
     std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned())
 }
 
 fn run_script(endpoint: String) -> Output {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("boto3_smoke.py");
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("emulator_conformance/boto3_smoke.py");
     Command::new(python())
         .arg(&script)
         .arg(endpoint)
@@ -39,14 +41,7 @@ async fn boto3_smoke_script_passes() {
         python()
     );
 
-    let emulator = Emulator::new(Config {
-        seed: 21,
-        ..Config::default()
-    });
-    let server = emulator
-        .serve("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let (emulator, server) = start_emulator(21).await;
     let output = tokio::task::spawn_blocking({
         let url = server.url();
         move || run_script(url)

@@ -6,7 +6,6 @@
 
 use std::collections::HashSet;
 use std::future::Future;
-use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use aws_sdk_ivs::types::{DestinationConfiguration, S3DestinationConfiguration};
@@ -16,6 +15,7 @@ use domain::rotation::TAG_ROTATED_AFTER_STREAM;
 use ivs_emulator::{Config, Emulator, LambdaTarget, RecordingFailure, Route, Server, Target};
 use serde_json::Value;
 use test_support::lambda::{function_binaries, LocalLambda};
+use test_support::start_emulator_with;
 
 struct Stack {
     emulator: Emulator,
@@ -27,18 +27,15 @@ struct Stack {
 impl Stack {
     async fn start() -> Stack {
         let lambda = LocalLambda::start().await;
-        let emulator = Emulator::new(Config {
+        let (emulator, server) = start_emulator_with(Config {
             seed: 42,
             targets: vec![Target::Lambda(LambdaTarget::new(
                 lambda.url(),
                 Route::default_routes(),
             ))],
             ..Config::default()
-        });
-        let server = emulator
-            .serve(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-            .await
-            .unwrap();
+        })
+        .await;
         let env = vec![
             ("AWS_REGION", "us-west-2".to_owned()),
             ("AWS_ACCESS_KEY_ID", "AKIDLOCALONLY".to_owned()),

@@ -4,7 +4,6 @@
 //! forward, suspended channels are left alone; and the pure plan for the edge cases.
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
@@ -16,7 +15,6 @@ use domain::sweep::{
     SweepSettings,
 };
 use ivs_adapter::{Automation, STREAM_EVENTS};
-use ivs_emulator::{Config, Emulator};
 use sweeper::Sweeper;
 use test_support::*;
 
@@ -68,14 +66,7 @@ async fn keys(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sweeper_reconciles_what_events_missed() {
-    let emulator = Emulator::new(Config {
-        seed: 17,
-        ..Config::default()
-    });
-    let server = emulator
-        .serve(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-        .await
-        .unwrap();
+    let (emulator, server) = start_emulator(17).await;
     let client = ivs_client(&server.url());
     let sweeper = |revoke| {
         Sweeper::new(

@@ -14,7 +14,6 @@
 //! `scripts/reliability.sh` runs larger ones and records the figures each test prints.
 
 use std::collections::{HashMap, HashSet};
-use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use domain::policy::tags;
@@ -97,15 +96,12 @@ async fn with_faulty_ivs_answers_no_event_is_lost() {
     let lambda = LocalLambda::start().await;
     let mut target = LambdaTarget::new(lambda.url(), Route::default_routes());
     target.retry_delay = Duration::from_millis(20);
-    let emulator = Emulator::new(Config {
+    let (emulator, server) = start_emulator_with(Config {
         seed,
         targets: vec![Target::Lambda(target)],
         ..Config::default()
-    });
-    let server = emulator
-        .serve(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-        .await
-        .unwrap();
+    })
+    .await;
     lambda.spawn(
         "stream-events",
         &function_binaries().join("stream-events"),
@@ -247,14 +243,7 @@ async fn with_faulty_ivs_answers_no_event_is_lost() {
 async fn every_event_twice_in_shuffled_order_rotates_once_per_stream() {
     let channels = knob("RELIABILITY_CHANNELS", 8);
     let seed = knob("RELIABILITY_SEED", 7);
-    let emulator = Emulator::new(Config {
-        seed,
-        ..Config::default()
-    });
-    let server = emulator
-        .serve(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-        .await
-        .unwrap();
+    let (emulator, server) = start_emulator(seed).await;
     let ivs = ivs_client(&server.url());
     let rotating = live_and_end(
         &emulator,

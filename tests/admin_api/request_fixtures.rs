@@ -4,11 +4,9 @@
 //! is always a 4xx, never a 5xx.
 
 use std::collections::{BTreeMap, HashSet};
-use std::net::{Ipv4Addr, SocketAddr};
 
 use admin_api::router::{route, ROUTES};
 use admin_api::{AdminApi, Scope, WriteAccess};
-use ivs_emulator::{Config, Emulator};
 use lambda_http::Body;
 use serde::Deserialize;
 use serde_json::Value;
@@ -64,14 +62,7 @@ async fn every_fixture_gets_the_expected_answer() {
         &std::fs::read_to_string(events_dir().join("admin-api/expected.json")).unwrap(),
     )
     .unwrap();
-    let emulator = Emulator::new(Config {
-        seed: 5,
-        ..Config::default()
-    });
-    let server = emulator
-        .serve(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-        .await
-        .unwrap();
+    let (_emulator, server) = start_emulator(5).await;
     let api = api(&server.url());
     let fixtures = fixtures();
     assert_eq!(

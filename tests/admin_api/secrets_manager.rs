@@ -1,13 +1,13 @@
 //! The emulator's minimal Secrets Manager, driven by the real `aws-sdk-secretsmanager`: what
 //! the local stack uses to hold the playback key, read by the same code path as in AWS.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::process::Command;
 
 use admin_api::token::load_signer;
 use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
 use aws_sdk_secretsmanager::Client;
-use ivs_emulator::{Config, Emulator};
+use ivs_emulator::Config;
+use test_support::{start_emulator, start_emulator_with};
 
 fn client(endpoint: &str) -> Client {
     Client::from_conf(
@@ -22,14 +22,7 @@ fn client(endpoint: &str) -> Client {
 
 #[tokio::test]
 async fn secrets_round_trip_through_the_sdk_and_the_playback_key_loads_from_them() {
-    let emulator = Emulator::new(Config {
-        seed: 3,
-        ..Config::default()
-    });
-    let server = emulator
-        .serve(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-        .await
-        .unwrap();
+    let (_emulator, server) = start_emulator(3).await;
     let sm = client(&server.url());
 
     let created = sm
@@ -113,11 +106,7 @@ async fn secrets_round_trip_through_the_sdk_and_the_playback_key_loads_from_them
 
 #[tokio::test]
 async fn unsigned_and_unknown_requests_are_refused() {
-    let emulator = Emulator::new(Config::default());
-    let server = emulator
-        .serve(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-        .await
-        .unwrap();
+    let (_emulator, server) = start_emulator_with(Config::default()).await;
     let url = format!("{}/", server.url());
     // curl blocks: off the runtime that serves the emulator.
     let status = |args: &'static [&'static str]| {

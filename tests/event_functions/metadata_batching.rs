@@ -2,7 +2,6 @@
 //! the payloads reach a channel: against the IVS emulator (its PutMetadata rate limit of 5 per
 //! second per channel is on) and against a mocked IVS for the failures.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use aws_sdk_ivs::operation::put_metadata::PutMetadataOutput;
@@ -13,7 +12,7 @@ use ivs_adapter::error::IvsErrorKind;
 use ivs_adapter::ivs::{
     pack, BatchError, BatchOutcome, Ivs, PackError, Packed, DEFAULT_METADATA_RATE,
 };
-use ivs_emulator::{Config, Emulator, Server};
+use ivs_emulator::{Emulator, Server};
 use serde_json::{json, Value};
 use test_support::*;
 use tracing::instrument::WithSubscriber;
@@ -262,23 +261,8 @@ struct Live {
 impl Live {
     /// A new emulator and channel; the channel goes live if `connect`.
     async fn start(connect: bool) -> Live {
-        let emulator = Emulator::new(Config {
-            seed: 11,
-            ..Config::default()
-        });
-        let server = emulator
-            .serve(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-            .await
-            .unwrap();
-        let client = Client::from_conf(
-            aws_sdk_ivs::Config::builder()
-                .behavior_version(aws_sdk_ivs::config::BehaviorVersion::latest())
-                .region(aws_sdk_ivs::config::Region::new("us-west-2"))
-                .credentials_provider(aws_sdk_ivs::config::Credentials::for_tests())
-                .endpoint_url(server.url())
-                .retry_config(aws_sdk_ivs::config::retry::RetryConfig::disabled())
-                .build(),
-        );
+        let (emulator, server) = start_emulator(11).await;
+        let client = ivs_client(&server.url());
         let created = client.create_channel().name("batch").send().await.unwrap();
         let channel = created.channel().unwrap().arn().unwrap();
         let channel = IvsArn::parse_as(channel, ResourceType::Channel).unwrap();

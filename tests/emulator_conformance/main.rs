@@ -1,0 +1,6 @@
+//! The IVS emulator (`emulator/`) as real IVS clients see it: the Rust SDK and boto3.
+
+/// The real `aws-sdk-ivs` client: every operation, its typed errors, events, faults.
+mod aws_sdk;
+/// boto3 (`boto3_smoke.py`) against the emulator.
+mod boto3;

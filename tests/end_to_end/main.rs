@@ -1,0 +1,10 @@
+//! The automation end to end against the IVS emulator: events delivered through the Lambda
+//! Invoke API to the real function binaries, reliability under faults and duplicates, and the
+//! sweeper reconciling what events missed.
+
+/// The emulator's events through the Lambda Invoke API to the real binaries.
+mod event_pipeline;
+/// No event lost under faulty IVS answers; one rotation per stream under duplicates.
+mod reliability;
+/// The sweeper against the emulator with event delivery off.
+mod sweeper;

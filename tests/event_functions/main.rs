@@ -1,0 +1,15 @@
+//! The event functions (`stream-events`, `recording-events`) and the IVS adapter they run on:
+//! the policy over every fixture, the adapter's IVS helpers and its handler against a mocked
+//! IVS, timed metadata batching (mocked IVS and the emulator), and the real binaries in the
+//! real `lambda_runtime` loop.
+
+/// Every fixture in `events/` parses, and the policy decides the right actions for each.
+mod fixture_decisions;
+/// The handler (parse → decide → execute) over the fixtures, with IVS mocked.
+mod handler_with_mocked_ivs;
+/// The IVS helpers (`ivs_adapter::ivs`) against a mocked IVS.
+mod ivs_helpers;
+/// Batched timed metadata (`ivs_adapter::ivs::batch`).
+mod metadata_batching;
+/// The function binaries in the real runtime loop, against a local Runtime API.
+mod runtime_loop;
