@@ -321,7 +321,7 @@ impl AdminApi {
         };
         // Boxed: the dispatch future is as large as the largest of the route handlers' futures,
         // too large for a small (2 MiB) thread stack in unoptimised builds.
-        let reply = Box::pin(ops::dispatch(self, route.op, &call)).await;
+        let reply = Box::pin(router::dispatch(self, route.op, &call)).await;
         (reply, route.path)
     }
 

@@ -1,49 +1,13 @@
-//! The admin API's routes: one table, used to dispatch requests and checked against the
-//! OpenAPI document by a test.
+//! The admin API's routes: one table, each route written once with its method, path, access
+//! and handler; used to match and dispatch requests, and checked against the OpenAPI document
+//! by a test.
 
 use std::fmt;
 
-/// What a route does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Op {
-    CreateChannel,
-    ListChannels,
-    BatchGetChannels,
-    GetChannel,
-    UpdateChannel,
-    DeleteChannel,
-    ChannelStatus,
-    CreateStreamKey,
-    ListStreamKeys,
-    BatchGetStreamKeys,
-    GetStreamKey,
-    DeleteStreamKey,
-    RotateStreamKey,
-    SuspendChannel,
-    ResumeChannel,
-    GetStream,
-    ListStreams,
-    ListStreamSessions,
-    GetLatestStreamSession,
-    GetStreamSession,
-    StopStream,
-    PutMetadata,
-    PutMetadataBatch,
-    ImportPlaybackKeyPair,
-    ListPlaybackKeyPairs,
-    GetPlaybackKeyPair,
-    DeletePlaybackKeyPair,
-    CreateRecordingConfiguration,
-    ListRecordingConfigurations,
-    GetRecordingConfiguration,
-    DeleteRecordingConfiguration,
-    ListTags,
-    TagResource,
-    UntagResource,
-    MintPlaybackToken,
-    RevokeViewerSession,
-    BatchRevokeViewerSessions,
-}
+use crate::ops::{
+    channels, metadata, playback_keys, recording, stream_keys, streams, tags, viewers,
+};
+use crate::{AdminApi, Call, Failure, Reply};
 
 /// One route: method, path template (`{name}` is a path parameter), whether it changes
 /// anything and whether its answer carries a secret (a stream key's value, a playback token
@@ -104,117 +68,116 @@ const fn secret_write(method: &'static str, path: &'static str, op: Op) -> Route
     route_of(method, path, op, true, true)
 }
 
-/// Every route of the admin API.
-pub const ROUTES: &[Route] = &[
+/// Declares the routes, each once: `access("METHOD", "/path", Op => handler)` makes the
+/// variant of [`Op`], the entry of [`ROUTES`] (`access` is [`read`], [`secret_read`],
+/// [`write`] or [`secret_write`]) and the arm of `dispatch` that runs the handler (in `ops`).
+macro_rules! routes {
+    ($($access:ident($method:literal, $path:literal, $op:ident => $handler:path)),* $(,)?) => {
+        /// What a route does.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Op {
+            $($op),*
+        }
+
+        /// Every route of the admin API.
+        pub const ROUTES: &[Route] = &[$($access($method, $path, Op::$op)),*];
+
+        /// Runs the handler of `op`.
+        pub(crate) async fn dispatch(
+            api: &AdminApi,
+            op: Op,
+            call: &Call<'_>,
+        ) -> Result<Reply, Failure> {
+            match op {
+                $(Op::$op => $handler(api, call).await),*
+            }
+        }
+    };
+}
+
+routes! {
     // Channels
-    secret_write("POST", "/channels", Op::CreateChannel),
-    read("GET", "/channels", Op::ListChannels),
-    read("POST", "/channels/batch-get", Op::BatchGetChannels),
-    read("GET", "/channels/{channelId}", Op::GetChannel),
-    write("PATCH", "/channels/{channelId}", Op::UpdateChannel),
-    write("DELETE", "/channels/{channelId}", Op::DeleteChannel),
-    read("GET", "/channels/{channelId}/status", Op::ChannelStatus),
+    secret_write("POST", "/channels",
+        CreateChannel => channels::create_channel),
+    read("GET", "/channels",
+        ListChannels => channels::list_channels),
+    read("POST", "/channels/batch-get",
+        BatchGetChannels => channels::batch_get_channels),
+    read("GET", "/channels/{channelId}",
+        GetChannel => channels::get_channel),
+    write("PATCH", "/channels/{channelId}",
+        UpdateChannel => channels::update_channel),
+    write("DELETE", "/channels/{channelId}",
+        DeleteChannel => channels::delete_channel),
+    read("GET", "/channels/{channelId}/status",
+        ChannelStatus => channels::channel_status),
     // Stream keys
-    secret_write(
-        "POST",
-        "/channels/{channelId}/stream-keys",
-        Op::CreateStreamKey,
-    ),
-    read(
-        "GET",
-        "/channels/{channelId}/stream-keys",
-        Op::ListStreamKeys,
-    ),
-    secret_read("POST", "/stream-keys/batch-get", Op::BatchGetStreamKeys),
-    secret_read("GET", "/stream-keys/{streamKeyId}", Op::GetStreamKey),
-    write("DELETE", "/stream-keys/{streamKeyId}", Op::DeleteStreamKey),
-    secret_write(
-        "POST",
-        "/channels/{channelId}/rotate-key",
-        Op::RotateStreamKey,
-    ),
-    write("POST", "/channels/{channelId}/suspend", Op::SuspendChannel),
-    secret_write("POST", "/channels/{channelId}/resume", Op::ResumeChannel),
+    secret_write("POST", "/channels/{channelId}/stream-keys",
+        CreateStreamKey => stream_keys::create_stream_key),
+    read("GET", "/channels/{channelId}/stream-keys",
+        ListStreamKeys => stream_keys::list_stream_keys),
+    secret_read("POST", "/stream-keys/batch-get",
+        BatchGetStreamKeys => stream_keys::batch_get_stream_keys),
+    secret_read("GET", "/stream-keys/{streamKeyId}",
+        GetStreamKey => stream_keys::get_stream_key),
+    write("DELETE", "/stream-keys/{streamKeyId}",
+        DeleteStreamKey => stream_keys::delete_stream_key),
+    secret_write("POST", "/channels/{channelId}/rotate-key",
+        RotateStreamKey => stream_keys::rotate_stream_key),
+    write("POST", "/channels/{channelId}/suspend",
+        SuspendChannel => stream_keys::suspend_channel),
+    secret_write("POST", "/channels/{channelId}/resume",
+        ResumeChannel => stream_keys::resume_channel),
     // Streams
-    read("GET", "/channels/{channelId}/stream", Op::GetStream),
-    read("GET", "/streams", Op::ListStreams),
-    read(
-        "GET",
-        "/channels/{channelId}/sessions",
-        Op::ListStreamSessions,
-    ),
-    read(
-        "GET",
-        "/channels/{channelId}/sessions/latest",
-        Op::GetLatestStreamSession,
-    ),
-    read(
-        "GET",
-        "/channels/{channelId}/sessions/{streamId}",
-        Op::GetStreamSession,
-    ),
-    write("POST", "/channels/{channelId}/stop", Op::StopStream),
-    write("POST", "/channels/{channelId}/metadata", Op::PutMetadata),
-    write(
-        "POST",
-        "/channels/{channelId}/metadata/batch",
-        Op::PutMetadataBatch,
-    ),
+    read("GET", "/channels/{channelId}/stream",
+        GetStream => streams::get_stream),
+    read("GET", "/streams",
+        ListStreams => streams::list_streams),
+    read("GET", "/channels/{channelId}/sessions",
+        ListStreamSessions => streams::list_stream_sessions),
+    read("GET", "/channels/{channelId}/sessions/latest",
+        GetLatestStreamSession => streams::get_latest_stream_session),
+    read("GET", "/channels/{channelId}/sessions/{streamId}",
+        GetStreamSession => streams::get_stream_session),
+    write("POST", "/channels/{channelId}/stop",
+        StopStream => streams::stop_stream),
+    write("POST", "/channels/{channelId}/metadata",
+        PutMetadata => metadata::put_metadata),
+    write("POST", "/channels/{channelId}/metadata/batch",
+        PutMetadataBatch => metadata::put_metadata_batch),
     // Playback key pairs
-    write("POST", "/playback-key-pairs", Op::ImportPlaybackKeyPair),
-    read("GET", "/playback-key-pairs", Op::ListPlaybackKeyPairs),
-    read(
-        "GET",
-        "/playback-key-pairs/{keyPairId}",
-        Op::GetPlaybackKeyPair,
-    ),
-    write(
-        "DELETE",
-        "/playback-key-pairs/{keyPairId}",
-        Op::DeletePlaybackKeyPair,
-    ),
+    write("POST", "/playback-key-pairs",
+        ImportPlaybackKeyPair => playback_keys::import_playback_key_pair),
+    read("GET", "/playback-key-pairs",
+        ListPlaybackKeyPairs => playback_keys::list_playback_key_pairs),
+    read("GET", "/playback-key-pairs/{keyPairId}",
+        GetPlaybackKeyPair => playback_keys::get_playback_key_pair),
+    write("DELETE", "/playback-key-pairs/{keyPairId}",
+        DeletePlaybackKeyPair => playback_keys::delete_playback_key_pair),
     // Recording configurations
-    write(
-        "POST",
-        "/recording-configurations",
-        Op::CreateRecordingConfiguration,
-    ),
-    read(
-        "GET",
-        "/recording-configurations",
-        Op::ListRecordingConfigurations,
-    ),
-    read(
-        "GET",
-        "/recording-configurations/{recordingConfigurationId}",
-        Op::GetRecordingConfiguration,
-    ),
-    write(
-        "DELETE",
-        "/recording-configurations/{recordingConfigurationId}",
-        Op::DeleteRecordingConfiguration,
-    ),
+    write("POST", "/recording-configurations",
+        CreateRecordingConfiguration => recording::create_recording_configuration),
+    read("GET", "/recording-configurations",
+        ListRecordingConfigurations => recording::list_recording_configurations),
+    read("GET", "/recording-configurations/{recordingConfigurationId}",
+        GetRecordingConfiguration => recording::get_recording_configuration),
+    write("DELETE", "/recording-configurations/{recordingConfigurationId}",
+        DeleteRecordingConfiguration => recording::delete_recording_configuration),
     // Tags of any taggable resource, by ARN
-    read("GET", "/tags/{resourceArn}", Op::ListTags),
-    write("POST", "/tags/{resourceArn}", Op::TagResource),
-    write("DELETE", "/tags/{resourceArn}", Op::UntagResource),
+    read("GET", "/tags/{resourceArn}",
+        ListTags => tags::list_tags),
+    write("POST", "/tags/{resourceArn}",
+        TagResource => tags::tag_resource),
+    write("DELETE", "/tags/{resourceArn}",
+        UntagResource => tags::untag_resource),
     // Viewers of private channels
-    secret_write(
-        "POST",
-        "/channels/{channelId}/playback-token",
-        Op::MintPlaybackToken,
-    ),
-    write(
-        "POST",
-        "/channels/{channelId}/revoke-viewer",
-        Op::RevokeViewerSession,
-    ),
-    write(
-        "POST",
-        "/viewer-revocations/batch",
-        Op::BatchRevokeViewerSessions,
-    ),
-];
+    secret_write("POST", "/channels/{channelId}/playback-token",
+        MintPlaybackToken => viewers::mint_playback_token),
+    write("POST", "/channels/{channelId}/revoke-viewer",
+        RevokeViewerSession => viewers::revoke_viewer_session),
+    write("POST", "/viewer-revocations/batch",
+        BatchRevokeViewerSessions => viewers::batch_revoke_viewer_sessions),
+}
 
 /// Path parameters of a matched route, percent-decoded.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -1,8 +1,9 @@
-//! One handler per route, in the file of its resource, and [`dispatch`] to run it. Every
-//! handler calls IVS through [`AdminApi::call`], which runs one call under the adapter's
-//! retry policy. Reads, and writes that are idempotent, are retried on every transient
-//! failure (`RetryOn::Transient`); writes that IVS would duplicate (creates, imports) only
-//! when IVS throttled them, so that nothing happened (`RetryOn::Throttling`).
+//! One handler per route, in the file of its resource; the route table (`router`) binds each
+//! route to its handler. Every handler calls IVS through [`AdminApi::call`], which runs one
+//! call under the adapter's retry policy. Reads, and writes that are idempotent, are retried
+//! on every transient failure (`RetryOn::Transient`); writes that IVS would duplicate
+//! (creates, imports) only when IVS throttled them, so that nothing happened
+//! (`RetryOn::Throttling`).
 
 pub(crate) mod channels;
 pub(crate) mod metadata;
@@ -23,62 +24,12 @@ use serde_json::{json, Value};
 
 use crate::error::ApiError;
 use crate::input::Page;
-use crate::router::Op;
 use crate::{AdminApi, Call, Failure, Reply};
 use domain::arn::{IvsArn, ResourceType};
 use ivs_adapter::error::Error;
 use ivs_adapter::ivs::{RetryOn, StopOutcome};
 
 type Result<T> = std::result::Result<T, Failure>;
-
-/// Runs the handler of `op`.
-pub(super) async fn dispatch(api: &AdminApi, op: Op, call: &Call<'_>) -> Result<Reply> {
-    match op {
-        Op::CreateChannel => channels::create_channel(api, call).await,
-        Op::ListChannels => channels::list_channels(api, call).await,
-        Op::BatchGetChannels => channels::batch_get_channels(api, call).await,
-        Op::GetChannel => channels::get_channel(api, call).await,
-        Op::UpdateChannel => channels::update_channel(api, call).await,
-        Op::DeleteChannel => channels::delete_channel(api, call).await,
-        Op::ChannelStatus => channels::channel_status(api, call).await,
-        Op::CreateStreamKey => stream_keys::create_stream_key(api, call).await,
-        Op::ListStreamKeys => stream_keys::list_stream_keys(api, call).await,
-        Op::BatchGetStreamKeys => stream_keys::batch_get_stream_keys(api, call).await,
-        Op::GetStreamKey => stream_keys::get_stream_key(api, call).await,
-        Op::DeleteStreamKey => stream_keys::delete_stream_key(api, call).await,
-        Op::RotateStreamKey => stream_keys::rotate_stream_key(api, call).await,
-        Op::SuspendChannel => stream_keys::suspend_channel(api, call).await,
-        Op::ResumeChannel => stream_keys::resume_channel(api, call).await,
-        Op::GetStream => streams::get_stream(api, call).await,
-        Op::ListStreams => streams::list_streams(api, call).await,
-        Op::ListStreamSessions => streams::list_stream_sessions(api, call).await,
-        Op::GetLatestStreamSession => streams::get_latest_stream_session(api, call).await,
-        Op::GetStreamSession => streams::get_stream_session(api, call).await,
-        Op::StopStream => streams::stop_stream(api, call).await,
-        Op::PutMetadata => metadata::put_metadata(api, call).await,
-        Op::PutMetadataBatch => metadata::put_metadata_batch(api, call).await,
-        Op::ImportPlaybackKeyPair => playback_keys::import_playback_key_pair(api, call).await,
-        Op::ListPlaybackKeyPairs => playback_keys::list_playback_key_pairs(api, call).await,
-        Op::GetPlaybackKeyPair => playback_keys::get_playback_key_pair(api, call).await,
-        Op::DeletePlaybackKeyPair => playback_keys::delete_playback_key_pair(api, call).await,
-        Op::CreateRecordingConfiguration => {
-            recording::create_recording_configuration(api, call).await
-        }
-        Op::ListRecordingConfigurations => {
-            recording::list_recording_configurations(api, call).await
-        }
-        Op::GetRecordingConfiguration => recording::get_recording_configuration(api, call).await,
-        Op::DeleteRecordingConfiguration => {
-            recording::delete_recording_configuration(api, call).await
-        }
-        Op::ListTags => tags::list_tags(api, call).await,
-        Op::TagResource => tags::tag_resource(api, call).await,
-        Op::UntagResource => tags::untag_resource(api, call).await,
-        Op::MintPlaybackToken => viewers::mint_playback_token(api, call).await,
-        Op::RevokeViewerSession => viewers::revoke_viewer_session(api, call).await,
-        Op::BatchRevokeViewerSessions => viewers::batch_revoke_viewer_sessions(api, call).await,
-    }
-}
 
 impl AdminApi {
     /// Runs one IVS call under the adapter's retry policy: `send` builds the request with
