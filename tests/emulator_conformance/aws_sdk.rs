@@ -75,7 +75,19 @@ struct Harness {
     client: Client,
 }
 
-async fn harness_with(config: Config) -> Harness {
+/// An emulator with `seed` and IVS's quotas as `limit` leaves them, and a client for it.
+async fn harness_with(seed: u64, limit: impl FnOnce(&mut Quotas)) -> Harness {
+    let mut quotas = Quotas::default();
+    limit(&mut quotas);
+    harness_from(Config {
+        seed,
+        quotas,
+        ..Config::default()
+    })
+    .await
+}
+
+async fn harness_from(config: Config) -> Harness {
     let (emulator, server) = start_emulator_with(config).await;
     let client = ivs_client(&server.url());
     Harness {
@@ -86,16 +98,13 @@ async fn harness_with(config: Config) -> Harness {
 }
 
 async fn harness() -> Harness {
-    harness_with(Config {
-        seed: 17,
-        ..Config::default()
-    })
-    .await
+    harness_with(17, |_| {}).await
 }
 
-/// Asserts that a call fails with the given typed service error.
+/// Asserts that each call fails with its typed service error: one `call => Error::Variant` a
+/// row.
 macro_rules! expect_err {
-    ($call:expr, $variant:path) => {{
+    ($($call:expr => $variant:path),+ $(,)?) => {{$(
         match $call.await {
             Ok(output) => panic!(
                 "expected {}, but the call succeeded: {output:?}",
@@ -110,15 +119,19 @@ macro_rules! expect_err {
                 );
             }
         }
-    }};
+    )+}};
 }
 
-/// Scripts the next call of `$op` to fail with `$error`, then asserts the typed variant.
+/// For each row, scripts each listed error for the next call of the operation (named as its
+/// error type, without `Error`), then asserts that the call fails with it as the typed variant.
 macro_rules! scripted {
-    ($h:expr, $op:literal, $error:literal, $call:expr, $variant:path) => {{
-        $h.emulator.fail_next($op, $error, 1).unwrap();
-        expect_err!($call, $variant);
-    }};
+    ($h:expr, [$($call:expr => $error:ident[$($variant:ident),+ $(,)?]),+ $(,)?]) => {{$(
+        let operation = stringify!($error).strip_suffix("Error").unwrap();
+        $(
+            $h.emulator.fail_next(operation, stringify!($variant), 1).unwrap();
+            expect_err!($call => $error::$variant);
+        )+
+    )+}};
 }
 
 fn destination(bucket: &str) -> DestinationConfiguration {
@@ -132,15 +145,7 @@ fn destination(bucket: &str) -> DestinationConfiguration {
 
 #[tokio::test]
 async fn channel_operations() {
-    let h = harness_with(Config {
-        seed: 11,
-        quotas: Quotas {
-            channels: 3,
-            ..Quotas::default()
-        },
-        ..Config::default()
-    })
-    .await;
+    let h = harness_with(11, |q| q.channels = 3).await;
     let c = &h.client;
 
     // CreateChannel
@@ -195,54 +200,23 @@ async fn channel_operations() {
     let other_arn = default_channel.arn().unwrap().to_owned();
 
     expect_err!(
-        c.create_channel().name("bad name!").send(),
-        CreateChannelError::ValidationException
-    );
-    expect_err!(
+        c.create_channel().name("bad name!").send() => CreateChannelError::ValidationException,
         c.create_channel()
             .recording_configuration_arn(
                 "arn:aws:ivs:us-west-2:111122223333:recording-configuration/missing"
             )
-            .send(),
-        CreateChannelError::ResourceNotFoundException
-    );
-    scripted!(
-        h,
-        "CreateChannel",
-        "AccessDeniedException",
-        c.create_channel().send(),
-        CreateChannelError::AccessDeniedException
-    );
-    scripted!(
-        h,
-        "CreateChannel",
-        "PendingVerification",
-        c.create_channel().send(),
-        CreateChannelError::PendingVerification
+            .send()
+            => CreateChannelError::ResourceNotFoundException,
     );
     c.create_channel().send().await.unwrap();
-    expect_err!(
-        c.create_channel().send(),
-        CreateChannelError::ServiceQuotaExceededException
-    );
+    expect_err!(c.create_channel().send() => CreateChannelError::ServiceQuotaExceededException);
 
     // GetChannel
     let got = c.get_channel().arn(&arn).send().await.unwrap();
     assert_eq!(got.channel().unwrap().name(), Some("demo"));
     expect_err!(
-        c.get_channel().arn(MISSING_CHANNEL).send(),
-        GetChannelError::ResourceNotFoundException
-    );
-    expect_err!(
-        c.get_channel().arn("not-an-arn").send(),
-        GetChannelError::ValidationException
-    );
-    scripted!(
-        h,
-        "GetChannel",
-        "AccessDeniedException",
-        c.get_channel().arn(&arn).send(),
-        GetChannelError::AccessDeniedException
+        c.get_channel().arn(MISSING_CHANNEL).send() => GetChannelError::ResourceNotFoundException,
+        c.get_channel().arn("not-an-arn").send() => GetChannelError::ValidationException,
     );
 
     // BatchGetChannel
@@ -260,22 +234,8 @@ async fn channel_operations() {
     assert_eq!(batch.errors()[0].code(), Some("ResourceNotFoundException"));
     assert!(batch.errors()[0].message().is_some());
     expect_err!(
-        c.batch_get_channel().arns("not-an-arn").send(),
-        BatchGetChannelError::ValidationException
-    );
-    scripted!(
-        h,
-        "BatchGetChannel",
-        "AccessDeniedException",
-        c.batch_get_channel().arns(&arn).send(),
-        BatchGetChannelError::AccessDeniedException
-    );
-    scripted!(
-        h,
-        "BatchGetChannel",
-        "ServiceUnavailable",
-        c.batch_get_channel().arns(&arn).send(),
-        BatchGetChannelError::ServiceUnavailable
+        c.batch_get_channel().arns("not-an-arn").send()
+            => BatchGetChannelError::ValidationException,
     );
 
     // ListChannels
@@ -296,23 +256,11 @@ async fn channel_operations() {
             .filter_by_recording_configuration_arn(
                 "arn:aws:ivs:us-west-2:111122223333:recording-configuration/abc"
             )
-            .send(),
-        ListChannelsError::ConflictException
-    );
-    expect_err!(
-        c.list_channels().max_results(101).send(),
-        ListChannelsError::ValidationException
-    );
-    expect_err!(
-        c.list_channels().next_token("bm90LWEtdG9rZW4").send(),
-        ListChannelsError::ValidationException
-    );
-    scripted!(
-        h,
-        "ListChannels",
-        "AccessDeniedException",
-        c.list_channels().send(),
-        ListChannelsError::AccessDeniedException
+            .send()
+            => ListChannelsError::ConflictException,
+        c.list_channels().max_results(101).send() => ListChannelsError::ValidationException,
+        c.list_channels().next_token("bm90LWEtdG9rZW4").send()
+            => ListChannelsError::ValidationException,
     );
 
     // UpdateChannel
@@ -329,72 +277,33 @@ async fn channel_operations() {
     assert!(updated.insecure_ingest());
     assert!(updated.authorized(), "members not given stay as they were");
     expect_err!(
-        c.update_channel().arn(MISSING_CHANNEL).send(),
-        UpdateChannelError::ResourceNotFoundException
-    );
-    expect_err!(
-        c.update_channel().arn(&arn).name("bad name!").send(),
-        UpdateChannelError::ValidationException
-    );
-    scripted!(
-        h,
-        "UpdateChannel",
-        "AccessDeniedException",
-        c.update_channel().arn(&arn).send(),
-        UpdateChannelError::AccessDeniedException
-    );
-    scripted!(
-        h,
-        "UpdateChannel",
-        "PendingVerification",
-        c.update_channel().arn(&arn).send(),
-        UpdateChannelError::PendingVerification
+        c.update_channel().arn(MISSING_CHANNEL).send()
+            => UpdateChannelError::ResourceNotFoundException,
+        c.update_channel().arn(&arn).name("bad name!").send()
+            => UpdateChannelError::ValidationException,
     );
     let live = h.emulator.connect(key.value().unwrap()).unwrap();
     assert_eq!(live.channel_arn, arn);
     expect_err!(
-        c.update_channel().arn(&arn).name("x").send(),
-        UpdateChannelError::ConflictException
+        c.update_channel().arn(&arn).name("x").send() => UpdateChannelError::ConflictException,
     );
 
     // DeleteChannel
-    expect_err!(
-        c.delete_channel().arn(&arn).send(),
-        DeleteChannelError::ConflictException
-    );
+    expect_err!(c.delete_channel().arn(&arn).send() => DeleteChannelError::ConflictException);
     h.emulator.disconnect(&arn).unwrap();
     expect_err!(
-        c.delete_channel().arn(MISSING_CHANNEL).send(),
-        DeleteChannelError::ResourceNotFoundException
-    );
-    expect_err!(
+        c.delete_channel().arn(MISSING_CHANNEL).send()
+            => DeleteChannelError::ResourceNotFoundException,
         c.delete_channel()
             .arn("arn:aws:ivs:us-west-2:1:stream-key/x")
-            .send(),
-        DeleteChannelError::ValidationException
-    );
-    scripted!(
-        h,
-        "DeleteChannel",
-        "AccessDeniedException",
-        c.delete_channel().arn(&arn).send(),
-        DeleteChannelError::AccessDeniedException
-    );
-    scripted!(
-        h,
-        "DeleteChannel",
-        "PendingVerification",
-        c.delete_channel().arn(&arn).send(),
-        DeleteChannelError::PendingVerification
+            .send()
+            => DeleteChannelError::ValidationException,
     );
     c.delete_channel().arn(&arn).send().await.unwrap();
     expect_err!(
-        c.get_channel().arn(&arn).send(),
-        GetChannelError::ResourceNotFoundException
-    );
-    expect_err!(
-        c.get_stream_key().arn(key.arn().unwrap()).send(),
-        GetStreamKeyError::ResourceNotFoundException
+        c.get_channel().arn(&arn).send() => GetChannelError::ResourceNotFoundException,
+        c.get_stream_key().arn(key.arn().unwrap()).send()
+            => GetStreamKeyError::ResourceNotFoundException,
     );
     c.get_channel().arn(&other_arn).send().await.unwrap();
 }
@@ -410,30 +319,12 @@ async fn stream_key_operations() {
 
     // CreateStreamKey: one key per channel.
     expect_err!(
-        c.create_stream_key().channel_arn(&channel_arn).send(),
-        CreateStreamKeyError::ServiceQuotaExceededException
-    );
-    expect_err!(
-        c.create_stream_key().channel_arn(MISSING_CHANNEL).send(),
-        CreateStreamKeyError::ResourceNotFoundException
-    );
-    expect_err!(
-        c.create_stream_key().channel_arn("not-an-arn").send(),
-        CreateStreamKeyError::ValidationException
-    );
-    scripted!(
-        h,
-        "CreateStreamKey",
-        "AccessDeniedException",
-        c.create_stream_key().channel_arn(&channel_arn).send(),
-        CreateStreamKeyError::AccessDeniedException
-    );
-    scripted!(
-        h,
-        "CreateStreamKey",
-        "PendingVerification",
-        c.create_stream_key().channel_arn(&channel_arn).send(),
-        CreateStreamKeyError::PendingVerification
+        c.create_stream_key().channel_arn(&channel_arn).send()
+            => CreateStreamKeyError::ServiceQuotaExceededException,
+        c.create_stream_key().channel_arn(MISSING_CHANNEL).send()
+            => CreateStreamKeyError::ResourceNotFoundException,
+        c.create_stream_key().channel_arn("not-an-arn").send()
+            => CreateStreamKeyError::ValidationException,
     );
 
     // GetStreamKey
@@ -449,19 +340,8 @@ async fn stream_key_operations() {
         Some(channel_arn.as_str())
     );
     expect_err!(
-        c.get_stream_key().arn(missing_key).send(),
-        GetStreamKeyError::ResourceNotFoundException
-    );
-    expect_err!(
-        c.get_stream_key().arn(&channel_arn).send(),
-        GetStreamKeyError::ValidationException
-    );
-    scripted!(
-        h,
-        "GetStreamKey",
-        "AccessDeniedException",
-        c.get_stream_key().arn(missing_key).send(),
-        GetStreamKeyError::AccessDeniedException
+        c.get_stream_key().arn(missing_key).send() => GetStreamKeyError::ResourceNotFoundException,
+        c.get_stream_key().arn(&channel_arn).send() => GetStreamKeyError::ValidationException,
     );
 
     // BatchGetStreamKey
@@ -475,24 +355,7 @@ async fn stream_key_operations() {
     assert_eq!(batch.stream_keys().len(), 1);
     assert_eq!(batch.stream_keys()[0].value(), first_key.value());
     assert_eq!(batch.errors()[0].arn(), Some(missing_key));
-    expect_err!(
-        c.batch_get_stream_key().send(),
-        BatchGetStreamKeyError::ValidationException
-    );
-    scripted!(
-        h,
-        "BatchGetStreamKey",
-        "AccessDeniedException",
-        c.batch_get_stream_key().arns(missing_key).send(),
-        BatchGetStreamKeyError::AccessDeniedException
-    );
-    scripted!(
-        h,
-        "BatchGetStreamKey",
-        "ServiceUnavailable",
-        c.batch_get_stream_key().arns(missing_key).send(),
-        BatchGetStreamKeyError::ServiceUnavailable
-    );
+    expect_err!(c.batch_get_stream_key().send() => BatchGetStreamKeyError::ValidationException);
 
     // ListStreamKeys: summaries without values.
     let listed = c
@@ -504,22 +367,13 @@ async fn stream_key_operations() {
     assert_eq!(listed.stream_keys().len(), 1);
     assert_eq!(listed.stream_keys()[0].arn(), first_key.arn());
     expect_err!(
-        c.list_stream_keys().channel_arn(MISSING_CHANNEL).send(),
-        ListStreamKeysError::ResourceNotFoundException
-    );
-    expect_err!(
+        c.list_stream_keys().channel_arn(MISSING_CHANNEL).send()
+            => ListStreamKeysError::ResourceNotFoundException,
         c.list_stream_keys()
             .channel_arn(&channel_arn)
             .max_results(51)
-            .send(),
-        ListStreamKeysError::ValidationException
-    );
-    scripted!(
-        h,
-        "ListStreamKeys",
-        "AccessDeniedException",
-        c.list_stream_keys().channel_arn(&channel_arn).send(),
-        ListStreamKeysError::AccessDeniedException
+            .send()
+            => ListStreamKeysError::ValidationException,
     );
 
     // Rotation: a deleted key admits no new connection; the running stream goes on.
@@ -556,26 +410,9 @@ async fn stream_key_operations() {
 
     // DeleteStreamKey
     expect_err!(
-        c.delete_stream_key().arn(missing_key).send(),
-        DeleteStreamKeyError::ResourceNotFoundException
-    );
-    expect_err!(
-        c.delete_stream_key().arn("not-an-arn").send(),
-        DeleteStreamKeyError::ValidationException
-    );
-    scripted!(
-        h,
-        "DeleteStreamKey",
-        "AccessDeniedException",
-        c.delete_stream_key().arn(missing_key).send(),
-        DeleteStreamKeyError::AccessDeniedException
-    );
-    scripted!(
-        h,
-        "DeleteStreamKey",
-        "PendingVerification",
-        c.delete_stream_key().arn(missing_key).send(),
-        DeleteStreamKeyError::PendingVerification
+        c.delete_stream_key().arn(missing_key).send()
+            => DeleteStreamKeyError::ResourceNotFoundException,
+        c.delete_stream_key().arn("not-an-arn").send() => DeleteStreamKeyError::ValidationException,
     );
 }
 
@@ -595,20 +432,12 @@ async fn stream_operations_and_metadata() {
 
     // Offline.
     expect_err!(
-        c.get_stream().channel_arn(&arn).send(),
-        GetStreamError::ChannelNotBroadcasting
-    );
-    expect_err!(
-        c.stop_stream().channel_arn(&arn).send(),
-        StopStreamError::ChannelNotBroadcasting
-    );
-    expect_err!(
-        c.put_metadata().channel_arn(&arn).metadata("x").send(),
-        PutMetadataError::ChannelNotBroadcasting
-    );
-    expect_err!(
-        c.get_stream_session().channel_arn(&arn).send(),
-        GetStreamSessionError::ResourceNotFoundException
+        c.get_stream().channel_arn(&arn).send() => GetStreamError::ChannelNotBroadcasting,
+        c.stop_stream().channel_arn(&arn).send() => StopStreamError::ChannelNotBroadcasting,
+        c.put_metadata().channel_arn(&arn).metadata("x").send()
+            => PutMetadataError::ChannelNotBroadcasting,
+        c.get_stream_session().channel_arn(&arn).send()
+            => GetStreamSessionError::ResourceNotFoundException,
     );
     assert!(c.list_streams().send().await.unwrap().streams().is_empty());
     assert!(c
@@ -633,61 +462,28 @@ async fn stream_operations_and_metadata() {
     assert_eq!(stream.viewer_count(), 42);
     assert!(stream.start_time().is_some());
     expect_err!(
-        c.get_stream().channel_arn(MISSING_CHANNEL).send(),
-        GetStreamError::ResourceNotFoundException
-    );
-    expect_err!(
-        c.get_stream().channel_arn("x").send(),
-        GetStreamError::ValidationException
-    );
-    scripted!(
-        h,
-        "GetStream",
-        "AccessDeniedException",
-        c.get_stream().channel_arn(&arn).send(),
-        GetStreamError::AccessDeniedException
+        c.get_stream().channel_arn(MISSING_CHANNEL).send()
+            => GetStreamError::ResourceNotFoundException,
+        c.get_stream().channel_arn("x").send() => GetStreamError::ValidationException,
     );
 
     // ListStreams
     h.emulator.starve(&arn).unwrap();
-    let starving = c
-        .list_streams()
-        .filter_by(
-            StreamFilters::builder()
-                .health(StreamHealth::Starving)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let with_health = |health| {
+        c.list_streams()
+            .filter_by(StreamFilters::builder().health(health).build())
+            .send()
+    };
+    let starving = with_health(StreamHealth::Starving).await.unwrap();
     assert_eq!(starving.streams().len(), 1);
     assert_eq!(
         starving.streams()[0].health(),
         Some(&StreamHealth::Starving)
     );
     assert_eq!(starving.streams()[0].viewer_count(), 42);
-    let healthy = c
-        .list_streams()
-        .filter_by(
-            StreamFilters::builder()
-                .health(StreamHealth::StreamHealthy)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let healthy = with_health(StreamHealth::StreamHealthy).await.unwrap();
     assert!(healthy.streams().is_empty());
-    expect_err!(
-        c.list_streams().max_results(0).send(),
-        ListStreamsError::ValidationException
-    );
-    scripted!(
-        h,
-        "ListStreams",
-        "AccessDeniedException",
-        c.list_streams().send(),
-        ListStreamsError::AccessDeniedException
-    );
+    expect_err!(c.list_streams().max_results(0).send() => ListStreamsError::ValidationException);
     h.emulator.recover(&arn).unwrap();
 
     // PutMetadata: 1 KB, 5 per second, recorded.
@@ -701,8 +497,8 @@ async fn stream_operations_and_metadata() {
         c.put_metadata()
             .channel_arn(&arn)
             .metadata(format!("{}x", "é".repeat(512)))
-            .send(),
-        PutMetadataError::ValidationException
+            .send()
+            => PutMetadataError::ValidationException,
     );
     for i in 0..4 {
         c.put_metadata()
@@ -713,22 +509,13 @@ async fn stream_operations_and_metadata() {
             .unwrap();
     }
     expect_err!(
-        c.put_metadata().channel_arn(&arn).metadata("sixth").send(),
-        PutMetadataError::ThrottlingException
-    );
-    expect_err!(
+        c.put_metadata().channel_arn(&arn).metadata("sixth").send()
+            => PutMetadataError::ThrottlingException,
         c.put_metadata()
             .channel_arn(MISSING_CHANNEL)
             .metadata("x")
-            .send(),
-        PutMetadataError::ResourceNotFoundException
-    );
-    scripted!(
-        h,
-        "PutMetadata",
-        "AccessDeniedException",
-        c.put_metadata().channel_arn(&arn).metadata("x").send(),
-        PutMetadataError::AccessDeniedException
+            .send()
+            => PutMetadataError::ResourceNotFoundException,
     );
     let recorded = h.emulator.metadata(&arn);
     assert_eq!(recorded.len(), 5);
@@ -741,32 +528,12 @@ async fn stream_operations_and_metadata() {
 
     // StopStream
     expect_err!(
-        c.stop_stream().channel_arn(MISSING_CHANNEL).send(),
-        StopStreamError::ResourceNotFoundException
-    );
-    expect_err!(
-        c.stop_stream().channel_arn("x").send(),
-        StopStreamError::ValidationException
-    );
-    scripted!(
-        h,
-        "StopStream",
-        "AccessDeniedException",
-        c.stop_stream().channel_arn(&arn).send(),
-        StopStreamError::AccessDeniedException
-    );
-    scripted!(
-        h,
-        "StopStream",
-        "StreamUnavailable",
-        c.stop_stream().channel_arn(&arn).send(),
-        StopStreamError::StreamUnavailable
+        c.stop_stream().channel_arn(MISSING_CHANNEL).send()
+            => StopStreamError::ResourceNotFoundException,
+        c.stop_stream().channel_arn("x").send() => StopStreamError::ValidationException,
     );
     c.stop_stream().channel_arn(&arn).send().await.unwrap();
-    expect_err!(
-        c.get_stream().channel_arn(&arn).send(),
-        GetStreamError::ChannelNotBroadcasting
-    );
+    expect_err!(c.get_stream().channel_arn(&arn).send() => GetStreamError::ChannelNotBroadcasting);
 
     // GetStreamSession / ListStreamSessions
     let second = h.emulator.connect(&key).unwrap();
@@ -831,22 +598,13 @@ async fn stream_operations_and_metadata() {
         c.get_stream_session()
             .channel_arn(&arn)
             .stream_id("st-0000000000000000000000A")
-            .send(),
-        GetStreamSessionError::ResourceNotFoundException
-    );
-    expect_err!(
+            .send()
+            => GetStreamSessionError::ResourceNotFoundException,
         c.get_stream_session()
             .channel_arn(&arn)
             .stream_id("bad")
-            .send(),
-        GetStreamSessionError::ValidationException
-    );
-    scripted!(
-        h,
-        "GetStreamSession",
-        "AccessDeniedException",
-        c.get_stream_session().channel_arn(&arn).send(),
-        GetStreamSessionError::AccessDeniedException
+            .send()
+            => GetStreamSessionError::ValidationException,
     );
     let sessions = c
         .list_stream_sessions()
@@ -864,36 +622,19 @@ async fn stream_operations_and_metadata() {
     assert!(sessions.stream_sessions()[1].end_time().is_some());
     assert!(!sessions.stream_sessions()[1].has_error_event());
     expect_err!(
-        c.list_stream_sessions().channel_arn(MISSING_CHANNEL).send(),
-        ListStreamSessionsError::ResourceNotFoundException
-    );
-    expect_err!(
+        c.list_stream_sessions().channel_arn(MISSING_CHANNEL).send()
+            => ListStreamSessionsError::ResourceNotFoundException,
         c.list_stream_sessions()
             .channel_arn(&arn)
             .max_results(101)
-            .send(),
-        ListStreamSessionsError::ValidationException
-    );
-    scripted!(
-        h,
-        "ListStreamSessions",
-        "AccessDeniedException",
-        c.list_stream_sessions().channel_arn(&arn).send(),
-        ListStreamSessionsError::AccessDeniedException
+            .send()
+            => ListStreamSessionsError::ValidationException,
     );
 }
 
 #[tokio::test]
 async fn playback_key_pair_operations() {
-    let h = harness_with(Config {
-        seed: 5,
-        quotas: Quotas {
-            playback_key_pairs: 1,
-            ..Quotas::default()
-        },
-        ..Config::default()
-    })
-    .await;
+    let h = harness_with(5, |q| q.playback_key_pairs = 1).await;
     let c = &h.client;
     let imported = c
         .import_playback_key_pair()
@@ -912,115 +653,55 @@ async fn playback_key_pair_operations() {
     expect_err!(
         c.import_playback_key_pair()
             .public_key_material(P384_PUBLIC_KEY)
-            .send(),
-        ImportPlaybackKeyPairError::ConflictException
-    );
-    expect_err!(
+            .send()
+            => ImportPlaybackKeyPairError::ConflictException,
         c.import_playback_key_pair()
             .public_key_material(OTHER_P384_PUBLIC_KEY)
-            .send(),
-        ImportPlaybackKeyPairError::ServiceQuotaExceededException
-    );
-    expect_err!(
+            .send()
+            => ImportPlaybackKeyPairError::ServiceQuotaExceededException,
         c.import_playback_key_pair()
             .public_key_material("not a key")
-            .send(),
-        ImportPlaybackKeyPairError::ValidationException
-    );
-    scripted!(
-        h,
-        "ImportPlaybackKeyPair",
-        "AccessDeniedException",
-        c.import_playback_key_pair()
-            .public_key_material(OTHER_P384_PUBLIC_KEY)
-            .send(),
-        ImportPlaybackKeyPairError::AccessDeniedException
-    );
-    scripted!(
-        h,
-        "ImportPlaybackKeyPair",
-        "PendingVerification",
-        c.import_playback_key_pair()
-            .public_key_material(OTHER_P384_PUBLIC_KEY)
-            .send(),
-        ImportPlaybackKeyPairError::PendingVerification
+            .send()
+            => ImportPlaybackKeyPairError::ValidationException,
     );
 
     let missing = "arn:aws:ivs:us-west-2:111122223333:playback-key/missing00000";
     let got = c.get_playback_key_pair().arn(&arn).send().await.unwrap();
     assert_eq!(got.key_pair().unwrap().fingerprint(), pair.fingerprint());
     expect_err!(
-        c.get_playback_key_pair().arn(missing).send(),
-        GetPlaybackKeyPairError::ResourceNotFoundException
-    );
-    expect_err!(
-        c.get_playback_key_pair().arn("x").send(),
-        GetPlaybackKeyPairError::ValidationException
-    );
-    scripted!(
-        h,
-        "GetPlaybackKeyPair",
-        "AccessDeniedException",
-        c.get_playback_key_pair().arn(&arn).send(),
-        GetPlaybackKeyPairError::AccessDeniedException
+        c.get_playback_key_pair().arn(missing).send()
+            => GetPlaybackKeyPairError::ResourceNotFoundException,
+        c.get_playback_key_pair().arn("x").send() => GetPlaybackKeyPairError::ValidationException,
     );
 
     let listed = c.list_playback_key_pairs().send().await.unwrap();
     assert_eq!(listed.key_pairs().len(), 1);
     assert_eq!(listed.key_pairs()[0].name(), Some("signer"));
     expect_err!(
-        c.list_playback_key_pairs().max_results(0).send(),
-        ListPlaybackKeyPairsError::ValidationException
-    );
-    scripted!(
-        h,
-        "ListPlaybackKeyPairs",
-        "AccessDeniedException",
-        c.list_playback_key_pairs().send(),
-        ListPlaybackKeyPairsError::AccessDeniedException
+        c.list_playback_key_pairs().max_results(0).send()
+            => ListPlaybackKeyPairsError::ValidationException,
     );
 
     expect_err!(
-        c.delete_playback_key_pair().arn(missing).send(),
-        DeletePlaybackKeyPairError::ResourceNotFoundException
-    );
-    expect_err!(
-        c.delete_playback_key_pair().arn("x").send(),
-        DeletePlaybackKeyPairError::ValidationException
-    );
-    scripted!(
-        h,
-        "DeletePlaybackKeyPair",
-        "AccessDeniedException",
-        c.delete_playback_key_pair().arn(&arn).send(),
-        DeletePlaybackKeyPairError::AccessDeniedException
-    );
-    scripted!(
-        h,
-        "DeletePlaybackKeyPair",
-        "PendingVerification",
-        c.delete_playback_key_pair().arn(&arn).send(),
-        DeletePlaybackKeyPairError::PendingVerification
+        c.delete_playback_key_pair().arn(missing).send()
+            => DeletePlaybackKeyPairError::ResourceNotFoundException,
+        c.delete_playback_key_pair().arn("x").send()
+            => DeletePlaybackKeyPairError::ValidationException,
     );
     c.delete_playback_key_pair().arn(&arn).send().await.unwrap();
-    c.import_playback_key_pair()
+    // The quota has room again.
+    let imported = c
+        .import_playback_key_pair()
         .public_key_material(OTHER_P384_PUBLIC_KEY)
         .send()
         .await
         .unwrap();
+    assert!(imported.key_pair().is_some());
 }
 
 #[tokio::test]
 async fn recording_configuration_operations() {
-    let h = harness_with(Config {
-        seed: 6,
-        quotas: Quotas {
-            recording_configurations: 1,
-            ..Quotas::default()
-        },
-        ..Config::default()
-    })
-    .await;
+    let h = harness_with(6, |q| q.recording_configurations = 1).await;
     let c = &h.client;
     let created = c
         .create_recording_configuration()
@@ -1053,48 +734,13 @@ async fn recording_configuration_operations() {
     expect_err!(
         c.create_recording_configuration()
             .destination_configuration(destination("Bad_Bucket"))
-            .send(),
-        CreateRecordingConfigurationError::ValidationException
-    );
-    expect_err!(
+            .send()
+            => CreateRecordingConfigurationError::ValidationException,
         c.create_recording_configuration()
             .destination_configuration(destination("second-bucket"))
-            .send(),
-        CreateRecordingConfigurationError::ServiceQuotaExceededException
-    );
-    for (error, check) in [
-        ("AccessDeniedException", 0),
-        ("ConflictException", 1),
-        ("InternalServerException", 2),
-        ("PendingVerification", 3),
-    ] {
-        h.emulator
-            .fail_next("CreateRecordingConfiguration", error, 1)
-            .unwrap();
-        let err = c
-            .create_recording_configuration()
-            .destination_configuration(destination("x-bucket"))
             .send()
-            .await
-            .unwrap_err()
-            .into_service_error();
-        let matched = match check {
-            0 => matches!(
-                err,
-                CreateRecordingConfigurationError::AccessDeniedException(_)
-            ),
-            1 => matches!(err, CreateRecordingConfigurationError::ConflictException(_)),
-            2 => matches!(
-                err,
-                CreateRecordingConfigurationError::InternalServerException(_)
-            ),
-            _ => matches!(
-                err,
-                CreateRecordingConfigurationError::PendingVerification(_)
-            ),
-        };
-        assert!(matched, "{error}: {err:?}");
-    }
+            => CreateRecordingConfigurationError::ServiceQuotaExceededException,
+    );
 
     let missing = "arn:aws:ivs:us-west-2:111122223333:recording-configuration/missing00000";
     let got = c
@@ -1105,26 +751,10 @@ async fn recording_configuration_operations() {
         .unwrap();
     assert_eq!(got.recording_configuration().unwrap().arn(), arn);
     expect_err!(
-        c.get_recording_configuration().arn(missing).send(),
-        GetRecordingConfigurationError::ResourceNotFoundException
-    );
-    expect_err!(
-        c.get_recording_configuration().arn("x").send(),
-        GetRecordingConfigurationError::ValidationException
-    );
-    scripted!(
-        h,
-        "GetRecordingConfiguration",
-        "AccessDeniedException",
-        c.get_recording_configuration().arn(&arn).send(),
-        GetRecordingConfigurationError::AccessDeniedException
-    );
-    scripted!(
-        h,
-        "GetRecordingConfiguration",
-        "InternalServerException",
-        c.get_recording_configuration().arn(&arn).send(),
-        GetRecordingConfigurationError::InternalServerException
+        c.get_recording_configuration().arn(missing).send()
+            => GetRecordingConfigurationError::ResourceNotFoundException,
+        c.get_recording_configuration().arn("x").send()
+            => GetRecordingConfigurationError::ValidationException,
     );
 
     let listed = c.list_recording_configurations().send().await.unwrap();
@@ -1134,22 +764,8 @@ async fn recording_configuration_operations() {
         &RecordingConfigurationState::Active
     );
     expect_err!(
-        c.list_recording_configurations().max_results(101).send(),
-        ListRecordingConfigurationsError::ValidationException
-    );
-    scripted!(
-        h,
-        "ListRecordingConfigurations",
-        "AccessDeniedException",
-        c.list_recording_configurations().send(),
-        ListRecordingConfigurationsError::AccessDeniedException
-    );
-    scripted!(
-        h,
-        "ListRecordingConfigurations",
-        "InternalServerException",
-        c.list_recording_configurations().send(),
-        ListRecordingConfigurationsError::InternalServerException
+        c.list_recording_configurations().max_results(101).send()
+            => ListRecordingConfigurationsError::ValidationException,
     );
 
     let channel = c
@@ -1167,30 +783,12 @@ async fn recording_configuration_operations() {
         .unwrap();
     assert_eq!(filtered.channels().len(), 1);
     expect_err!(
-        c.delete_recording_configuration().arn(&arn).send(),
-        DeleteRecordingConfigurationError::ConflictException
-    );
-    expect_err!(
-        c.delete_recording_configuration().arn(missing).send(),
-        DeleteRecordingConfigurationError::ResourceNotFoundException
-    );
-    expect_err!(
-        c.delete_recording_configuration().arn("x").send(),
-        DeleteRecordingConfigurationError::ValidationException
-    );
-    scripted!(
-        h,
-        "DeleteRecordingConfiguration",
-        "AccessDeniedException",
-        c.delete_recording_configuration().arn(&arn).send(),
-        DeleteRecordingConfigurationError::AccessDeniedException
-    );
-    scripted!(
-        h,
-        "DeleteRecordingConfiguration",
-        "InternalServerException",
-        c.delete_recording_configuration().arn(&arn).send(),
-        DeleteRecordingConfigurationError::InternalServerException
+        c.delete_recording_configuration().arn(&arn).send()
+            => DeleteRecordingConfigurationError::ConflictException,
+        c.delete_recording_configuration().arn(missing).send()
+            => DeleteRecordingConfigurationError::ResourceNotFoundException,
+        c.delete_recording_configuration().arn("x").send()
+            => DeleteRecordingConfigurationError::ValidationException,
     );
     c.update_channel()
         .arn(&channel_arn)
@@ -1204,22 +802,14 @@ async fn recording_configuration_operations() {
         .await
         .unwrap();
     expect_err!(
-        c.get_recording_configuration().arn(&arn).send(),
-        GetRecordingConfigurationError::ResourceNotFoundException
+        c.get_recording_configuration().arn(&arn).send()
+            => GetRecordingConfigurationError::ResourceNotFoundException,
     );
 }
 
 #[tokio::test]
 async fn playback_restriction_policy_operations() {
-    let h = harness_with(Config {
-        seed: 8,
-        quotas: Quotas {
-            playback_restriction_policies: 1,
-            ..Quotas::default()
-        },
-        ..Config::default()
-    })
-    .await;
+    let h = harness_with(8, |q| q.playback_restriction_policies = 1).await;
     let c = &h.client;
     let created = c
         .create_playback_restriction_policy()
@@ -1236,33 +826,10 @@ async fn playback_restriction_policy_operations() {
     expect_err!(
         c.create_playback_restriction_policy()
             .allowed_countries("USA")
-            .send(),
-        CreatePlaybackRestrictionPolicyError::ValidationException
-    );
-    expect_err!(
-        c.create_playback_restriction_policy().send(),
-        CreatePlaybackRestrictionPolicyError::ServiceQuotaExceededException
-    );
-    scripted!(
-        h,
-        "CreatePlaybackRestrictionPolicy",
-        "AccessDeniedException",
-        c.create_playback_restriction_policy().send(),
-        CreatePlaybackRestrictionPolicyError::AccessDeniedException
-    );
-    scripted!(
-        h,
-        "CreatePlaybackRestrictionPolicy",
-        "PendingVerification",
-        c.create_playback_restriction_policy().send(),
-        CreatePlaybackRestrictionPolicyError::PendingVerification
-    );
-    scripted!(
-        h,
-        "CreatePlaybackRestrictionPolicy",
-        "ThrottlingException",
-        c.create_playback_restriction_policy().send(),
-        CreatePlaybackRestrictionPolicyError::ThrottlingException
+            .send()
+            => CreatePlaybackRestrictionPolicyError::ValidationException,
+        c.create_playback_restriction_policy().send()
+            => CreatePlaybackRestrictionPolicyError::ServiceQuotaExceededException,
     );
 
     let missing = "arn:aws:ivs:us-west-2:111122223333:playback-restriction-policy/missing00000";
@@ -1277,54 +844,17 @@ async fn playback_restriction_policy_operations() {
         Some("geo")
     );
     expect_err!(
-        c.get_playback_restriction_policy().arn(missing).send(),
-        GetPlaybackRestrictionPolicyError::ResourceNotFoundException
-    );
-    expect_err!(
-        c.get_playback_restriction_policy().arn("x").send(),
-        GetPlaybackRestrictionPolicyError::ValidationException
-    );
-    scripted!(
-        h,
-        "GetPlaybackRestrictionPolicy",
-        "AccessDeniedException",
-        c.get_playback_restriction_policy().arn(&arn).send(),
-        GetPlaybackRestrictionPolicyError::AccessDeniedException
-    );
-    scripted!(
-        h,
-        "GetPlaybackRestrictionPolicy",
-        "PendingVerification",
-        c.get_playback_restriction_policy().arn(&arn).send(),
-        GetPlaybackRestrictionPolicyError::PendingVerification
+        c.get_playback_restriction_policy().arn(missing).send()
+            => GetPlaybackRestrictionPolicyError::ResourceNotFoundException,
+        c.get_playback_restriction_policy().arn("x").send()
+            => GetPlaybackRestrictionPolicyError::ValidationException,
     );
 
     let listed = c.list_playback_restriction_policies().send().await.unwrap();
     assert_eq!(listed.playback_restriction_policies().len(), 1);
     expect_err!(
-        c.list_playback_restriction_policies().max_results(0).send(),
-        ListPlaybackRestrictionPoliciesError::ValidationException
-    );
-    scripted!(
-        h,
-        "ListPlaybackRestrictionPolicies",
-        "AccessDeniedException",
-        c.list_playback_restriction_policies().send(),
-        ListPlaybackRestrictionPoliciesError::AccessDeniedException
-    );
-    scripted!(
-        h,
-        "ListPlaybackRestrictionPolicies",
-        "ConflictException",
-        c.list_playback_restriction_policies().send(),
-        ListPlaybackRestrictionPoliciesError::ConflictException
-    );
-    scripted!(
-        h,
-        "ListPlaybackRestrictionPolicies",
-        "PendingVerification",
-        c.list_playback_restriction_policies().send(),
-        ListPlaybackRestrictionPoliciesError::PendingVerification
+        c.list_playback_restriction_policies().max_results(0).send()
+            => ListPlaybackRestrictionPoliciesError::ValidationException,
     );
 
     let updated = c
@@ -1349,36 +879,13 @@ async fn playback_restriction_policy_operations() {
         ["US"]
     );
     expect_err!(
-        c.update_playback_restriction_policy().arn(missing).send(),
-        UpdatePlaybackRestrictionPolicyError::ResourceNotFoundException
-    );
-    expect_err!(
+        c.update_playback_restriction_policy().arn(missing).send()
+            => UpdatePlaybackRestrictionPolicyError::ResourceNotFoundException,
         c.update_playback_restriction_policy()
             .arn(&arn)
             .name("bad name!")
-            .send(),
-        UpdatePlaybackRestrictionPolicyError::ValidationException
-    );
-    scripted!(
-        h,
-        "UpdatePlaybackRestrictionPolicy",
-        "AccessDeniedException",
-        c.update_playback_restriction_policy().arn(&arn).send(),
-        UpdatePlaybackRestrictionPolicyError::AccessDeniedException
-    );
-    scripted!(
-        h,
-        "UpdatePlaybackRestrictionPolicy",
-        "ConflictException",
-        c.update_playback_restriction_policy().arn(&arn).send(),
-        UpdatePlaybackRestrictionPolicyError::ConflictException
-    );
-    scripted!(
-        h,
-        "UpdatePlaybackRestrictionPolicy",
-        "PendingVerification",
-        c.update_playback_restriction_policy().arn(&arn).send(),
-        UpdatePlaybackRestrictionPolicyError::PendingVerification
+            .send()
+            => UpdatePlaybackRestrictionPolicyError::ValidationException,
     );
 
     let channel = c
@@ -1392,30 +899,12 @@ async fn playback_restriction_policy_operations() {
         Some(arn.as_str())
     );
     expect_err!(
-        c.delete_playback_restriction_policy().arn(&arn).send(),
-        DeletePlaybackRestrictionPolicyError::ConflictException
-    );
-    expect_err!(
-        c.delete_playback_restriction_policy().arn(missing).send(),
-        DeletePlaybackRestrictionPolicyError::ResourceNotFoundException
-    );
-    expect_err!(
-        c.delete_playback_restriction_policy().arn("x").send(),
-        DeletePlaybackRestrictionPolicyError::ValidationException
-    );
-    scripted!(
-        h,
-        "DeletePlaybackRestrictionPolicy",
-        "AccessDeniedException",
-        c.delete_playback_restriction_policy().arn(&arn).send(),
-        DeletePlaybackRestrictionPolicyError::AccessDeniedException
-    );
-    scripted!(
-        h,
-        "DeletePlaybackRestrictionPolicy",
-        "PendingVerification",
-        c.delete_playback_restriction_policy().arn(&arn).send(),
-        DeletePlaybackRestrictionPolicyError::PendingVerification
+        c.delete_playback_restriction_policy().arn(&arn).send()
+            => DeletePlaybackRestrictionPolicyError::ConflictException,
+        c.delete_playback_restriction_policy().arn(missing).send()
+            => DeletePlaybackRestrictionPolicyError::ResourceNotFoundException,
+        c.delete_playback_restriction_policy().arn("x").send()
+            => DeletePlaybackRestrictionPolicyError::ValidationException,
     );
     let channel_arn = channel.channel().unwrap().arn().unwrap();
     c.update_channel()
@@ -1446,12 +935,8 @@ async fn tagging_operations() {
         .send()
         .await
         .unwrap();
-    let listed = c
-        .list_tags_for_resource()
-        .resource_arn(&arn)
-        .send()
-        .await
-        .unwrap();
+    let tags_of = |arn: &str| c.list_tags_for_resource().resource_arn(arn).send();
+    let listed = tags_of(&arn).await.unwrap();
     assert_eq!(listed.tags().len(), 3);
     assert_eq!(listed.tags()["b"], "2");
     c.untag_resource()
@@ -1461,12 +946,7 @@ async fn tagging_operations() {
         .send()
         .await
         .unwrap();
-    let listed = c
-        .list_tags_for_resource()
-        .resource_arn(&arn)
-        .send()
-        .await
-        .unwrap();
+    let listed = tags_of(&arn).await.unwrap();
     assert_eq!(listed.tags().keys().collect::<Vec<_>>(), ["b"]);
     c.tag_resource()
         .resource_arn(&key_arn)
@@ -1474,88 +954,51 @@ async fn tagging_operations() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        c.list_tags_for_resource()
-            .resource_arn(&key_arn)
-            .send()
-            .await
-            .unwrap()
-            .tags()["key"],
-        "tag"
-    );
+    assert_eq!(tags_of(&key_arn).await.unwrap().tags()["key"], "tag");
 
     expect_err!(
         c.list_tags_for_resource()
             .resource_arn(MISSING_CHANNEL)
-            .send(),
-        ListTagsForResourceError::ResourceNotFoundException
-    );
-    expect_err!(
-        c.list_tags_for_resource().resource_arn("not-an-arn").send(),
-        ListTagsForResourceError::ValidationException
-    );
-    scripted!(
-        h,
-        "ListTagsForResource",
-        "InternalServerException",
-        c.list_tags_for_resource().resource_arn(&arn).send(),
-        ListTagsForResourceError::InternalServerException
+            .send()
+            => ListTagsForResourceError::ResourceNotFoundException,
+        c.list_tags_for_resource().resource_arn("not-an-arn").send()
+            => ListTagsForResourceError::ValidationException,
     );
 
     let mut too_many = c.tag_resource().resource_arn(&arn);
     for i in 0..50 {
         too_many = too_many.tags(format!("k{i}"), "v");
     }
-    expect_err!(too_many.send(), TagResourceError::ValidationException);
     expect_err!(
+        too_many.send() => TagResourceError::ValidationException,
         c.tag_resource()
             .resource_arn(&arn)
             .tags("aws:reserved", "x")
-            .send(),
-        TagResourceError::ValidationException
-    );
-    expect_err!(
+            .send()
+            => TagResourceError::ValidationException,
         c.tag_resource()
             .resource_arn(&arn)
             .tags("k".repeat(129), "x")
-            .send(),
-        TagResourceError::ValidationException
-    );
-    expect_err!(
+            .send()
+            => TagResourceError::ValidationException,
         c.tag_resource()
             .resource_arn(MISSING_CHANNEL)
             .tags("a", "b")
-            .send(),
-        TagResourceError::ResourceNotFoundException
-    );
-    scripted!(
-        h,
-        "TagResource",
-        "InternalServerException",
-        c.tag_resource().resource_arn(&arn).tags("a", "b").send(),
-        TagResourceError::InternalServerException
+            .send()
+            => TagResourceError::ResourceNotFoundException,
     );
 
     expect_err!(
         c.untag_resource()
             .resource_arn(MISSING_CHANNEL)
             .tag_keys("a")
-            .send(),
-        UntagResourceError::ResourceNotFoundException
-    );
-    expect_err!(
+            .send()
+            => UntagResourceError::ResourceNotFoundException,
         c.untag_resource()
             .resource_arn(&arn)
             .tag_keys("aws:x")
-            .send(),
-        UntagResourceError::ValidationException
-    );
-    scripted!(
-        h,
-        "UntagResource",
-        "InternalServerException",
-        c.untag_resource().resource_arn(&arn).tag_keys("b").send(),
-        UntagResourceError::InternalServerException
+            .send()
+            => UntagResourceError::ValidationException,
     );
 }
 
@@ -1591,53 +1034,14 @@ async fn viewer_session_revocation_operations() {
         c.start_viewer_session_revocation()
             .channel_arn(MISSING_CHANNEL)
             .viewer_id("v")
-            .send(),
-        StartViewerSessionRevocationError::ResourceNotFoundException
-    );
-    expect_err!(
+            .send()
+            => StartViewerSessionRevocationError::ResourceNotFoundException,
         c.start_viewer_session_revocation()
             .channel_arn(&arn)
             .viewer_id("v".repeat(41))
-            .send(),
-        StartViewerSessionRevocationError::ValidationException
-    );
-    for error in [
-        "AccessDeniedException",
-        "InternalServerException",
-        "PendingVerification",
-        "ThrottlingException",
-    ] {
-        h.emulator
-            .fail_next("StartViewerSessionRevocation", error, 1)
-            .unwrap();
-        let err = c
-            .start_viewer_session_revocation()
-            .channel_arn(&arn)
-            .viewer_id("v")
             .send()
-            .await
-            .unwrap_err()
-            .into_service_error();
-        let matched = match error {
-            "AccessDeniedException" => matches!(
-                err,
-                StartViewerSessionRevocationError::AccessDeniedException(_)
-            ),
-            "InternalServerException" => matches!(
-                err,
-                StartViewerSessionRevocationError::InternalServerException(_)
-            ),
-            "PendingVerification" => matches!(
-                err,
-                StartViewerSessionRevocationError::PendingVerification(_)
-            ),
-            _ => matches!(
-                err,
-                StartViewerSessionRevocationError::ThrottlingException(_)
-            ),
-        };
-        assert!(matched, "{error}: {err:?}");
-    }
+            => StartViewerSessionRevocationError::ValidationException,
+    );
 
     let session = |channel: &str, viewer: &str| {
         BatchStartViewerSessionRevocationViewerSession::builder()
@@ -1658,41 +1062,118 @@ async fn viewer_session_revocation_operations() {
     assert_eq!(batch.errors()[0].viewer_id(), "viewer-3");
     assert_eq!(batch.errors()[0].code(), Some("ResourceNotFoundException"));
     expect_err!(
-        c.batch_start_viewer_session_revocation().send(),
-        BatchStartViewerSessionRevocationError::ValidationException
+        c.batch_start_viewer_session_revocation().send()
+            => BatchStartViewerSessionRevocationError::ValidationException,
     );
-    for error in [
-        "AccessDeniedException",
-        "PendingVerification",
-        "ThrottlingException",
-    ] {
-        h.emulator
-            .fail_next("BatchStartViewerSessionRevocation", error, 1)
-            .unwrap();
-        let err = c
-            .batch_start_viewer_session_revocation()
-            .viewer_sessions(session(&arn, "v"))
-            .send()
-            .await
-            .unwrap_err()
-            .into_service_error();
-        let matched = match error {
-            "AccessDeniedException" => matches!(
-                err,
-                BatchStartViewerSessionRevocationError::AccessDeniedException(_)
-            ),
-            "PendingVerification" => matches!(
-                err,
-                BatchStartViewerSessionRevocationError::PendingVerification(_)
-            ),
-            _ => matches!(
-                err,
-                BatchStartViewerSessionRevocationError::ThrottlingException(_)
-            ),
-        };
-        assert!(matched, "{error}: {err:?}");
-    }
     assert_eq!(h.emulator.revocations().len(), 2);
+}
+
+/// Errors that cannot happen locally (AccessDenied, PendingVerification, 500s, 503s…), scripted
+/// with `Emulator::fail_next` for the next call of each operation: the emulator answers them
+/// before it reads the request, so the resources named need not exist. Each arrives as the
+/// operation's typed error variant.
+#[tokio::test]
+async fn scripted_errors_arrive_as_typed_variants() {
+    let h = harness().await;
+    let c = &h.client;
+    let arn = |kind: &str| format!("arn:aws:ivs:us-west-2:111122223333:{kind}/missing00000");
+    let (key, recording, policy, key_pair) = (
+        arn("stream-key"),
+        arn("recording-configuration"),
+        arn("playback-restriction-policy"),
+        arn("playback-key"),
+    );
+    let session = BatchStartViewerSessionRevocationViewerSession::builder()
+        .channel_arn(MISSING_CHANNEL)
+        .viewer_id("v")
+        .build()
+        .unwrap();
+    scripted!(h, [
+        c.create_channel().send() => CreateChannelError[AccessDeniedException, PendingVerification],
+        c.get_channel().arn(MISSING_CHANNEL).send() => GetChannelError[AccessDeniedException],
+        c.batch_get_channel().arns(MISSING_CHANNEL).send()
+            => BatchGetChannelError[AccessDeniedException, ServiceUnavailable],
+        c.list_channels().send() => ListChannelsError[AccessDeniedException],
+        c.update_channel().arn(MISSING_CHANNEL).send()
+            => UpdateChannelError[AccessDeniedException, PendingVerification],
+        c.delete_channel().arn(MISSING_CHANNEL).send()
+            => DeleteChannelError[AccessDeniedException, PendingVerification],
+        c.create_stream_key().channel_arn(MISSING_CHANNEL).send()
+            => CreateStreamKeyError[AccessDeniedException, PendingVerification],
+        c.get_stream_key().arn(&key).send() => GetStreamKeyError[AccessDeniedException],
+        c.batch_get_stream_key().arns(&key).send()
+            => BatchGetStreamKeyError[AccessDeniedException, ServiceUnavailable],
+        c.list_stream_keys().channel_arn(MISSING_CHANNEL).send()
+            => ListStreamKeysError[AccessDeniedException],
+        c.delete_stream_key().arn(&key).send()
+            => DeleteStreamKeyError[AccessDeniedException, PendingVerification],
+        c.get_stream().channel_arn(MISSING_CHANNEL).send()
+            => GetStreamError[AccessDeniedException],
+        c.list_streams().send() => ListStreamsError[AccessDeniedException],
+        c.put_metadata().channel_arn(MISSING_CHANNEL).metadata("x").send()
+            => PutMetadataError[AccessDeniedException],
+        c.stop_stream().channel_arn(MISSING_CHANNEL).send()
+            => StopStreamError[AccessDeniedException, StreamUnavailable],
+        c.get_stream_session().channel_arn(MISSING_CHANNEL).send()
+            => GetStreamSessionError[AccessDeniedException],
+        c.list_stream_sessions().channel_arn(MISSING_CHANNEL).send()
+            => ListStreamSessionsError[AccessDeniedException],
+        c.import_playback_key_pair().public_key_material(OTHER_P384_PUBLIC_KEY).send()
+            => ImportPlaybackKeyPairError[AccessDeniedException, PendingVerification],
+        c.get_playback_key_pair().arn(&key_pair).send()
+            => GetPlaybackKeyPairError[AccessDeniedException],
+        c.list_playback_key_pairs().send() => ListPlaybackKeyPairsError[AccessDeniedException],
+        c.delete_playback_key_pair().arn(&key_pair).send()
+            => DeletePlaybackKeyPairError[AccessDeniedException, PendingVerification],
+        c.create_recording_configuration()
+            .destination_configuration(destination("x-bucket"))
+            .send()
+            => CreateRecordingConfigurationError[
+                AccessDeniedException, ConflictException,
+                InternalServerException, PendingVerification,
+            ],
+        c.get_recording_configuration().arn(&recording).send()
+            => GetRecordingConfigurationError[AccessDeniedException, InternalServerException],
+        c.list_recording_configurations().send()
+            => ListRecordingConfigurationsError[AccessDeniedException, InternalServerException],
+        c.delete_recording_configuration().arn(&recording).send()
+            => DeleteRecordingConfigurationError[AccessDeniedException, InternalServerException],
+        c.create_playback_restriction_policy().send()
+            => CreatePlaybackRestrictionPolicyError[
+                AccessDeniedException, PendingVerification,
+                ThrottlingException,
+            ],
+        c.get_playback_restriction_policy().arn(&policy).send()
+            => GetPlaybackRestrictionPolicyError[AccessDeniedException, PendingVerification],
+        c.list_playback_restriction_policies().send()
+            => ListPlaybackRestrictionPoliciesError[
+                AccessDeniedException, ConflictException,
+                PendingVerification,
+            ],
+        c.update_playback_restriction_policy().arn(&policy).send()
+            => UpdatePlaybackRestrictionPolicyError[
+                AccessDeniedException, ConflictException,
+                PendingVerification,
+            ],
+        c.delete_playback_restriction_policy().arn(&policy).send()
+            => DeletePlaybackRestrictionPolicyError[AccessDeniedException, PendingVerification],
+        c.list_tags_for_resource().resource_arn(MISSING_CHANNEL).send()
+            => ListTagsForResourceError[InternalServerException],
+        c.tag_resource().resource_arn(MISSING_CHANNEL).tags("a", "b").send()
+            => TagResourceError[InternalServerException],
+        c.untag_resource().resource_arn(MISSING_CHANNEL).tag_keys("b").send()
+            => UntagResourceError[InternalServerException],
+        c.start_viewer_session_revocation().channel_arn(MISSING_CHANNEL).viewer_id("v").send()
+            => StartViewerSessionRevocationError[
+                AccessDeniedException, InternalServerException,
+                PendingVerification, ThrottlingException,
+            ],
+        c.batch_start_viewer_session_revocation().viewer_sessions(session.clone()).send()
+            => BatchStartViewerSessionRevocationError[
+                AccessDeniedException, PendingVerification,
+                ThrottlingException,
+            ],
+    ]);
 }
 
 /// One raw HTTP/1.1 request; returns the status line and the rest of the answer.
@@ -1975,18 +1456,11 @@ async fn events_follow_ivs_sequences_with_full_envelopes() {
     // The serialized log keeps IVS's field order.
     let log = h.emulator.events_json();
     let first_event = &log[..log.find("},{").unwrap()];
-    let order = [
-        "\"version\"",
-        "\"id\"",
-        "\"detail-type\"",
-        "\"source\"",
-        "\"account\"",
-        "\"time\"",
-        "\"region\"",
-        "\"resources\"",
-        "\"detail\"",
-    ];
-    let positions: Vec<usize> = order.iter().map(|k| first_event.find(k).unwrap()).collect();
+    let order = "version id detail-type source account time region resources detail";
+    let positions: Vec<usize> = order
+        .split(' ')
+        .map(|k| first_event.find(&format!("\"{k}\"")).unwrap())
+        .collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "{first_event}");
     assert_eq!(h.emulator.events().len(), received.len());
 }
@@ -1997,7 +1471,7 @@ async fn fault_outcomes(seed: u64) -> (Vec<String>, ivs_emulator::Stats) {
             .parse()
             .unwrap()],
     };
-    let h = harness_with(Config {
+    let h = harness_from(Config {
         seed,
         faults,
         ..Config::default()
