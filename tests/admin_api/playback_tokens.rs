@@ -133,9 +133,30 @@ fn verify(token: &str) -> TokenData<Value> {
     verify_with(token, &keys().public).unwrap_or_else(|e| panic!("token does not verify: {e}"))
 }
 
+/// A token from the test key for the test channel and playback URL, minted at `now`.
+fn mint_at(request: &TokenRequest, now: DateTime<Utc>) -> Result<MintedToken, TokenError> {
+    signer().mint(CHANNEL_ARN, PLAYBACK_URL, request, now)
+}
+
 fn mint(request: &TokenRequest) -> MintedToken {
-    signer()
-        .mint(CHANNEL_ARN, PLAYBACK_URL, request, Utc::now())
+    mint_at(request, Utc::now()).unwrap()
+}
+
+/// The claims of a token `signer` mints with no option asked, verified with the test key's
+/// public half.
+fn verified_claims(signer: &PlaybackSigner) -> Value {
+    verify(mint_default(signer).token.expose()).claims
+}
+
+/// A token with no option asked, from `signer`.
+fn mint_default(signer: &PlaybackSigner) -> MintedToken {
+    signer
+        .mint(
+            CHANNEL_ARN,
+            PLAYBACK_URL,
+            &TokenRequest::default(),
+            Utc::now(),
+        )
         .unwrap()
 }
 
@@ -172,36 +193,14 @@ fn request_json(body: Value) -> Result<TokenRequest, TokenError> {
 fn sec1_key_signs_tokens_the_public_key_verifies() {
     let signer = PlaybackSigner::from_pem(&keys().sec1).unwrap();
     assert_eq!(signer.format(), KeyFormat::Sec1);
-    let minted = signer
-        .mint(
-            CHANNEL_ARN,
-            PLAYBACK_URL,
-            &TokenRequest::default(),
-            Utc::now(),
-        )
-        .unwrap();
-    assert_eq!(
-        verify(minted.token.expose()).claims["aws:channel-arn"],
-        CHANNEL_ARN
-    );
+    assert_eq!(verified_claims(&signer)["aws:channel-arn"], CHANNEL_ARN);
 }
 
 #[test]
 fn pkcs8_key_signs_tokens_the_public_key_verifies() {
     let signer = PlaybackSigner::from_pem(&keys().pkcs8).unwrap();
     assert_eq!(signer.format(), KeyFormat::Pkcs8);
-    let minted = signer
-        .mint(
-            CHANNEL_ARN,
-            PLAYBACK_URL,
-            &TokenRequest::default(),
-            Utc::now(),
-        )
-        .unwrap();
-    assert_eq!(
-        verify(minted.token.expose()).claims["aws:channel-arn"],
-        CHANNEL_ARN
-    );
+    assert_eq!(verified_claims(&signer)["aws:channel-arn"], CHANNEL_ARN);
 }
 
 #[test]
@@ -217,15 +216,7 @@ fn sec1_with_ec_parameters_block_crlf_and_surrounding_text_is_accepted() {
         (crlf.as_str(), &keys().public),
         (padded.as_str(), &keys().public),
     ] {
-        let minted = PlaybackSigner::from_pem(pem)
-            .unwrap()
-            .mint(
-                CHANNEL_ARN,
-                PLAYBACK_URL,
-                &TokenRequest::default(),
-                Utc::now(),
-            )
-            .unwrap();
+        let minted = mint_default(&PlaybackSigner::from_pem(pem).unwrap());
         verify_with(minted.token.expose(), public).unwrap();
     }
     // A private key stored with its public key (or certificate) is fine too.
@@ -368,12 +359,8 @@ fn mint_is_pure_given_now_except_the_single_use_uuid() {
         viewer_id: Some("v1".to_owned()),
         ..Default::default()
     };
-    let a = signer()
-        .mint(CHANNEL_ARN, PLAYBACK_URL, &request, now)
-        .unwrap();
-    let b = signer()
-        .mint(CHANNEL_ARN, PLAYBACK_URL, &request, now)
-        .unwrap();
+    let a = mint_at(&request, now).unwrap();
+    let b = mint_at(&request, now).unwrap();
     assert_eq!(a.claims, b.claims);
     assert_eq!(a.expires_at, b.expires_at);
 
@@ -381,76 +368,57 @@ fn mint_is_pure_given_now_except_the_single_use_uuid() {
         single_use: true,
         ..Default::default()
     };
-    let a = signer()
-        .mint(CHANNEL_ARN, PLAYBACK_URL, &single, now)
-        .unwrap();
-    let b = signer()
-        .mint(CHANNEL_ARN, PLAYBACK_URL, &single, now)
-        .unwrap();
+    let a = mint_at(&single, now).unwrap();
+    let b = mint_at(&single, now).unwrap();
     assert_ne!(a.claims.single_use_uuid, b.claims.single_use_uuid);
     assert_eq!(a.claims.exp, b.claims.exp);
 }
 
+/// Asserts that `with_expiry(600)` mints a token valid for exactly 10 minutes, which
+/// verifies, and that `with_expiry(601)` is refused for its expiry: (its claims, the error).
+fn ten_minute_cap(with_expiry: impl Fn(i64) -> TokenRequest) -> (Value, TokenError) {
+    let now = Utc::now();
+    let minted = mint_at(&with_expiry(600), now).unwrap();
+    assert_eq!(minted.claims.exp, now.timestamp() + 600);
+    let claims = verify(minted.token.expose()).claims;
+
+    let error = mint_at(&with_expiry(601), now).unwrap_err();
+    assert_eq!(error.field(), Some("expiresInSeconds"));
+    (claims, error)
+}
+
 #[test]
 fn ten_minute_cap_with_viewer_id() {
-    let request = |seconds| TokenRequest {
+    let (_, error) = ten_minute_cap(|seconds| TokenRequest {
         viewer_id: Some("viewer-1".to_owned()),
         expires_in_seconds: Some(seconds),
         ..Default::default()
-    };
-    let now = Utc::now();
-    let minted = signer()
-        .mint(CHANNEL_ARN, PLAYBACK_URL, &request(600), now)
-        .unwrap();
-    assert_eq!(minted.claims.exp, now.timestamp() + 600);
-    verify(minted.token.expose());
-
-    let error = signer()
-        .mint(CHANNEL_ARN, PLAYBACK_URL, &request(601), now)
-        .unwrap_err();
-    assert_eq!(error.field(), Some("expiresInSeconds"));
+    });
     assert_eq!(error.fault(), Fault::Caller);
     assert!(error.to_string().contains("10 minutes"), "{error}");
 }
 
 #[test]
 fn ten_minute_cap_with_single_use() {
-    let request = |seconds| TokenRequest {
+    let (claims, _) = ten_minute_cap(|seconds| TokenRequest {
         single_use: true,
         expires_in_seconds: Some(seconds),
         ..Default::default()
-    };
+    });
+    assert_v4_uuid(claims["aws:single-use-uuid"].as_str().unwrap());
     let now = Utc::now();
-    let minted = signer()
-        .mint(CHANNEL_ARN, PLAYBACK_URL, &request(600), now)
-        .unwrap();
-    assert_eq!(minted.claims.exp, now.timestamp() + 600);
-    assert_v4_uuid(
-        verify(minted.token.expose()).claims["aws:single-use-uuid"]
-            .as_str()
-            .unwrap(),
-    );
-
-    let error = signer()
-        .mint(CHANNEL_ARN, PLAYBACK_URL, &request(601), now)
-        .unwrap_err();
-    assert_eq!(error.field(), Some("expiresInSeconds"));
 
     // Neither viewer id nor single use: up to 1 hour (such a token cannot be revoked).
     let open = TokenRequest {
         expires_in_seconds: Some(3_600),
         ..Default::default()
     };
-    signer()
-        .mint(CHANNEL_ARN, PLAYBACK_URL, &open, now)
-        .unwrap();
+    mint_at(&open, now).unwrap();
     let unrevocable_for_a_day = TokenRequest {
         expires_in_seconds: Some(86_400),
         ..Default::default()
     };
-    let error = signer()
-        .mint(CHANNEL_ARN, PLAYBACK_URL, &unrevocable_for_a_day, now)
-        .unwrap_err();
+    let error = mint_at(&unrevocable_for_a_day, now).unwrap_err();
     assert_eq!(error.field(), Some("expiresInSeconds"));
     assert!(error.to_string().contains("cannot be revoked"), "{error}");
 }
@@ -458,14 +426,7 @@ fn ten_minute_cap_with_single_use() {
 #[test]
 fn expired_token_is_rejected_by_decode() {
     let two_hours_ago = Utc::now() - Duration::hours(2);
-    let minted = signer()
-        .mint(
-            CHANNEL_ARN,
-            PLAYBACK_URL,
-            &TokenRequest::default(),
-            two_hours_ago,
-        )
-        .unwrap();
+    let minted = mint_at(&TokenRequest::default(), two_hours_ago).unwrap();
     let error = verify_with(minted.token.expose(), &keys().public).unwrap_err();
     assert_eq!(error.kind(), &ErrorKind::ExpiredSignature);
 }
@@ -857,6 +818,15 @@ fn secrets_error(status: u16, error_type: &str) -> HttpResponse {
     response
 }
 
+/// Asserts that `error` is the variant `pattern` matches and has the given fault.
+macro_rules! assert_failure {
+    ($error:expr, $pattern:pat, $fault:expr) => {{
+        let error = &$error;
+        assert!(matches!(error, $pattern), "{error:?}");
+        assert_eq!(error.fault(), $fault);
+    }};
+}
+
 async fn load_error(status: u16, error_type: &'static str) -> TokenError {
     let rule = mock!(SecretsClient::get_secret_value)
         .then_http_response(move || secrets_error(status, error_type));
@@ -876,26 +846,18 @@ async fn load_signer_reads_the_secret_string() {
         .then_output(secret_string(&keys().sec1));
     let signer = load_signer(&secrets(&[&rule]), SECRET_ID).await.unwrap();
     assert_eq!(rule.num_calls(), 1);
-    let minted = signer
-        .mint(
-            CHANNEL_ARN,
-            PLAYBACK_URL,
-            &TokenRequest::default(),
-            Utc::now(),
-        )
-        .unwrap();
-    verify(minted.token.expose());
+    verified_claims(&signer);
 }
 
 #[tokio::test]
 async fn load_signer_not_found_is_a_configuration_problem() {
     let _serial = one_at_a_time().await;
     let error = load_error(400, "ResourceNotFoundException").await;
-    assert!(
-        matches!(error, TokenError::SecretNotFound { .. }),
-        "{error:?}"
+    assert_failure!(
+        error,
+        TokenError::SecretNotFound { .. },
+        Fault::Configuration
     );
-    assert_eq!(error.fault(), Fault::Configuration);
     assert!(!error.is_retryable());
 }
 
@@ -903,11 +865,11 @@ async fn load_signer_not_found_is_a_configuration_problem() {
 async fn load_signer_access_denied_is_a_configuration_problem() {
     let _serial = one_at_a_time().await;
     let error = load_error(400, "AccessDeniedException").await;
-    assert!(
-        matches!(error, TokenError::SecretAccessDenied { .. }),
-        "{error:?}"
+    assert_failure!(
+        error,
+        TokenError::SecretAccessDenied { .. },
+        Fault::Configuration
     );
-    assert_eq!(error.fault(), Fault::Configuration);
     assert!(
         error.to_string().contains("AccessDeniedException"),
         "{error}"
@@ -918,11 +880,11 @@ async fn load_signer_access_denied_is_a_configuration_problem() {
 async fn load_signer_throttling_is_transient() {
     let _serial = one_at_a_time().await;
     let error = load_error(400, "ThrottlingException").await;
-    assert!(
-        matches!(error, TokenError::SecretUnavailable { .. }),
-        "{error:?}"
+    assert_failure!(
+        error,
+        TokenError::SecretUnavailable { .. },
+        Fault::Transient
     );
-    assert_eq!(error.fault(), Fault::Transient);
     assert_eq!(error.fault().http_status(), 503);
     assert!(error.is_retryable());
     assert!(error.to_string().contains("retry later"), "{error}");
@@ -941,11 +903,11 @@ async fn load_signer_server_errors_are_transient() {
 async fn load_signer_decryption_failure_is_a_configuration_problem() {
     let _serial = one_at_a_time().await;
     let error = load_error(400, "DecryptionFailure").await;
-    assert!(
-        matches!(error, TokenError::SecretUnreadable { .. }),
-        "{error:?}"
+    assert_failure!(
+        error,
+        TokenError::SecretUnreadable { .. },
+        Fault::Configuration
     );
-    assert_eq!(error.fault(), Fault::Configuration);
 }
 
 #[tokio::test]
@@ -959,11 +921,11 @@ async fn load_signer_binary_secret_is_a_configuration_problem() {
     let error = load_signer(&secrets(&[&rule]), SECRET_ID)
         .await
         .unwrap_err();
-    assert!(
-        matches!(error, TokenError::SecretNotString { .. }),
-        "{error:?}"
+    assert_failure!(
+        error,
+        TokenError::SecretNotString { .. },
+        Fault::Configuration
     );
-    assert_eq!(error.fault(), Fault::Configuration);
 }
 
 #[tokio::test]
@@ -1064,13 +1026,5 @@ async fn signer_cell_retries_after_a_failure() {
     cell.get().await.unwrap();
     assert_eq!(rule.num_calls(), 3, "loaded once, kept");
 
-    let minted = signer
-        .mint(
-            CHANNEL_ARN,
-            PLAYBACK_URL,
-            &TokenRequest::default(),
-            Utc::now(),
-        )
-        .unwrap();
-    verify(minted.token.expose());
+    verified_claims(&signer);
 }
