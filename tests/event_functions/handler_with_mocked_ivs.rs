@@ -52,6 +52,21 @@ fn automation(client: Client, env_vars: &[(&str, &str)]) -> Automation {
     Automation::new(fast_ivs(client, 3), settings(env_vars), STREAM_EVENTS)
 }
 
+/// The (action, outcome) pairs `automation` answers the fixture `name` with.
+async fn outcomes_of(automation: &Automation, name: &str) -> Vec<(String, String)> {
+    outcomes(&automation.handle_value(fixture(name)).await.unwrap())
+}
+
+/// How `automation` fails on the fixture `name`.
+async fn failure_of(automation: &Automation, name: &str) -> Error {
+    automation.handle_value(fixture(name)).await.unwrap_err()
+}
+
+/// The recording function's automation over `client`, default settings.
+fn recording_automation(client: Client) -> Automation {
+    Automation::new(fast_ivs(client, 3), settings(&[]), RECORDING_EVENTS)
+}
+
 fn outcomes(output: &HandlerOutput) -> Vec<(String, String)> {
     output
         .actions
@@ -97,12 +112,8 @@ async fn stream_start_on_an_offline_channel_is_acknowledged() {
     let tags = tags_rule(&[]);
     let put = mock!(Client::put_metadata).then_http_response(not_broadcasting);
     let automation = automation(mocked_client!(&[&tags, &put]), &[]);
-    let output = automation
-        .handle_value(fixture("stream-state-change/stream-start.json"))
-        .await
-        .unwrap();
     assert_eq!(
-        outcomes(&output),
+        outcomes_of(&automation, "stream-state-change/stream-start.json").await,
         pairs(&[("put_metadata", "channel_offline")])
     );
     assert_eq!(put.num_calls(), 1);
@@ -120,11 +131,10 @@ async fn a_suspended_channel_going_live_has_its_key_revoked_then_its_stream_stop
         .then_output(|| StopStreamOutput::builder().build());
     let put = mock!(Client::put_metadata).then_output(|| PutMetadataOutput::builder().build());
     let automation = automation(mocked_client!(&[&tags, &list, &delete, &stop, &put]), &[]);
-    let output = automation
-        .handle_value(fixture("stream-state-change/stream-start.json"))
-        .await
-        .unwrap();
-    assert_eq!(outcomes(&output), pairs(&[("suspend_channel", "stopped")]));
+    assert_eq!(
+        outcomes_of(&automation, "stream-state-change/stream-start.json").await,
+        pairs(&[("suspend_channel", "stopped")])
+    );
     assert_eq!((delete.num_calls(), stop.num_calls()), (1, 1));
     assert_eq!(put.num_calls(), 0, "a suspended channel gets no greeting");
 }
@@ -182,11 +192,10 @@ async fn the_policy_cache_can_be_turned_off() {
         &[(env::POLICY_CACHE_SECONDS, "0")],
     );
     for _ in 0..2 {
-        let output = automation
-            .handle_value(fixture("stream-state-change/session-created.json"))
-            .await
-            .unwrap();
-        assert_eq!(outcomes(&output), pairs(&[("log", "no_action")]));
+        assert_eq!(
+            outcomes_of(&automation, "stream-state-change/session-created.json").await,
+            pairs(&[("log", "no_action")])
+        );
     }
     assert_eq!(tags.num_calls(), 2);
 }
@@ -204,27 +213,18 @@ async fn limit_breaches_stop_the_stream_under_stop_on_breach_and_account_breache
         mocked_client!(&[&tags, &stop]),
         &[(env::STOP_ON_LIMIT_BREACH, "true")],
     );
-    let output = automation
-        .handle_value(fixture("limit-breach/ingest-bitrate.json"))
-        .await
-        .unwrap();
     assert_eq!(
-        outcomes(&output),
+        outcomes_of(&automation, "limit-breach/ingest-bitrate.json").await,
         pairs(&[("log", "limit_breach"), ("stop_stream", "stopped")])
     );
-    let output = automation
-        .handle_value(fixture("limit-breach/ingest-resolution.json"))
-        .await
-        .unwrap();
     assert_eq!(
-        outcomes(&output),
+        outcomes_of(&automation, "limit-breach/ingest-resolution.json").await,
         pairs(&[("log", "limit_breach"), ("stop_stream", "already_stopped")])
     );
-    let output = automation
-        .handle_value(fixture("limit-breach/concurrent-broadcasts.json"))
-        .await
-        .unwrap();
-    assert_eq!(outcomes(&output), pairs(&[("log", "limit_breach")]));
+    assert_eq!(
+        outcomes_of(&automation, "limit-breach/concurrent-broadcasts.json").await,
+        pairs(&[("log", "limit_breach")])
+    );
     assert_eq!(stop.num_calls(), 2);
     assert_eq!(tags.num_calls(), 1, "no channel, no tag lookup");
 }
@@ -235,26 +235,19 @@ async fn a_must_record_channel_whose_recording_fails_is_stopped_by_the_recording
     let stop = mock!(Client::stop_stream)
         .match_requests(|r| r.channel_arn() == Some(CHANNEL_ARN))
         .then_output(|| StopStreamOutput::builder().build());
-    let automation = Automation::new(
-        fast_ivs(mocked_client!(&[&tags, &stop]), 3),
-        settings(&[]),
-        RECORDING_EVENTS,
-    );
-    let output = automation
-        .handle_value(fixture(
-            "recording-state-change/recording-start-failure.json",
-        ))
-        .await
-        .unwrap();
+    let automation = recording_automation(mocked_client!(&[&tags, &stop]));
     assert_eq!(
-        outcomes(&output),
+        outcomes_of(
+            &automation,
+            "recording-state-change/recording-start-failure.json"
+        )
+        .await,
         pairs(&[("log", "recording_failure"), ("stop_stream", "stopped")])
     );
-    let output = automation
-        .handle_value(fixture("recording-state-change/recording-end.json"))
-        .await
-        .unwrap();
-    assert_eq!(outcomes(&output), pairs(&[("log", "recording_ready")]));
+    assert_eq!(
+        outcomes_of(&automation, "recording-state-change/recording-end.json").await,
+        pairs(&[("log", "recording_ready")])
+    );
     assert_eq!(stop.num_calls(), 1);
 }
 
@@ -277,11 +270,10 @@ async fn events_of_another_function_and_unknown_events_are_acknowledged_without_
             "{name}"
         );
     }
-    let output = automation
-        .handle_value(fixture("stream-state-change/unknown-event-name.json"))
-        .await
-        .unwrap();
-    assert_eq!(outcomes(&output), pairs(&[("log", "unrecognised")]));
+    assert_eq!(
+        outcomes_of(&automation, "stream-state-change/unknown-event-name.json").await,
+        pairs(&[("log", "unrecognised")])
+    );
 }
 
 #[tokio::test]
@@ -293,10 +285,7 @@ async fn transient_failures_fail_the_invocation_as_retryable() {
         .times(3)
         .build();
     let automation = automation(mocked_client!(&[&tags, &put]), &[]);
-    let err = automation
-        .handle_value(fixture("stream-state-change/stream-start.json"))
-        .await
-        .unwrap_err();
+    let err = failure_of(&automation, "stream-state-change/stream-start.json").await;
     assert!(err.is_retryable());
     assert_eq!(put.num_calls(), 3, "bounded by the retry policy");
     let diagnostic = Diagnostic::from(err);
@@ -313,10 +302,7 @@ async fn a_failed_tag_read_fails_the_event_instead_of_using_the_wrong_policy() {
         .build();
     let put = mock!(Client::put_metadata).then_output(|| PutMetadataOutput::builder().build());
     let automation = automation(mocked_client!(&[&tags, &put]), &[]);
-    let err = automation
-        .handle_value(fixture("stream-state-change/stream-start.json"))
-        .await
-        .unwrap_err();
+    let err = failure_of(&automation, "stream-state-change/stream-start.json").await;
     assert!(err.is_retryable());
     assert_eq!(put.num_calls(), 0);
 }
@@ -324,17 +310,12 @@ async fn a_failed_tag_read_fails_the_event_instead_of_using_the_wrong_policy() {
 #[tokio::test]
 async fn unreadable_events_fail_as_permanent_so_they_reach_the_dead_letter_queue() {
     let tags = tags_rule(&[]);
-    let recording = Automation::new(
-        fast_ivs(mocked_client!(&[&tags]), 3),
-        settings(&[]),
-        RECORDING_EVENTS,
-    );
-    let err = recording
-        .handle_value(fixture(
-            "recording-state-change/recording-end-failure-malformed-arn.json",
-        ))
-        .await
-        .unwrap_err();
+    let recording = recording_automation(mocked_client!(&[&tags]));
+    let err = failure_of(
+        &recording,
+        "recording-state-change/recording-end-failure-malformed-arn.json",
+    )
+    .await;
     assert!(matches!(err, Error::InvalidEvent(_)));
     assert!(!err.is_retryable());
     assert!(err.to_string().contains("invalid IVS ARN"), "{err}");
