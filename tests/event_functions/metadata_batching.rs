@@ -10,7 +10,8 @@ use domain::arn::{IvsArn, ResourceType};
 use domain::metadata::MAX_METADATA_BYTES;
 use ivs_adapter::error::IvsErrorKind;
 use ivs_adapter::ivs::{
-    pack, BatchError, BatchOutcome, Ivs, PackError, Packed, DEFAULT_METADATA_RATE,
+    pack, BatchError, BatchOutcome, BatchReport, Ivs, PackError, Packed, SendError,
+    DEFAULT_METADATA_RATE,
 };
 use ivs_emulator::{Emulator, Server};
 use serde_json::{json, Value};
@@ -299,6 +300,14 @@ impl Live {
         (op.requests, throttled)
     }
 
+    /// Sends `packed` to the channel at IVS's default rate: the report.
+    async fn send(&self, packed: &[Packed]) -> BatchReport {
+        self.ivs
+            .send_packed(&self.channel, packed, DEFAULT_METADATA_RATE)
+            .await
+            .unwrap()
+    }
+
     async fn stop(self) {
         self.server.shutdown().await.unwrap();
     }
@@ -316,11 +325,7 @@ async fn a_hundred_small_items_arrive_in_order_without_throttling() {
     let packed = pack(&items).unwrap();
     assert!(packed.len() < 10, "{} payloads", packed.len());
 
-    let report = live
-        .ivs
-        .send_packed(&live.channel, &packed, DEFAULT_METADATA_RATE)
-        .await
-        .unwrap();
+    let report = live.send(&packed).await;
 
     assert_eq!(report.outcome, BatchOutcome::Delivered);
     assert_eq!(report.calls, packed.len());
@@ -390,11 +395,7 @@ async fn an_offline_channel_gets_nothing_and_everything_is_reported_unsent() {
     let packed = pack(&items).unwrap();
     assert!(packed.len() > 1);
 
-    let report = live
-        .ivs
-        .send_packed(&live.channel, &packed, DEFAULT_METADATA_RATE)
-        .await
-        .unwrap();
+    let report = live.send(&packed).await;
 
     assert_eq!(report.outcome, BatchOutcome::ChannelOffline);
     assert!(report.sent.is_empty());
@@ -405,11 +406,7 @@ async fn an_offline_channel_gets_nothing_and_everything_is_reported_unsent() {
 
     // Once live, the same batch goes through.
     live.emulator.connect(&live.key).unwrap();
-    let report = live
-        .ivs
-        .send_packed(&live.channel, &packed, DEFAULT_METADATA_RATE)
-        .await
-        .unwrap();
+    let report = live.send(&packed).await;
     assert_eq!(report.outcome, BatchOutcome::Delivered);
     assert_eq!(live.received(), items);
     live.stop().await;
@@ -419,6 +416,18 @@ async fn an_offline_channel_gets_nothing_and_everything_is_reported_unsent() {
 
 fn put_ok() -> PutMetadataOutput {
     PutMetadataOutput::builder().build()
+}
+
+/// `send_packed` of `packed` to the test channel through `ivs`, at IVS's default rate.
+async fn send(ivs: &Ivs, packed: &[Packed]) -> Result<BatchReport, SendError> {
+    ivs.send_packed(&channel_arn(), packed, DEFAULT_METADATA_RATE)
+        .await
+}
+
+/// `put_metadata_batch` of `items` to the test channel through `ivs`, at IVS's default rate.
+async fn batch(ivs: &Ivs, items: &[Value]) -> Result<BatchReport, BatchError> {
+    ivs.put_metadata_batch(&channel_arn(), items, DEFAULT_METADATA_RATE)
+        .await
 }
 
 /// Three items of 600 bytes: three payloads.
@@ -439,10 +448,7 @@ async fn a_channel_going_offline_mid_batch_stops_it_without_error() {
     let ivs = fast_ivs(mocked_client!(&[&rule]), 3);
     let (_, packed) = three_payloads();
 
-    let report = ivs
-        .send_packed(&channel_arn(), &packed, DEFAULT_METADATA_RATE)
-        .await
-        .unwrap();
+    let report = send(&ivs, &packed).await.unwrap();
 
     assert_eq!(report.outcome, BatchOutcome::ChannelOffline);
     assert_eq!(report.sent.len(), 1);
@@ -463,10 +469,7 @@ async fn a_failed_call_returns_the_error_with_what_was_delivered() {
     let ivs = fast_ivs(mocked_client!(&[&rule]), 3);
     let (_, packed) = three_payloads();
 
-    let err = ivs
-        .send_packed(&channel_arn(), &packed, DEFAULT_METADATA_RATE)
-        .await
-        .unwrap_err();
+    let err = send(&ivs, &packed).await.unwrap_err();
 
     assert_eq!(err.error.ivs_kind(), Some(IvsErrorKind::AccessDenied));
     assert!(!err.error.is_retryable());
@@ -498,10 +501,7 @@ async fn throttling_that_outlives_the_retries_fails_with_the_partial_report() {
     let ivs = fast_ivs(mocked_client!(&[&rule]), 3);
     let (items, _) = three_payloads();
 
-    let err = ivs
-        .put_metadata_batch(&channel_arn(), &items, DEFAULT_METADATA_RATE)
-        .await
-        .unwrap_err();
+    let err = batch(&ivs, &items).await.unwrap_err();
 
     let BatchError::Send(err) = err else {
         panic!("expected a send failure, got {err:?}");
@@ -523,10 +523,7 @@ async fn items_that_cannot_be_packed_are_refused_before_any_call() {
     let ivs = fast_ivs(mocked_client!(&[&rule]), 3);
     let items = vec![json!("ok"), text(5000)];
 
-    let err = ivs
-        .put_metadata_batch(&channel_arn(), &items, DEFAULT_METADATA_RATE)
-        .await
-        .unwrap_err();
+    let err = batch(&ivs, &items).await.unwrap_err();
 
     assert!(matches!(
         err,
@@ -535,10 +532,7 @@ async fn items_that_cannot_be_packed_are_refused_before_any_call() {
             bytes: 5004
         })
     ));
-    let err = ivs
-        .put_metadata_batch(&channel_arn(), &[], DEFAULT_METADATA_RATE)
-        .await
-        .unwrap_err();
+    let err = batch(&ivs, &[]).await.unwrap_err();
     assert!(matches!(err, BatchError::Pack(PackError::Empty)));
     assert_eq!(rule.num_calls(), 0);
 }
@@ -553,8 +547,7 @@ async fn one_info_line_per_batch_and_never_the_payload_text() {
     let packed = pack(&items).unwrap();
     let capture = LogCapture::new();
 
-    let report = ivs
-        .send_packed(&channel_arn(), &packed, DEFAULT_METADATA_RATE)
+    let report = send(&ivs, &packed)
         .with_subscriber(capture.subscriber("trace"))
         .await
         .unwrap();
