@@ -45,6 +45,41 @@ fn kinds(actions: &[Action]) -> Vec<String> {
         .collect()
 }
 
+/// Every policy switch on: rotation at stream end, stops on limit breaches, must-record,
+/// starvation metadata.
+fn everything_on() -> ChannelPolicy {
+    settings(&[
+        (env::ROTATE_KEY_ON, "stream-end"),
+        (env::STOP_ON_LIMIT_BREACH, "true"),
+        (env::MUST_RECORD, "true"),
+        (env::STARVATION_METADATA, "true"),
+    ])
+    .defaults
+}
+
+/// The payload and purpose of the one action, a PutMetadata, `policy` takes for the fixture
+/// `name`.
+fn the_metadata(name: &str, policy: &ChannelPolicy) -> (String, MetadataPurpose) {
+    let actions = decide_fixture(name, policy);
+    let [Action::PutMetadata {
+        payload, purpose, ..
+    }] = actions.as_slice()
+    else {
+        panic!("{name}: {:?}", kinds(&actions))
+    };
+    (payload.to_string(), *purpose)
+}
+
+/// Asserts that `policy` does nothing disruptive for any of the fixtures `names`.
+fn assert_not_disruptive(policy: &ChannelPolicy, names: &[&str]) {
+    for name in names {
+        assert!(
+            !decide_fixture(name, policy).iter().any(is_disruptive),
+            "{name}"
+        );
+    }
+}
+
 fn is_disruptive(a: &Action) -> bool {
     matches!(
         a,
@@ -220,15 +255,13 @@ fn a_suspended_channel_that_goes_live_is_suspended_instead_of_greeted() {
         );
     }
     // Only Stream Start triggers the suspension.
-    for name in [
-        "stream-state-change/session-created.json",
-        "stream-health-change/starvation-start.json",
-    ] {
-        assert!(
-            !decide_fixture(name, &policy).iter().any(is_disruptive),
-            "{name}"
-        );
-    }
+    assert_not_disruptive(
+        &policy,
+        &[
+            "stream-state-change/session-created.json",
+            "stream-health-change/starvation-start.json",
+        ],
+    );
 }
 
 #[test]
@@ -283,26 +316,14 @@ fn starvation_metadata_is_opt_in() {
         ["log:no_action"]
     );
     let on = with_tags(&[(tags::STARVATION_METADATA, "true")]);
-    let actions = decide_fixture(start, &on);
-    let [Action::PutMetadata {
-        payload, purpose, ..
-    }] = actions.as_slice()
-    else {
-        panic!("{:?}", kinds(&actions))
-    };
-    assert_eq!(*purpose, MetadataPurpose::StarvationStart);
+    let (payload, purpose) = the_metadata(start, &on);
+    assert_eq!(purpose, MetadataPurpose::StarvationStart);
     assert!(
         payload.contains("reconnecting") && payload.contains(STREAM_ID),
         "{payload}"
     );
-    let actions = decide_fixture(end, &on);
-    let [Action::PutMetadata {
-        payload, purpose, ..
-    }] = actions.as_slice()
-    else {
-        panic!("{:?}", kinds(&actions))
-    };
-    assert_eq!(*purpose, MetadataPurpose::StarvationEnd);
+    let (payload, purpose) = the_metadata(end, &on);
+    assert_eq!(purpose, MetadataPurpose::StarvationEnd);
     assert!(payload.contains("reconnected"), "{payload}");
 }
 
@@ -371,16 +392,14 @@ fn a_must_record_channel_whose_recording_fails_to_start_is_stopped() {
         ["log:recording_failure"]
     );
     // Other recording events never stop a must-record channel.
-    for other in [
-        "recording-state-change/recording-start.json",
-        "recording-state-change/recording-end.json",
-        "recording-state-change/recording-end-failure.json",
-    ] {
-        assert!(
-            !decide_fixture(other, &must).iter().any(is_disruptive),
-            "{other}"
-        );
-    }
+    assert_not_disruptive(
+        &must,
+        &[
+            "recording-state-change/recording-start.json",
+            "recording-state-change/recording-end.json",
+            "recording-state-change/recording-end-failure.json",
+        ],
+    );
 }
 
 #[test]
@@ -412,13 +431,7 @@ fn recording_end_gives_one_recording_ready_record() {
 
 #[test]
 fn unknown_events_and_values_are_only_logged() {
-    let everything_on = settings(&[
-        (env::ROTATE_KEY_ON, "stream-end"),
-        (env::STOP_ON_LIMIT_BREACH, "true"),
-        (env::MUST_RECORD, "true"),
-        (env::STARVATION_METADATA, "true"),
-    ])
-    .defaults;
+    let everything_on = everything_on();
     for name in [
         "stream-state-change/unknown-event-name.json",
         "stream-health-change/unknown-event-name.json",
@@ -435,13 +448,7 @@ fn unknown_events_and_values_are_only_logged() {
 
 #[test]
 fn informational_events_do_nothing_under_any_policy() {
-    let everything_on = settings(&[
-        (env::ROTATE_KEY_ON, "stream-end"),
-        (env::STOP_ON_LIMIT_BREACH, "true"),
-        (env::MUST_RECORD, "true"),
-        (env::STARVATION_METADATA, "true"),
-    ])
-    .defaults;
+    let everything_on = everything_on();
     for name in [
         "stream-state-change/session-created.json",
         "stream-state-change/stream-takeover.json",
