@@ -13,7 +13,7 @@ use domain::arn::{IvsArn, ResourceType};
 use domain::metadata::MetadataError;
 use domain::rotation::{RotationMarker, TAG_ROTATED_AFTER_STREAM, TAG_ROTATED_AFTER_TIME};
 use ivs_adapter::error::{Error, IvsErrorKind};
-use ivs_adapter::ivs::{MetadataOutcome, ResumeOutcome, RotateOutcome, StopOutcome};
+use ivs_adapter::ivs::{Ivs, MetadataOutcome, ResumeOutcome, RotateOutcome, StopOutcome};
 use test_support::*;
 
 fn channel() -> IvsArn {
@@ -22,6 +22,42 @@ fn channel() -> IvsArn {
 
 fn put_ok() -> PutMetadataOutput {
     PutMetadataOutput::builder().build()
+}
+
+/// `ivs` rotates the test channel's key after the test stream, ended at 11:00.
+async fn rotate_after_the_test_stream(ivs: &Ivs) -> RotateOutcome {
+    ivs.rotate_stream_key(&channel(), Some(&marker(STREAM_ID, "2026-01-05T11:00:00Z")))
+        .await
+        .unwrap()
+}
+
+/// ListStreamKeys answering the new key, rotated after `stream_id` at `ended_at`.
+fn listed_rotated_key(stream_id: &'static str, ended_at: &'static str) -> Rule {
+    mock!(Client::list_stream_keys).then_output(move || {
+        key_list(vec![key_summary(
+            NEW_KEY_ARN,
+            &[
+                (TAG_ROTATED_AFTER_STREAM, stream_id),
+                (TAG_ROTATED_AFTER_TIME, ended_at),
+            ],
+        )])
+    })
+}
+
+/// Asserts that `outcome` is "already rotated", to [`NEW_KEY_ARN`].
+fn assert_already_rotated(outcome: &RotateOutcome) {
+    assert!(
+        matches!(outcome, RotateOutcome::AlreadyRotated { key_arn } if key_arn == NEW_KEY_ARN),
+        "{outcome:?}"
+    );
+}
+
+/// DeleteStreamKey and CreateStreamKey (answering [`created_key`]) succeeding.
+fn delete_and_create_ok() -> (Rule, Rule) {
+    (
+        mock!(Client::delete_stream_key).then_output(|| DeleteStreamKeyOutput::builder().build()),
+        mock!(Client::create_stream_key).then_output(created_key),
+    )
 }
 
 fn marker(stream_id: &str, ended_at: &str) -> RotationMarker {
@@ -223,10 +259,7 @@ async fn rotation_lists_deletes_then_creates_a_key_tagged_with_the_stream() {
             created_key()
         });
     let ivs = fast_ivs(mocked_client!(&[&list, &delete, &create]), 3);
-    let outcome = ivs
-        .rotate_stream_key(&channel(), Some(&marker(STREAM_ID, "2026-01-05T11:00:00Z")))
-        .await
-        .unwrap();
+    let outcome = rotate_after_the_test_stream(&ivs).await;
     assert_eq!(*calls.lock().unwrap(), vec!["list", "delete", "create"]);
     let RotateOutcome::Rotated { new_key, revoked } = &outcome else {
         panic!("not rotated: {outcome:?}")
@@ -246,27 +279,11 @@ async fn rotation_lists_deletes_then_creates_a_key_tagged_with_the_stream() {
 
 #[tokio::test]
 async fn rotation_is_skipped_when_the_key_already_carries_this_stream_id() {
-    let list = mock!(Client::list_stream_keys).then_output(|| {
-        key_list(vec![key_summary(
-            NEW_KEY_ARN,
-            &[
-                (TAG_ROTATED_AFTER_STREAM, STREAM_ID),
-                (TAG_ROTATED_AFTER_TIME, "2026-01-05T11:00:00.000Z"),
-            ],
-        )])
-    });
-    let delete =
-        mock!(Client::delete_stream_key).then_output(|| DeleteStreamKeyOutput::builder().build());
-    let create = mock!(Client::create_stream_key).then_output(created_key);
+    let list = listed_rotated_key(STREAM_ID, "2026-01-05T11:00:00.000Z");
+    let (delete, create) = delete_and_create_ok();
     let ivs = fast_ivs(mocked_client!(&[&list, &delete, &create]), 3);
-    let outcome = ivs
-        .rotate_stream_key(&channel(), Some(&marker(STREAM_ID, "2026-01-05T11:00:00Z")))
-        .await
-        .unwrap();
-    assert!(
-        matches!(&outcome, RotateOutcome::AlreadyRotated { key_arn } if key_arn == NEW_KEY_ARN),
-        "{outcome:?}"
-    );
+    let outcome = rotate_after_the_test_stream(&ivs).await;
+    assert_already_rotated(&outcome);
     assert_eq!(list.num_calls(), 1);
     assert_eq!(delete.num_calls(), 0);
     assert_eq!(create.num_calls(), 0);
@@ -274,23 +291,10 @@ async fn rotation_is_skipped_when_the_key_already_carries_this_stream_id() {
 
 #[tokio::test]
 async fn a_late_event_for_an_older_stream_does_not_rotate_again() {
-    let list = mock!(Client::list_stream_keys).then_output(|| {
-        key_list(vec![key_summary(
-            NEW_KEY_ARN,
-            &[
-                (TAG_ROTATED_AFTER_STREAM, "st-2LaTeRsTrEaMaBcDeFgHiJk"),
-                (TAG_ROTATED_AFTER_TIME, "2026-01-05T12:00:00.000Z"),
-            ],
-        )])
-    });
-    let delete =
-        mock!(Client::delete_stream_key).then_output(|| DeleteStreamKeyOutput::builder().build());
-    let create = mock!(Client::create_stream_key).then_output(created_key);
+    let list = listed_rotated_key("st-2LaTeRsTrEaMaBcDeFgHiJk", "2026-01-05T12:00:00.000Z");
+    let (delete, create) = delete_and_create_ok();
     let ivs = fast_ivs(mocked_client!(&[&list, &delete, &create]), 3);
-    let outcome = ivs
-        .rotate_stream_key(&channel(), Some(&marker(STREAM_ID, "2026-01-05T11:00:00Z")))
-        .await
-        .unwrap();
+    let outcome = rotate_after_the_test_stream(&ivs).await;
     assert!(
         matches!(outcome, RotateOutcome::Stale { ref rotated_after_stream, .. } if rotated_after_stream == "st-2LaTeRsTrEaMaBcDeFgHiJk")
     );
@@ -335,14 +339,8 @@ async fn a_rotation_that_loses_a_race_finds_the_winner_and_does_nothing_more() {
         .http_response(|| ivs_error(402, "ServiceQuotaExceededException"))
         .build();
     let ivs = fast_ivs(mocked_client!(&[&list, &delete, &create]), 3);
-    let outcome = ivs
-        .rotate_stream_key(&channel(), Some(&marker(STREAM_ID, "2026-01-05T11:00:00Z")))
-        .await
-        .unwrap();
-    assert!(
-        matches!(&outcome, RotateOutcome::AlreadyRotated { key_arn } if key_arn == NEW_KEY_ARN),
-        "{outcome:?}"
-    );
+    let outcome = rotate_after_the_test_stream(&ivs).await;
+    assert_already_rotated(&outcome);
     assert_eq!(
         (list.num_calls(), delete.num_calls(), create.num_calls()),
         (2, 1, 1)
