@@ -16,6 +16,8 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
+use aws_sdk_ivs::types::StreamKeySummary;
+use aws_sdk_ivs::Client;
 use domain::policy::tags;
 use ivs_emulator::{Config, Emulator, FaultConfig, FaultRule, LambdaTarget, Route, Target};
 use serde_json::{json, Value};
@@ -39,6 +41,29 @@ fn function_env(ivs_url: &str) -> Vec<(&'static str, String)> {
         ("AWS_LAMBDA_LOG_LEVEL", "INFO".into()),
         ("POLICY_CACHE_SECONDS", "0".into()),
     ]
+}
+
+/// Runs the function `name` (a workspace binary) in `lambda`, calling IVS at `ivs_url`.
+fn spawn(lambda: &LocalLambda, name: &str, ivs_url: &str) {
+    lambda.spawn(
+        name,
+        &function_binaries().join(name),
+        &function_env(ivs_url),
+    );
+}
+
+/// The tags of a channel whose key is rotated at stream end.
+const ROTATING: &[(&str, &str)] = &[(tags::ROTATE_KEY_ON, "stream-end")];
+
+/// The channel's stream keys, as IVS lists them.
+async fn keys_of(ivs: &Client, channel: &str) -> Vec<StreamKeySummary> {
+    let keys = ivs
+        .list_stream_keys()
+        .channel_arn(channel)
+        .send()
+        .await
+        .unwrap();
+    keys.stream_keys().to_vec()
 }
 
 fn records(lines: &[String]) -> Vec<Value> {
@@ -102,16 +127,8 @@ async fn with_faulty_ivs_answers_no_event_is_lost() {
         ..Config::default()
     })
     .await;
-    lambda.spawn(
-        "stream-events",
-        &function_binaries().join("stream-events"),
-        &function_env(&server.url()),
-    );
-    lambda.spawn(
-        "recording-events",
-        &function_binaries().join("recording-events"),
-        &function_env(&server.url()),
-    );
+    spawn(&lambda, "stream-events", &server.url());
+    spawn(&lambda, "recording-events", &server.url());
     // RELIABILITY_FAULT_PERCENT of the answers are faulty: half throttling, a quarter 500, a
     // quarter 503.
     let rate = knob("RELIABILITY_FAULT_PERCENT", 20) as f64 / 100.0;
@@ -128,13 +145,7 @@ async fn with_faulty_ivs_answers_no_event_is_lost() {
     });
     let started = Instant::now();
     let ivs = ivs_client(&server.url());
-    let streams = live_and_end(
-        &emulator,
-        &ivs,
-        channels,
-        &[(tags::ROTATE_KEY_ON, "stream-end")],
-    )
-    .await;
+    let streams = live_and_end(&emulator, &ivs, channels, ROTATING).await;
 
     // Wait until every routed event is settled (delivered or dead-lettered).
     let routed = |e: &Emulator| e.events().len() as u64;
@@ -195,13 +206,8 @@ async fn with_faulty_ivs_answers_no_event_is_lost() {
             continue;
         }
         applied_ends += 1;
-        let keys = ivs
-            .list_stream_keys()
-            .channel_arn(channel)
-            .send()
-            .await
-            .unwrap();
-        let marker = keys.stream_keys()[0]
+        let keys = keys_of(&ivs, channel).await;
+        let marker = keys[0]
             .tags()
             .and_then(|t| t.get(domain::rotation::TAG_ROTATED_AFTER_STREAM).cloned());
         assert_eq!(
@@ -245,13 +251,7 @@ async fn every_event_twice_in_shuffled_order_rotates_once_per_stream() {
     let seed = knob("RELIABILITY_SEED", 7);
     let (emulator, server) = start_emulator(seed).await;
     let ivs = ivs_client(&server.url());
-    let rotating = live_and_end(
-        &emulator,
-        &ivs,
-        channels,
-        &[(tags::ROTATE_KEY_ON, "stream-end")],
-    )
-    .await;
+    let rotating = live_and_end(&emulator, &ivs, channels, ROTATING).await;
     let suspended = live_and_end(
         &emulator,
         &ivs,
@@ -263,11 +263,7 @@ async fn every_event_twice_in_shuffled_order_rotates_once_per_stream() {
     )
     .await;
     let lambda = LocalLambda::start().await;
-    lambda.spawn(
-        "stream-events",
-        &function_binaries().join("stream-events"),
-        &function_env(&server.url()),
-    );
+    spawn(&lambda, "stream-events", &server.url());
 
     let mut events = emulator.events();
     events.extend(emulator.events());
@@ -292,16 +288,8 @@ async fn every_event_twice_in_shuffled_order_rotates_once_per_stream() {
             None,
             "a suspended channel got a key"
         );
-        let keys = ivs
-            .list_stream_keys()
-            .channel_arn(channel)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            keys.stream_keys().is_empty(),
-            "{channel}: suspended, yet it has a key"
-        );
+        let keys = keys_of(&ivs, channel).await;
+        assert!(keys.is_empty(), "{channel}: suspended, yet it has a key");
     }
     let errors = records.iter().filter(|r| r["level"] == "ERROR").count();
     assert_eq!(errors, 0, "no error storm");
