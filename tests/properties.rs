@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use admin_api::token::{PlaybackSigner, TokenRequest};
-use admin_api::{AdminApi, Scope, WriteAccess};
+use admin_api::AdminApi;
 use domain::arn::{IvsArn, ResourceType};
 use domain::events::IvsEvent;
 use domain::policy::decide;
@@ -171,14 +171,9 @@ fn api() -> &'static AdminApi {
             .local_addr()
             .unwrap()
             .port();
-        AdminApi::new(
+        admin_api_over(
             fast_ivs(ivs_client(&format!("http://127.0.0.1:{port}")), 1),
             None,
-            WriteAccess::default(),
-            Scope {
-                account: Some(ACCOUNT.to_owned()),
-                region: Some("us-west-2".to_owned()),
-            },
         )
     })
 }

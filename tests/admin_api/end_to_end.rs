@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use admin_api::token::SignerCell;
-use admin_api::{AdminApi, Scope, WriteAccess};
+use admin_api::AdminApi;
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput;
 use ivs_emulator::{Emulator, FaultConfig, FaultRule, Server};
 use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
@@ -41,14 +41,9 @@ impl Admin {
                     .build()
             });
         let secrets = mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, &[&secret]);
-        let api = AdminApi::new(
+        let api = admin_api_over(
             fast_ivs(ivs_client(&server.url()), 3),
             Some(SignerCell::new(secrets, "ivs-automation/playback-key")),
-            WriteAccess::default(),
-            Scope {
-                account: Some(ACCOUNT.to_owned()),
-                region: Some("us-west-2".to_owned()),
-            },
         );
         Admin {
             api,

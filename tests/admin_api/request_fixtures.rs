@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use admin_api::router::{route, ROUTES};
-use admin_api::{AdminApi, Scope, WriteAccess};
+use admin_api::AdminApi;
 use lambda_http::Body;
 use serde::Deserialize;
 use serde_json::Value;
@@ -38,15 +38,7 @@ fn fixtures() -> Vec<(String, String)> {
 }
 
 fn api(endpoint: &str) -> AdminApi {
-    AdminApi::new(
-        fast_ivs(ivs_client(endpoint), 3),
-        None,
-        WriteAccess::default(),
-        Scope {
-            account: Some(ACCOUNT.to_owned()),
-            region: Some("us-west-2".to_owned()),
-        },
-    )
+    admin_api_over(fast_ivs(ivs_client(endpoint), 3), None)
 }
 
 fn body_json(body: &Body) -> Value {

@@ -28,7 +28,7 @@ use std::path::Path;
 
 use admin_api::router::{route, ROUTES};
 use admin_api::token::SignerCell;
-use admin_api::{AdminAccess, AdminApi, Scope};
+use admin_api::{AdminAccess, AdminApi};
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput;
 use chrono::{TimeDelta, Utc};
 use domain::events::DetailType;
@@ -1108,13 +1108,7 @@ async fn channel(
     channel_tags: &[(&str, &str)],
     live: bool,
 ) -> (String, String) {
-    let mut request = client.create_channel().name(name);
-    for (k, v) in channel_tags {
-        request = request.tags(*k, *v);
-    }
-    let created = request.send().await.unwrap();
-    let arn = created.channel().unwrap().arn().unwrap().to_owned();
-    let key = created.stream_key().unwrap().value().unwrap().to_owned();
+    let (arn, key) = create_channel(client, name, channel_tags).await;
     if live {
         emulator.connect(&key).unwrap();
     }
@@ -1267,15 +1261,6 @@ async fn ivs_calls_of_sweeper() -> BTreeSet<String> {
     called_since(&emulator, &before)
 }
 
-fn encoded(arn: &str) -> String {
-    arn.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 fn last_segment(arn: &str) -> String {
     arn.rsplit('/').next().unwrap().to_owned()
 }
@@ -1315,14 +1300,9 @@ async fn ivs_calls_of_admin_api() -> BTreeSet<String> {
     let secrets = mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, &[&secret]);
     let before = requests(&emulator);
     let mut a = AdminDriver {
-        api: AdminApi::new(
+        api: admin_api_over(
             fast_ivs(ivs_client(&server.url()), 3),
             Some(SignerCell::new(secrets, "ivs-automation/playback-key")),
-            AdminAccess::default(),
-            Scope {
-                account: Some(ACCOUNT.to_owned()),
-                region: Some("us-west-2".to_owned()),
-            },
         ),
         succeeded: BTreeSet::new(),
     };
@@ -1402,7 +1382,7 @@ async fn ivs_calls_of_admin_api() -> BTreeSet<String> {
     a.send("POST", &format!("/channels/{c}/resume"), None).await;
 
     // Tags.
-    let arn = encoded(&channel);
+    let arn = url_encode(&channel);
     a.send(
         "POST",
         &format!("/tags/{arn}"),
@@ -1472,7 +1452,7 @@ async fn ivs_calls_of_admin_api() -> BTreeSet<String> {
     let key_arn = keys["streamKeys"][0]["arn"].as_str().unwrap().to_owned();
     a.send(
         "DELETE",
-        &format!("/stream-keys/{}", encoded(&key_arn)),
+        &format!("/stream-keys/{}", url_encode(&key_arn)),
         None,
     )
     .await;

@@ -15,7 +15,7 @@ use domain::rotation::TAG_ROTATED_AFTER_STREAM;
 use ivs_emulator::{Config, Emulator, LambdaTarget, RecordingFailure, Route, Server, Target};
 use serde_json::Value;
 use test_support::lambda::{function_binaries, LocalLambda};
-use test_support::start_emulator_with;
+use test_support::{channel_request, start_emulator_with};
 
 struct Stack {
     emulator: Emulator,
@@ -69,15 +69,11 @@ impl Stack {
         recording: Option<&str>,
         secrets: &mut HashSet<String>,
     ) -> (String, String, String) {
-        let mut request = self
-            .ivs
-            .create_channel()
-            .name(name)
-            .set_recording_configuration_arn(recording.map(str::to_owned));
-        for (k, v) in channel_tags {
-            request = request.tags(*k, *v);
-        }
-        let created = request.send().await.unwrap();
+        let created = channel_request(&self.ivs, name, channel_tags)
+            .set_recording_configuration_arn(recording.map(str::to_owned))
+            .send()
+            .await
+            .unwrap();
         let channel = created.channel().unwrap().arn().unwrap().to_owned();
         if let Some(passphrase) = created
             .channel()

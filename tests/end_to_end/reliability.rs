@@ -94,10 +94,7 @@ async fn live_and_end(
 ) -> Vec<(String, String)> {
     let mut streams = Vec::new();
     for i in 0..n {
-        let mut request = ivs.create_channel().name(format!("reliability-{i}"));
-        for (k, v) in channel_tags {
-            request = request.tags(*k, *v);
-        }
+        let request = channel_request(ivs, &format!("reliability-{i}"), channel_tags);
         // The setup itself is not under test: retry it through any injected fault.
         let created = loop {
             match request.clone().send().await {

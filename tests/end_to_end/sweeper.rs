@@ -27,22 +27,6 @@ fn sweep_settings(revoke: bool) -> SweepSettings {
     }
 }
 
-async fn channel(
-    client: &aws_sdk_ivs::Client,
-    name: &str,
-    channel_tags: &[(&str, &str)],
-) -> (String, String) {
-    let mut request = client.create_channel().name(name);
-    for (k, v) in channel_tags {
-        request = request.tags(*k, *v);
-    }
-    let created = request.send().await.unwrap();
-    (
-        created.channel().unwrap().arn().unwrap().to_owned(),
-        created.stream_key().unwrap().value().unwrap().to_owned(),
-    )
-}
-
 async fn keys(
     client: &aws_sdk_ivs::Client,
     channel: &str,
@@ -77,7 +61,7 @@ async fn the_sweeper_reconciles_what_events_missed() {
     };
 
     // A channel that rotates after each stream, whose Stream End was never delivered.
-    let (rotating, key) = channel(
+    let (rotating, key) = create_channel(
         &client,
         "sweep-rotating",
         &[(tags::ROTATE_KEY_ON, "stream-end")],
@@ -86,14 +70,14 @@ async fn the_sweeper_reconciles_what_events_missed() {
     let live = emulator.connect(&key).unwrap();
     emulator.disconnect(&rotating).unwrap();
     // A channel whose stream must end after 30 minutes, and one of 10 minutes with keys revoked.
-    let (overdue, overdue_key) = channel(
+    let (overdue, overdue_key) = create_channel(
         &client,
         "sweep-overdue",
         &[(sweep_tags::MAX_STREAM_MINUTES, "30")],
     )
     .await;
     emulator.connect(&overdue_key).unwrap();
-    let (revoked, revoked_key) = channel(
+    let (revoked, revoked_key) = create_channel(
         &client,
         "sweep-revoked",
         &[(sweep_tags::MAX_STREAM_MINUTES, "10")],
@@ -101,13 +85,13 @@ async fn the_sweeper_reconciles_what_events_missed() {
     .await;
     emulator.connect(&revoked_key).unwrap();
     // An idle channel whose key is rotated every day, and a suspended one.
-    let (idle, _) = channel(
+    let (idle, _) = create_channel(
         &client,
         "sweep-idle",
         &[(sweep_tags::KEY_ROTATION_DAYS, "1")],
     )
     .await;
-    let (suspended, _) = channel(
+    let (suspended, _) = create_channel(
         &client,
         "sweep-suspended",
         &[

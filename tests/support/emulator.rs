@@ -1,7 +1,9 @@
 //! The one emulator fixture: a local IVS (`ivs_emulator`) serving on 127.0.0.1, on a port the
-//! OS picks, for as long as its [`Server`] lives.
+//! OS picks, for as long as its [`Server`] lives; and channels created on it.
 
 use std::net::{Ipv4Addr, SocketAddr};
+
+use aws_sdk_ivs::operation::create_channel::builders::CreateChannelFluentBuilder;
 
 pub use ivs_emulator::{Config, Emulator, Server};
 
@@ -24,4 +26,30 @@ pub async fn start_emulator_with(config: Config) -> (Emulator, Server) {
         .await
         .expect("the emulator listens on a free loopback port");
     (emulator, server)
+}
+
+/// A CreateChannel request for a channel named `name` with `tags`, ready to send (or to be
+/// given more members).
+pub fn channel_request(
+    client: &aws_sdk_ivs::Client,
+    name: &str,
+    tags: &[(&str, &str)],
+) -> CreateChannelFluentBuilder {
+    tags.iter()
+        .fold(client.create_channel().name(name), |request, (k, v)| {
+            request.tags(*k, *v)
+        })
+}
+
+/// Creates a channel named `name` with `tags`: its ARN and its stream key's value.
+pub async fn create_channel(
+    client: &aws_sdk_ivs::Client,
+    name: &str,
+    tags: &[(&str, &str)],
+) -> (String, String) {
+    let created = channel_request(client, name, tags).send().await.unwrap();
+    (
+        created.channel().unwrap().arn().unwrap().to_owned(),
+        created.stream_key().unwrap().value().unwrap().to_owned(),
+    )
 }

@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use admin_api::token::SignerCell;
+use admin_api::{AdminAccess, AdminApi, Scope};
 use aws_sdk_ivs::config::http::HttpResponse;
 use aws_sdk_ivs::operation::create_stream_key::CreateStreamKeyOutput;
 use aws_sdk_ivs::operation::list_stream_keys::ListStreamKeysOutput;
@@ -22,7 +24,7 @@ pub use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 pub mod emulator;
 pub mod lambda;
 
-pub use emulator::{start_emulator, start_emulator_with};
+pub use emulator::{channel_request, create_channel, start_emulator, start_emulator_with};
 
 /// The fake account and channel every fixture uses.
 pub const ACCOUNT: &str = "111122223333";
@@ -174,6 +176,20 @@ pub fn ivs_client(endpoint: &str) -> aws_sdk_ivs::Client {
 /// IVS helpers over `client` with the given number of attempts and millisecond pauses.
 pub fn fast_ivs(client: aws_sdk_ivs::Client, max_attempts: u32) -> Ivs {
     Ivs::with_retry(client, RetryPolicy::fast(max_attempts))
+}
+
+/// The admin API over `ivs`, with `signer` (the playback key), the default admin access, and
+/// resources given by id in [`ACCOUNT`] and us-west-2.
+pub fn admin_api_over(ivs: Ivs, signer: Option<SignerCell>) -> AdminApi {
+    AdminApi::new(
+        ivs,
+        signer,
+        AdminAccess::default(),
+        Scope {
+            account: Some(ACCOUNT.to_owned()),
+            region: Some("us-west-2".to_owned()),
+        },
+    )
 }
 
 /// A directory under the system temp dir, unique to this process and moment, removed when
