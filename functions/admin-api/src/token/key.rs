@@ -252,8 +252,12 @@ impl Drop for WipedBlocks {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::token::tests::{openssl, TempDir};
+    use crate::token::tests::{der, ec_key, p384_key, pem_text};
     use crate::token::PlaybackSigner;
+    use aws_lc_rs::signature::{
+        ECDSA_P256K1_SHA256_ASN1_SIGNING, ECDSA_P256_SHA256_ASN1_SIGNING,
+        ECDSA_P521_SHA512_ASN1_SIGNING,
+    };
 
     #[test]
     fn base64_inside_pem_is_strict() {
@@ -279,8 +283,7 @@ mod tests {
     #[test]
     fn pem_layout() {
         let problem = |pem: &str| pkcs8_from_pem(pem).map(|_| ()).unwrap_err();
-        let dir = TempDir::new("unit-layout");
-        let pem = openssl(&dir.0, "ecparam -name secp384r1 -genkey -noout");
+        let pem = pem_text("EC PRIVATE KEY", &p384_key().0);
         let expected = pkcs8_from_pem(&pem).unwrap();
 
         // Blank lines among the base64 lines and before the END line are whitespace too.
@@ -341,9 +344,8 @@ mod tests {
 
     #[test]
     fn keys_must_be_der() {
-        let dir = TempDir::new("unit-der");
-        let sec1_pem = openssl(&dir.0, "ecparam -name secp384r1 -genkey -noout");
-        let sec1 = pem::parse(&sec1_pem).unwrap().into_contents();
+        let (sec1, _) = p384_key();
+        let sec1_pem = pem_text("EC PRIVATE KEY", &sec1);
         let (pkcs8, _) = pkcs8_from_pem(&sec1_pem).unwrap();
         let as_pem = |label: &str, der: &[u8]| pem::encode(&pem::Pem::new(label, der.to_vec()));
         // Re-encoded unchanged, both are accepted.
@@ -467,26 +469,46 @@ mod tests {
         );
     }
 
+    /// aws-lc writes a key's PKCS#8 form as `openssl pkcs8 -topk8 -nocrypt` does (the curve in
+    /// the algorithm only, the public key kept); the integration tests read openssl's own.
     #[test]
-    fn sec1_is_wrapped_exactly_as_openssl_does() {
-        let dir = TempDir::new("unit");
-        openssl(
-            &dir.0,
-            "ecparam -name secp384r1 -genkey -noout -out sec1.pem",
-        );
-        let sec1 = std::fs::read_to_string(dir.0.join("sec1.pem")).unwrap();
-        let pkcs8 = openssl(&dir.0, "pkcs8 -topk8 -nocrypt -in sec1.pem");
+    fn sec1_is_wrapped_exactly_as_pkcs8_writers_do() {
+        let (sec1, pkcs8) = p384_key();
 
-        let (ours, format) = pkcs8_from_pem(&sec1).unwrap();
+        let (ours, format) = pkcs8_from_pem(&pem_text("EC PRIVATE KEY", &sec1)).unwrap();
         assert_eq!(format, KeyFormat::Sec1);
-        let (theirs, format) = pkcs8_from_pem(&pkcs8).unwrap();
+        let (theirs, format) = pkcs8_from_pem(&pem_text("PRIVATE KEY", &pkcs8)).unwrap();
         assert_eq!(format, KeyFormat::Pkcs8);
         assert_eq!(ours, theirs);
+        assert_eq!(*ours, pkcs8);
 
-        // A SEC1 key without its public half still converts and signs.
-        let no_public = openssl(&dir.0, "ec -in sec1.pem -no_public");
+        // A SEC1 key without its public half (`openssl ec -no_public`) still converts and
+        // signs.
+        let no_public = pem_text("EC PRIVATE KEY", &without_public_key(&sec1));
         let signer = PlaybackSigner::from_pem(&no_public).unwrap();
         assert_eq!(signer.format(), KeyFormat::Sec1);
+    }
+
+    /// The elements of the DER SEQUENCE `der`, each whole (header and content).
+    fn elements(der: &[u8]) -> Vec<&[u8]> {
+        let (header, len) = element(der);
+        let mut rest = &der[header..header + len];
+        let mut out = Vec::new();
+        while !rest.is_empty() {
+            let (header, len) = element(rest);
+            out.push(&rest[..header + len]);
+            rest = &rest[header + len..];
+        }
+        out
+    }
+
+    /// A SEC1 key without its `[1]` public key.
+    fn without_public_key(sec1: &[u8]) -> Vec<u8> {
+        let kept: Vec<&[u8]> = elements(sec1)
+            .into_iter()
+            .filter(|e| e[0] != 0xA1)
+            .collect();
+        der(0x30, &kept.concat())
     }
 
     /// The header and content lengths of the DER element `der` starts with (short form, or
@@ -500,8 +522,8 @@ mod tests {
         }
     }
 
-    /// The SEC1 `ECPrivateKey` inside an openssl PKCS#8 key (its `privateKey` OCTET STRING),
-    /// which openssl writes without the curve parameters.
+    /// The SEC1 `ECPrivateKey` inside a PKCS#8 key (its `privateKey` OCTET STRING), which
+    /// openssl and aws-lc write without the curve parameters.
     fn sec1_inside(pkcs8: &[u8]) -> Vec<u8> {
         let (header, _) = element(pkcs8);
         let mut rest = &pkcs8[header..];
@@ -519,54 +541,68 @@ mod tests {
         sec1
     }
 
-    fn read(dir: &TempDir, name: &str) -> String {
-        std::fs::read_to_string(dir.0.join(name)).unwrap()
+    /// A PKCS#8 key of the RFC 8410 algorithm `oid` (X25519, Ed448…): random key bytes.
+    fn rfc8410_key(oid: &[u8], len: usize) -> Vec<u8> {
+        let mut key = vec![0; len];
+        aws_lc_rs::rand::fill(&mut key).unwrap();
+        let algorithm = der(0x30, &der(0x06, oid));
+        der(
+            0x30,
+            &[der(0x02, &[0]), algorithm, der(0x04, &der(0x04, &key))].concat(),
+        )
     }
 
     #[test]
     fn what_a_refused_key_is_is_named() {
-        let dir = TempDir::new("unit-kinds");
         let problem = |pem: &str| pkcs8_from_pem(pem).map(|_| ()).unwrap_err();
-        for (args, expected) in [
+        let ec = |alg| {
+            let (sec1, pkcs8) = ec_key(alg);
+            (pem_text("EC PRIVATE KEY", &sec1), pkcs8)
+        };
+        let rsa = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+        let rsa = aws_lc_rs::encoding::AsDer::as_der(&rsa)
+            .unwrap()
+            .as_ref()
+            .to_vec();
+        let pkcs8_only = |pkcs8: Vec<u8>| (pem_text("PRIVATE KEY", &pkcs8), pkcs8);
+        for (name, (pem, pkcs8), expected) in [
             (
-                "ecparam -name secp521r1 -genkey -noout",
+                "P-521",
+                ec(&ECDSA_P521_SHA512_ASN1_SIGNING),
                 KeyProblem::WrongCurve("P-521"),
             ),
             (
-                "ecparam -name secp256k1 -genkey -noout",
+                "secp256k1",
+                ec(&ECDSA_P256K1_SHA256_ASN1_SIGNING),
                 KeyProblem::WrongCurve("secp256k1"),
             ),
+            ("RSA", pkcs8_only(rsa), KeyProblem::WrongAlgorithm("RSA")),
+            // aws-lc reads X25519 keys (1.3.101.110), but not as signing keys.
             (
-                "genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024",
-                KeyProblem::WrongAlgorithm("RSA"),
-            ),
-            // aws-lc reads X25519 keys, but not as signing keys.
-            (
-                "genpkey -algorithm x25519",
+                "X25519",
+                pkcs8_only(rfc8410_key(&[0x2B, 0x65, 0x6E], 32)),
                 KeyProblem::WrongAlgorithm("an unsupported algorithm"),
             ),
-            // aws-lc does not read Ed448 keys at all: nothing tells them from malformed ones.
-            ("genpkey -algorithm ed448", KeyProblem::MalformedDer),
+            // aws-lc does not read Ed448 keys (1.3.101.113) at all: nothing tells them from
+            // malformed ones.
+            (
+                "Ed448",
+                pkcs8_only(rfc8410_key(&[0x2B, 0x65, 0x71], 57)),
+                KeyProblem::MalformedDer,
+            ),
         ] {
-            let pem = openssl(&dir.0, args);
-            std::fs::write(dir.0.join("key.pem"), &pem).unwrap();
-            let pkcs8 = openssl(&dir.0, "pkcs8 -topk8 -nocrypt -in key.pem");
-            assert_eq!(problem(&pem), expected, "{args}");
-            assert_eq!(problem(&pkcs8), expected, "{args} (PKCS#8)");
+            assert_eq!(problem(&pem), expected, "{name}");
+            assert_eq!(
+                problem(&pem_text("PRIVATE KEY", &pkcs8)),
+                expected,
+                "{name} (PKCS#8)"
+            );
         }
     }
 
     #[test]
     fn sec1_and_pkcs8_bodies_match_their_labels() {
-        let dir = TempDir::new("unit-labels");
-        openssl(
-            &dir.0,
-            "ecparam -name secp384r1 -genkey -noout -out sec1.pem",
-        );
-        let sec1 = pem::parse(read(&dir, "sec1.pem")).unwrap().into_contents();
-        let pkcs8 = pem::parse(openssl(&dir.0, "pkcs8 -topk8 -nocrypt -in sec1.pem"))
-            .unwrap()
-            .into_contents();
+        let (sec1, pkcs8) = p384_key();
         let as_pem = |label: &str, der: &[u8]| pem::encode(&pem::Pem::new(label, der.to_vec()));
         for (label, der) in [("EC PRIVATE KEY", &pkcs8), ("PRIVATE KEY", &sec1)] {
             assert_eq!(
@@ -579,26 +615,20 @@ mod tests {
 
     #[test]
     fn sec1_without_its_curve() {
-        let dir = TempDir::new("unit-no-curve");
         let as_pem = |der: &[u8]| pem::encode(&pem::Pem::new("EC PRIVATE KEY", der.to_vec()));
         // A P-384 key that does not name its curve is read as P-384.
-        openssl(
-            &dir.0,
-            "ecparam -name secp384r1 -genkey -noout -out p384.pem",
-        );
-        let pkcs8 = openssl(&dir.0, "pkcs8 -topk8 -nocrypt -in p384.pem");
-        let bare = sec1_inside(pem::parse(&pkcs8).unwrap().contents());
+        let (_, pkcs8) = p384_key();
+        let bare = sec1_inside(&pkcs8);
         let (ours, format) = pkcs8_from_pem(&as_pem(&bare)).unwrap();
         assert_eq!(format, KeyFormat::Sec1);
-        assert_eq!(ours, pkcs8_from_pem(&pkcs8).unwrap().0);
+        assert_eq!(
+            ours,
+            pkcs8_from_pem(&pem_text("PRIVATE KEY", &pkcs8)).unwrap().0
+        );
         // A P-256 key that does not name its curve is not taken for a P-384 one: its public
         // key names the curve, and without it its scalar is too short for P-384.
-        openssl(
-            &dir.0,
-            "ecparam -name prime256v1 -genkey -noout -out p256.pem",
-        );
-        let pkcs8 = openssl(&dir.0, "pkcs8 -topk8 -nocrypt -in p256.pem");
-        let bare = sec1_inside(pem::parse(&pkcs8).unwrap().contents());
+        let (_, pkcs8) = ec_key(&ECDSA_P256_SHA256_ASN1_SIGNING);
+        let bare = sec1_inside(&pkcs8);
         // SEQUENCE { INTEGER 1, OCTET STRING (32 bytes) }.
         let without_public = [&[0x30, 0x25], &bare[2..39]].concat();
         assert_eq!(without_public[2..7], [0x02, 0x01, 0x01, 0x04, 0x20]);
@@ -618,11 +648,8 @@ mod tests {
 
     #[test]
     fn inconsistent_key_is_refused() {
-        let dir = TempDir::new("unit-inconsistent");
-        openssl(&dir.0, "ecparam -name secp384r1 -genkey -noout -out a.pem");
-        openssl(&dir.0, "ecparam -name secp384r1 -genkey -noout -out b.pem");
-        let a = pem::parse(read(&dir, "a.pem")).unwrap().into_contents();
-        let b = pem::parse(read(&dir, "b.pem")).unwrap().into_contents();
+        let (a, _) = p384_key();
+        let (b, _) = p384_key();
         // `SEQUENCE { INTEGER 1, OCTET STRING (48 bytes), [0] secp384r1, [1] public key }`:
         // a's private scalar with b's public key.
         assert_eq!(a[..8], [0x30, 0x81, 0xA4, 0x02, 0x01, 0x01, 0x04, 0x30]);
@@ -637,19 +664,62 @@ mod tests {
         );
     }
 
+    /// P-384's domain parameters written out (RFC 5480 `SpecifiedECDomain`: the prime field,
+    /// the curve's a, b and seed, the base point, the order, the cofactor), as `openssl ecparam
+    /// -name secp384r1 -param_enc explicit -outform DER` writes them. Public constants.
+    const P384_EXPLICIT_PARAMETERS: &str = concat!(
+        "30820157020101303c06072a8648ce3d0101023100ffffffffffffffffffffffffffffffffffffffff",
+        "fffffffffffffffffffffffeffffffff0000000000000000ffffffff307b0430ffffffffffffffffffff",
+        "fffffffffffffffffffffffffffffffffffffffffffeffffffff0000000000000000fffffffc0430b331",
+        "2fa7e23ee7e4988e056be3f82d19181d9c6efe8141120314088f5013875ac656398d8a2ed19d2a85c8ed",
+        "d3ec2aef031500a335926aa319a27a1d00896a6773a4827acdac73046104aa87ca22be8b05378eb1c71e",
+        "f320ad746e1d3b628ba79b9859f741e082542a385502f25dbf55296c3a545e3872760ab73617de4a9626",
+        "2c6f5d9e98bf9292dc29f8f41dbd289a147ce9da3113b5f0b8c00a60b1ce1d7e819d7a431d7c90ea0e5f",
+        "023100ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a7",
+        "7aecec196accc52973020101",
+    );
+
+    fn from_hex(hex: &str) -> Vec<u8> {
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
     #[test]
     fn explicit_p384_parameters_are_read_as_p384() {
-        let dir = TempDir::new("unit-explicit");
-        openssl(
-            &dir.0,
-            "ecparam -name secp384r1 -genkey -noout -out named.pem",
+        let (named_sec1, _) = p384_key();
+        let named_pem = pem_text("EC PRIVATE KEY", &named_sec1);
+        let parameters = from_hex(P384_EXPLICIT_PARAMETERS);
+        // SEC1 with the parameters written out in `[0]` instead of the curve's name, as `openssl
+        // ec -param_enc explicit` writes it; PKCS#8 with them in the algorithm, around the SEC1
+        // key without `[0]`, as `openssl pkcs8 -topk8` writes that.
+        let with_parameters = |parameters: Option<&[u8]>| {
+            let fields: Vec<Vec<u8>> = elements(&named_sec1)
+                .into_iter()
+                .filter_map(|e| match (e[0], parameters) {
+                    (0xA0, Some(p)) => Some(der(0xA0, p)),
+                    (0xA0, None) => None,
+                    _ => Some(e.to_vec()),
+                })
+                .collect();
+            der(0x30, &fields.concat())
+        };
+        let explicit = pem_text("EC PRIVATE KEY", &with_parameters(Some(&parameters)));
+        assert!(explicit.len() > named_pem.len() + 200);
+        let ec_public_key = der(0x06, &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01]);
+        let explicit_pkcs8 = der(
+            0x30,
+            &[
+                der(0x02, &[0]),
+                der(0x30, &[ec_public_key, parameters.clone()].concat()),
+                der(0x04, &with_parameters(None)),
+            ]
+            .concat(),
         );
-        let explicit = openssl(&dir.0, "ec -in named.pem -param_enc explicit");
-        assert!(explicit.len() > read(&dir, "named.pem").len() + 200);
-        std::fs::write(dir.0.join("explicit.pem"), &explicit).unwrap();
-        let explicit_pkcs8 = openssl(&dir.0, "pkcs8 -topk8 -nocrypt -in explicit.pem");
+        let explicit_pkcs8 = pem_text("PRIVATE KEY", &explicit_pkcs8);
         // Handed to jsonwebtoken as the same key, with the named curve.
-        let named = pkcs8_from_pem(&read(&dir, "named.pem")).unwrap().0;
+        let named = pkcs8_from_pem(&named_pem).unwrap().0;
         assert_eq!(pkcs8_from_pem(&explicit).unwrap().0, named);
         assert_eq!(pkcs8_from_pem(&explicit_pkcs8).unwrap().0, named);
     }

@@ -39,10 +39,15 @@ pub use request::{
 pub use secrets::{load_signer, SignerCell};
 pub use signer::{KeyFormat, PlaybackSigner, MAX_PLAYBACK_URL_LEN};
 
-/// Fixtures shared by the sections' unit tests.
+/// Fixtures shared by the sections' unit tests: the test channel and clock, field rejections,
+/// keys made by aws-lc and DER and PEM writing.
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::signature::{
+        EcdsaKeyPair, EcdsaSigningAlgorithm, ECDSA_P384_SHA384_ASN1_SIGNING,
+    };
     use chrono::{DateTime, TimeZone, Utc};
 
     pub(crate) const CHANNEL_ARN: &str = "arn:aws:ivs:us-west-2:111122223333:channel/AbCdEf123456";
@@ -65,39 +70,35 @@ pub(crate) mod tests {
         }
     }
 
-    pub(crate) struct TempDir(pub(crate) std::path::PathBuf);
-
-    impl TempDir {
-        pub(crate) fn new(tag: &str) -> Self {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos();
-            let dir = std::env::temp_dir()
-                .join(format!("admin-token-{tag}-{}-{nanos}", std::process::id()));
-            std::fs::create_dir_all(&dir).unwrap();
-            TempDir(dir)
-        }
+    /// A key of `alg`'s curve made by aws-lc for this run (no key is committed anywhere): its
+    /// SEC1 `ECPrivateKey` DER (curve named, public key included: what `openssl ecparam
+    /// -genkey -noout` writes) and its PKCS#8 DER (the curve in the algorithm only, public key
+    /// included: what `openssl pkcs8 -topk8 -nocrypt` writes).
+    pub(crate) fn ec_key(alg: &'static EcdsaSigningAlgorithm) -> (Vec<u8>, Vec<u8>) {
+        let key = EcdsaKeyPair::generate(alg).unwrap();
+        let sec1 = key.private_key().as_der().unwrap().as_ref().to_vec();
+        let pkcs8 = key.to_pkcs8v1().unwrap().as_ref().to_vec();
+        (sec1, pkcs8)
     }
 
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
+    /// [`ec_key`] on P-384, the curve playback keys use.
+    pub(crate) fn p384_key() -> (Vec<u8>, Vec<u8>) {
+        ec_key(&ECDSA_P384_SHA384_ASN1_SIGNING)
     }
 
-    /// Runs `openssl` in `dir` with `args` (split at spaces); its standard output.
-    pub(crate) fn openssl(dir: &std::path::Path, args: &str) -> String {
-        let out = std::process::Command::new("openssl")
-            .args(args.split_whitespace())
-            .current_dir(dir)
-            .output()
-            .expect("the openssl command is needed to generate test keys");
-        assert!(
-            out.status.success(),
-            "openssl {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+    /// `der` as PEM text labelled `label`: 64 base64 characters a line, LF line ends.
+    pub(crate) fn pem_text(label: &str, der: &[u8]) -> String {
+        let config = pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF);
+        pem::encode_config(&pem::Pem::new(label, der.to_vec()), config)
+    }
+
+    /// A DER element: `tag`, the length (short or long form), then `content`.
+    pub(crate) fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+        let length = match content.len() {
+            n @ 0..=0x7F => vec![n as u8],
+            n @ 0x80..=0xFF => vec![0x81, n as u8],
+            n => [&[0x82][..], &u16::try_from(n).unwrap().to_be_bytes()].concat(),
+        };
+        [&[tag][..], &length, content].concat()
     }
 }

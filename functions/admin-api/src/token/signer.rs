@@ -166,7 +166,7 @@ fn check_playback_url(url: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::token::tests::{now, openssl, TempDir, CHANNEL_ARN};
+    use crate::token::tests::{now, p384_key, pem_text, CHANNEL_ARN};
 
     #[test]
     fn playback_url_rules() {
@@ -198,8 +198,7 @@ mod tests {
 
     #[test]
     fn mint_separator_follows_the_url() {
-        let dir = TempDir::new("unit-url");
-        let pem = openssl(&dir.0, "ecparam -name secp384r1 -genkey -noout");
+        let pem = pem_text("EC PRIVATE KEY", &p384_key().0);
         let signer = PlaybackSigner::from_pem(&pem).unwrap();
         for (url, expected) in [
             (
