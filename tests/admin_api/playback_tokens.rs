@@ -44,12 +44,20 @@ struct Keys {
     other_public: String,
     /// The same key as `sec1`, with explicit curve parameters instead of the curve's name.
     sec1_explicit: String,
+    /// That one as PKCS#8 (the parameters in the algorithm).
+    pkcs8_explicit: String,
+    /// The same key as `sec1`, without its public half (`ec -no_public`).
+    sec1_no_public: String,
     p256_sec1: String,
     p256_pkcs8: String,
+    p521_sec1: String,
     p521_pkcs8: String,
+    secp256k1_sec1: String,
     rsa_pkcs8: String,
     rsa_traditional: String,
     ed25519: String,
+    x25519: String,
+    ed448: String,
     encrypted_pkcs8: String,
     encrypted_sec1: String,
     certificate: String,
@@ -67,20 +75,28 @@ fn generate_keys() -> Keys {
     run("ecparam -name secp384r1 -genkey -out other.pem");
     run("ecparam -name prime256v1 -genkey -noout -out p256.pem");
     run("ecparam -name secp521r1 -genkey -noout -out p521.pem");
+    run("ecparam -name secp256k1 -genkey -noout -out secp256k1.pem");
     run("genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out rsa.pem");
+    run("ec -in sec1.pem -param_enc explicit -out explicit.pem");
     Keys {
         sec1: read(dir.path(), "sec1.pem"),
         pkcs8: run("pkcs8 -topk8 -nocrypt -in sec1.pem"),
         public: run("ec -in sec1.pem -pubout"),
         sec1_with_parameters: read(dir.path(), "other.pem"),
         other_public: run("ec -in other.pem -pubout"),
-        sec1_explicit: run("ec -in sec1.pem -param_enc explicit"),
+        sec1_explicit: read(dir.path(), "explicit.pem"),
+        pkcs8_explicit: run("pkcs8 -topk8 -nocrypt -in explicit.pem"),
+        sec1_no_public: run("ec -in sec1.pem -no_public"),
         p256_sec1: read(dir.path(), "p256.pem"),
         p256_pkcs8: run("pkcs8 -topk8 -nocrypt -in p256.pem"),
+        p521_sec1: read(dir.path(), "p521.pem"),
         p521_pkcs8: run("pkcs8 -topk8 -nocrypt -in p521.pem"),
+        secp256k1_sec1: read(dir.path(), "secp256k1.pem"),
         rsa_pkcs8: read(dir.path(), "rsa.pem"),
         rsa_traditional: run("pkey -in rsa.pem -traditional"),
         ed25519: run("genpkey -algorithm ed25519"),
+        x25519: run("genpkey -algorithm x25519"),
+        ed448: run("genpkey -algorithm ed448"),
         encrypted_pkcs8: run("pkcs8 -topk8 -in sec1.pem -v2 aes-256-cbc -passout pass:test-only"),
         encrypted_sec1: run("ec -in sec1.pem -aes256 -passout pass:test-only"),
         certificate: run("req -new -x509 -key sec1.pem -subj /CN=token-test -days 1"),
@@ -213,6 +229,9 @@ fn sec1_with_ec_parameters_block_crlf_and_surrounding_text_is_accepted() {
         (with_parameters.as_str(), &keys().other_public),
         // Explicit P-384 parameters are read as P-384 (aws-lc matches them to the named curve).
         (keys().sec1_explicit.as_str(), &keys().public),
+        (keys().pkcs8_explicit.as_str(), &keys().public),
+        // A SEC1 key without its public half: aws-lc computes it.
+        (keys().sec1_no_public.as_str(), &keys().public),
         (crlf.as_str(), &keys().public),
         (padded.as_str(), &keys().public),
     ] {
@@ -687,15 +706,33 @@ fn bad_keys_are_rejected_without_echoing_material() {
             &[KeyProblem::WrongCurve("P-256")],
         ),
         (
+            "P-521 SEC1",
+            &k.p521_sec1,
+            &[KeyProblem::WrongCurve("P-521")],
+        ),
+        (
             "P-521 PKCS#8",
             &k.p521_pkcs8,
             &[KeyProblem::WrongCurve("P-521")],
+        ),
+        (
+            "secp256k1 SEC1",
+            &k.secp256k1_sec1,
+            &[KeyProblem::WrongCurve("secp256k1")],
         ),
         (
             "Ed25519",
             &k.ed25519,
             &[KeyProblem::WrongAlgorithm("Ed25519")],
         ),
+        // aws-lc reads X25519 keys, but not as signing keys.
+        (
+            "X25519",
+            &k.x25519,
+            &[KeyProblem::WrongAlgorithm("an unsupported algorithm")],
+        ),
+        // aws-lc does not read Ed448 keys at all: nothing tells them from malformed ones.
+        ("Ed448", &k.ed448, &[KeyProblem::MalformedDer]),
         ("public key", &k.public, &[KeyProblem::NotPrivate]),
         ("certificate", &k.certificate, &[KeyProblem::NotPrivate]),
         (
@@ -1026,5 +1063,5 @@ async fn signer_cell_retries_after_a_failure() {
     cell.get().await.unwrap();
     assert_eq!(rule.num_calls(), 3, "loaded once, kept");
 
-    verified_claims(&signer);
+    verified_claims(signer);
 }
