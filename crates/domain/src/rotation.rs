@@ -43,20 +43,23 @@ impl RotationMarker {
 pub enum Settled {
     /// A key was rotated after this very stream.
     Done,
-    /// A key was rotated after another stream that ended at the same time as this one or
-    /// later: this request is stale (a late or reordered event, or a missed end the sweeper
+    /// A key was rotated after another stream that ended later than this one: this request
+    /// is stale (a late or reordered event, or a missed end the sweeper
     /// finds after a newer one was handled). The other stream's id, when the key names it.
     Superseded {
         rotated_after_stream: Option<String>,
     },
 }
 
-/// THE rule: a rotation made after a stream that ended at `key_time` settles the rotation
-/// for a stream that ended at `ended_at` when `key_time >= ended_at`. Equal times count: two
-/// streams of one channel cannot end at the same instant, so a key dated exactly at this
-/// stream's end was rotated for it (its id tag may have been lost or overwritten by hand).
+/// THE rule: a rotation made after another stream that ended at `key_time` settles the
+/// rotation for a stream that ended at `ended_at` only when `key_time > ended_at`. Equal
+/// times do not: EventBridge event times and the time tags are to the second, and two
+/// streams of one channel can end within the same second (an encoder that reconnects at
+/// once), so at equal times only the stream id can tell, and a different id means this
+/// stream's rotation is still to do. (The sweeper used `>=` before this rule had one home,
+/// and would have skipped such a second stream's rotation.)
 pub fn supersedes(key_time: DateTime<Utc>, ended_at: DateTime<Utc>) -> bool {
-    key_time >= ended_at
+    key_time > ended_at
 }
 
 /// An RFC 3339 time tag, in UTC.
@@ -103,20 +106,28 @@ mod tests {
             // This very stream: done, whatever the time.
             (key("st-2", at(-60)), Some(Settled::Done)),
             (key("st-2", at(60)), Some(Settled::Done)),
-            // Another stream that ended later, or at the same second: superseded.
+            // Another stream that ended later: superseded.
             (key("st-3", at(1)), superseded("st-3")),
-            (key("st-3", at(0)), superseded("st-3")),
+            // Another stream that ended in the same second: only the id tells, and it differs.
+            (key("st-3", at(0)), None),
             // Another stream that ended earlier: still to do.
             (key("st-1", at(-1)), None),
             // Only the time tag (the id tag removed by hand): the time decides.
             (
                 HashMap::from([(
                     TAG_ROTATED_AFTER_TIME.to_owned(),
-                    at(0).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    at(1).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 )]),
                 Some(Settled::Superseded {
                     rotated_after_stream: None,
                 }),
+            ),
+            (
+                HashMap::from([(
+                    TAG_ROTATED_AFTER_TIME.to_owned(),
+                    at(0).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                )]),
+                None,
             ),
             // A key without the automation's tags, or with an unreadable time: still to do.
             (HashMap::new(), None),
@@ -141,7 +152,7 @@ mod tests {
             timeless.settled_by(&key("st-2", at(60))),
             Some(Settled::Done)
         );
-        assert!(supersedes(at(0), at(0)));
+        assert!(!supersedes(at(0), at(0)));
         assert!(supersedes(at(1), at(0)));
         assert!(!supersedes(at(-1), at(0)));
     }
