@@ -1,7 +1,7 @@
 //! The IVS automation's domain: what the automation knows and decides, with no I/O.
 //!
 //! This crate may not do I/O: no tokio, no AWS SDK, no Lambda runtime, no HTTP (its
-//! `Cargo.toml` says so, and `tests/architecture.rs` checks it). Everything here is data and
+//! `Cargo.toml` says so, and `tests/deployment/architecture.rs` checks it). Everything here is data and
 //! pure functions, tested without a network:
 //!
 //! - [`events`]: typed EventBridge events of source `aws.ivs`;

@@ -20,7 +20,7 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
 /// Crates (tracing targets) whose records follow the configured level: the project's library
-/// crates and its function crates (`tests/architecture.rs` keeps it in step with the
+/// crates and its function crates (`tests/deployment/architecture.rs` keeps it in step with the
 /// workspace).
 pub const OWN_TARGETS: &[&str] = &[
     "domain",
