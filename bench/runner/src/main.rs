@@ -19,7 +19,6 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
-use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -205,7 +204,7 @@ impl Ivs0 {
     /// An emulator with `count` live channels. The PutMetadata rate limit is off here: the
     /// latency runs measure the functions, not IVS's quota (the throughput run has it on).
     async fn start(count: usize) -> Ivs0 {
-        let emulator = Emulator::new(Config {
+        let (emulator, server) = test_support::start_emulator_with(Config {
             seed: 7,
             metadata_rate_limit: None,
             quotas: Quotas {
@@ -213,11 +212,8 @@ impl Ivs0 {
                 ..Quotas::default()
             },
             ..Config::default()
-        });
-        let server = emulator
-            .serve(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-            .await
-            .expect("the emulator listens");
+        })
+        .await;
         let client = test_support::ivs_client(&server.url());
         let mut arns = Vec::with_capacity(count);
         for i in 0..count {
@@ -596,15 +592,12 @@ impl Throughput {
 }
 
 async fn metadata_emulator() -> (Emulator, Server, Client, String) {
-    let emulator = Emulator::new(Config {
+    let (emulator, server) = test_support::start_emulator_with(Config {
         seed: 11,
         metadata_rate_limit: Some(IVS_METADATA_RATE),
         ..Config::default()
-    });
-    let server = emulator
-        .serve(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-        .await
-        .expect("the emulator listens");
+    })
+    .await;
     let client = test_support::ivs_client(&server.url());
     let created = client
         .create_channel()
