@@ -195,29 +195,35 @@ impl Cli {
     }
 }
 
-async fn shutdown_signal() {
+/// Waits for Ctrl-C or SIGTERM. The handlers are installed when this is called, not when the
+/// future is first polled: `run` calls it before printing the endpoint, so that a script (or
+/// a test) that signals as soon as it has read the endpoint never meets the default action
+/// (death by the signal, exit status 143) instead of a clean shutdown.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
+    let installed = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
     };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => {
-            if let Err(err) = result {
-                tracing::warn!(error = %err, "cannot listen for Ctrl-C");
+    async move {
+        #[cfg(unix)]
+        match installed {
+            (Ok(mut terminate), Ok(mut interrupt)) => {
+                tokio::select! {
+                    _ = terminate.recv() => {}
+                    _ = interrupt.recv() => {}
+                }
+            }
+            (Err(err), _) | (_, Err(err)) => {
+                tracing::warn!(error = %err, "cannot listen for SIGTERM or Ctrl-C");
                 std::future::pending::<()>().await;
             }
         }
-        () = terminate => {}
+        #[cfg(not(unix))]
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
     }
 }
 
@@ -241,6 +247,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         None => None,
     };
+    let stop = shutdown_signal();
     {
         // Both lines at once, before any event line: scripts read them by position.
         let mut stdout = std::io::stdout().lock();
@@ -253,7 +260,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             .and_then(|()| stdout.flush())
             .map_err(|err| format!("cannot write to stdout: {err}"))?;
     }
-    shutdown_signal().await;
+    stop.await;
     tracing::info!("shutting down");
     let gateway_stopped = match gateway_server {
         Some(gateway_server) => gateway_server.shutdown().await,
