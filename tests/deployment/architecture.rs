@@ -198,3 +198,37 @@ fn no_crate_has_modules_that_import_each_other_in_a_circle() {
     looped.insert("b".to_owned(), BTreeSet::from(["a".to_owned()]));
     assert!(cycle(&looped).is_some());
 }
+
+/// The workspace's cargo configuration builds aws-lc without CPU-jitter entropy (about 60 ms
+/// of CPU at a function's first TLS handshake), and the function binaries the tests build
+/// with it carry none of that source's symbols (`jent_…`). The deployed builds (`cargo lambda
+/// build`, `sam build`) read the same `.cargo/config.toml`.
+#[test]
+fn the_functions_are_built_without_aws_lc_jitter_entropy() {
+    let config = std::fs::read_to_string(workspace().join(".cargo/config.toml")).unwrap();
+    assert!(
+        config
+            .lines()
+            .any(|l| l.trim().replace(' ', "") == "AWS_LC_SYS_NO_JITTER_ENTROPY=\"1\""),
+        "{config}"
+    );
+    let bins = test_support::lambda::function_binaries();
+    for function in ["stream-events", "recording-events", "admin-api", "sweeper"] {
+        let out = Command::new("nm")
+            .arg(bins.join(function))
+            .output()
+            .expect("nm (binutils) lists the symbols of a debug binary");
+        assert!(out.status.success(), "nm {function}");
+        let symbols = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            symbols.lines().count() > 1000,
+            "{function}: a binary with its symbols"
+        );
+        let jitter: Vec<&str> = symbols.lines().filter(|l| l.contains("jent_")).collect();
+        assert!(
+            jitter.is_empty(),
+            "{function} links aws-lc's jitter entropy: {:?}",
+            &jitter[..jitter.len().min(3)]
+        );
+    }
+}
