@@ -41,10 +41,6 @@ pub struct AdminAccess {
     pub scope: String,
 }
 
-/// The former name, while callers move to [`AdminAccess`].
-#[doc(hidden)]
-pub type WriteAccess = AdminAccess;
-
 impl Default for AdminAccess {
     fn default() -> Self {
         AdminAccess {

@@ -35,7 +35,7 @@ use domain::arn::{IvsArn, ResourceType};
 use ivs_adapter::error::Error;
 use ivs_adapter::ivs::{sdk_config_from_env, Ivs};
 
-pub use auth::{AdminAccess, Caller, WriteAccess};
+pub use auth::{AdminAccess, Caller};
 pub use error::ApiError;
 pub use router::{Op, Route, ROUTES};
 
