@@ -18,7 +18,7 @@ use std::time::Duration;
 pub use decide::{decide, Action, MetadataPurpose, Notice, StopReason};
 pub use template::{Template, TemplateError, TemplateValues, PLACEHOLDERS};
 
-pub use crate::config::parse_bool;
+use crate::config::parse_bool;
 use crate::config::ConfigError;
 
 /// Environment variables (deployment defaults).
