@@ -1,6 +1,6 @@
 //! The floor with the project's start-up choices, so that the project can be compared like
-//! for like: the HTTPS client the functions use (`ivs_adapter::tls`: only Amazon's roots trusted,
-//! nothing read from the system trust store) and a single-threaded tokio runtime (Lambda
+//! for like: the HTTPS client the functions use (`ivs_adapter::tls`: only Amazon's roots trusted
+//! unless the operator set SSL_CERT_FILE or SSL_CERT_DIR) and a single-threaded tokio runtime (Lambda
 //! gives an instance one event at a time, so no worker threads are started). Same handler
 //! as `bench-floor`; nothing else of the IVS adapter is used.
 
@@ -15,10 +15,10 @@ use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    if let Some(http) = TrustRoots::Amazon.http_client() {
-        loader = loader.http_client(http);
-    }
+    // The project's choice of roots (Amazon's, or the system store where the operator set
+    // SSL_CERT_FILE, as the HTTPS benchmark does to trust its throwaway authority).
+    let roots = TrustRoots::from_env().unwrap_or(TrustRoots::Amazon);
+    let loader = aws_config::defaults(BehaviorVersion::latest()).http_client(roots.http_client());
     let client = Client::new(&loader.load().await);
     let client = &client;
     run(service_fn(move |event: LambdaEvent<Value>| async move {
