@@ -3,10 +3,12 @@
 #
 #   ./scripts/bench.sh          the full run: release build, the Node.js reference installed from
 #                               npm (bench/node, pinned by its package-lock.json), the arm64 build
-#                               with cargo-lambda, then every measurement; prints the table and
-#                               writes BENCHMARKS.md
+#                               with cargo-lambda, the floor built again with aws-lc's jitter
+#                               entropy (target/bench/jitter, a what-if), then every measurement;
+#                               prints the table and writes BENCHMARKS.md
 #   ./scripts/bench.sh --smoke  the quick check CI runs: debug build, one run each, no Node.js,
-#                               no arm64 build; writes target/bench/BENCHMARKS-smoke.md
+#                               no arm64 build, no jitter build; writes
+#                               target/bench/BENCHMARKS-smoke.md
 #
 # Needs what the README's two commands need (Rust, Python 3 with pip), and Node.js 20+ with npm
 # for the full run. Everything listens on 127.0.0.1 on ports the OS picks; nothing reaches AWS.
@@ -18,7 +20,7 @@ case "${1:-}" in
     "") ;;
     --smoke) mode=smoke ;;
     -h | --help)
-        sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
@@ -117,7 +119,37 @@ if [ -n "$arm64_reason" ]; then
     echo "# No arm64 build: $arm64_reason. These are the x86_64 release binaries (cargo build --release), zipped at deflate level 9." >>"$sizes"
 fi
 
+# What-if: the floor built WITHOUT AWS_LC_SYS_NO_JITTER_ENTROPY (which .cargo/config.toml sets
+# for every build), to show what the flag buys. An explicitly set variable beats [env] without
+# `force`, and aws-lc-sys reads "0" as false. Its own target dir, so that nothing else is
+# rebuilt; built alone (-p), unstripped so that nm can show the jitter-entropy source is in, then
+# stripped as the release profile strips the other binaries.
+jitter_args=()
+jitter_dir=target/bench/jitter
+step "what-if build: bench-floor with aws-lc's jitter entropy ($jitter_dir)"
+jitter_reason=""
+if AWS_LC_SYS_NO_JITTER_ENTROPY=0 cargo build --locked --release -p bench-floor --bin bench-floor \
+    --target-dir "$jitter_dir" --config 'profile.release.strip=false' \
+    >"$jitter_dir.log" 2>&1; then
+    with_jitter=$(nm "$jitter_dir/release/bench-floor" 2>/dev/null | grep -c ' jent_' || true)
+    normal_lib=$(ls -t target/release/build/aws-lc-sys-*/out/libaws_lc_*_crypto.a 2>/dev/null | head -n 1)
+    without_jitter=$( (nm "$normal_lib" 2>/dev/null || true) | grep -c ' jent_' || true)
+    if [ "$with_jitter" -gt 0 ] && [ -n "$normal_lib" ] && [ "$without_jitter" -eq 0 ]; then
+        strip -o "$jitter_dir/bench-floor-jitter" "$jitter_dir/release/bench-floor"
+        jitter_args=(--jitter-floor "$jitter_dir/bench-floor-jitter" --jitter-note \
+            "Built by \`AWS_LC_SYS_NO_JITTER_ENTROPY=0 cargo build --release -p bench-floor\` into $jitter_dir (alone, so its dependencies' features are bench-floor's own rather than unified with the workspace's), then stripped; \`nm\` finds $with_jitter jitter-entropy (\`jent_\`) symbols in it and none in the aws-lc library of the other release binaries.")
+    else
+        jitter_reason="the jitter check failed (jent_ symbols: $with_jitter in the what-if build, $without_jitter in ${normal_lib:-no aws-lc library found})"
+    fi
+else
+    jitter_reason="its build failed ($jitter_dir.log)"
+fi
+if [ -n "$jitter_reason" ]; then
+    echo "no jitter-entropy floor: $jitter_reason" >&2
+    jitter_args=(--jitter-note "$jitter_reason.")
+fi
+
 step "measuring"
 target/release/ivs-bench \
-    --bin-dir target/release --node-dir bench/node --sizes "$sizes" \
+    --bin-dir target/release --node-dir bench/node --sizes "$sizes" "${jitter_args[@]}" \
     --append bench/analysis.md --out BENCHMARKS.md --command "./scripts/bench.sh"

@@ -1,9 +1,16 @@
 //! The benchmark (`./scripts/bench.sh`; see BENCHMARKS.md). In one run, on one machine:
 //!
-//! - **cold start**: from `exec` of a function binary to its first event answered through a
-//!   Lambda Runtime API on 127.0.0.1 (`test_support::lambda::LocalLambda`, the harness of the
-//!   end-to-end tests), the function's IVS calls going to the IVS emulator on 127.0.0.1; for
-//!   each workload (stream-events on a `Stream Start`, recording-events on a `Recording End`,
+//! - **cold start as Lambda runs it** (the headline, [`lambda`]): every AWS endpoint over HTTPS
+//!   (a throwaway CA, a TLS front per endpoint), the function started with Lambda's environment
+//!   only, the CPU of its init and of its first invocation measured apart, and Lambda's CPU
+//!   share applied by a model: the estimated first answer at 128 MB and at the template's
+//!   memory size, warm latency and cost per invocation at 128, 256 and 512 MB; arms: the
+//!   project, the project without its init-time warm-up, the floors, the floor built with
+//!   aws-lc's jitter entropy (full run), Node.js; plus the admin API's first playback token;
+//! - **cold start, plain HTTP** (the earlier model, kept for comparison): from `exec` of a
+//!   function binary to its first event answered through a Lambda Runtime API on 127.0.0.1
+//!   (`test_support::lambda::LocalLambda`, the harness of the end-to-end tests), the
+//!   function's IVS calls going to the IVS emulator on 127.0.0.1; for each workload (stream-events on a `Stream Start`, recording-events on a `Recording End`,
 //!   admin-api on an API Gateway HTTP API `GET /channels/{id}`) and for three arms: the
 //!   project's function, the floor (`bench/floor`: `lambda_runtime` + `aws-config` + the same
 //!   SDK calls) and a Node.js 20 handler with `@aws-sdk/client-ivs` (`bench/node`);
@@ -32,8 +39,12 @@ use ivs_emulator::{Config, Emulator, Quotas, Server};
 use serde_json::{json, Value};
 use test_support::lambda::{Invoked, LocalLambda};
 
+mod lambda;
+
 #[derive(Parser, Debug)]
-#[command(about = "Cold start, memory, warm latency, sizes and metadata throughput")]
+#[command(
+    about = "Cold start as Lambda runs it (HTTPS, its environment, its CPU share), and over plain HTTP; memory, warm latency, cost, sizes and metadata throughput"
+)]
 struct Args {
     /// Directory of the project's and the floor's binaries (target/release).
     #[arg(long, default_value = "target/release")]
@@ -66,6 +77,17 @@ struct Args {
     /// Quick check: the caller asks for few runs; the report says it is a smoke run.
     #[arg(long)]
     smoke: bool,
+    /// The SAM template, for each function's memory size (the HTTPS section's CPU model).
+    #[arg(long, default_value = "template.yaml")]
+    template: PathBuf,
+    /// `bench-floor` built without `AWS_LC_SYS_NO_JITTER_ENTROPY` (bench.sh builds and
+    /// checks it in a full run); omit to leave that what-if out.
+    #[arg(long)]
+    jitter_floor: Option<PathBuf>,
+    /// A note on the jitter-entropy floor for the report (how it was built and checked, or
+    /// why it is missing).
+    #[arg(long)]
+    jitter_note: Option<String>,
 }
 
 // ------------------------------------------------------------------ workloads and arms
@@ -75,13 +97,25 @@ enum Workload {
     StreamStart,
     RecordingEnd,
     AdminGetChannel,
+    /// The admin API's first playback token (`POST /channels/{id}/playback-token`), signed
+    /// with the key from Secrets Manager: measured in the HTTPS section only.
+    AdminPlaybackToken,
 }
 
 impl Workload {
+    /// The workloads of the plain-HTTP sections.
     const ALL: [Workload; 3] = [
         Workload::StreamStart,
         Workload::RecordingEnd,
         Workload::AdminGetChannel,
+    ];
+
+    /// The workloads of the HTTPS section (as Lambda runs them).
+    const LAMBDA: [Workload; 4] = [
+        Workload::StreamStart,
+        Workload::RecordingEnd,
+        Workload::AdminGetChannel,
+        Workload::AdminPlaybackToken,
     ];
 
     /// The project function that handles it.
@@ -89,7 +123,7 @@ impl Workload {
         match self {
             Workload::StreamStart => "stream-events",
             Workload::RecordingEnd => "recording-events",
-            Workload::AdminGetChannel => "admin-api",
+            Workload::AdminGetChannel | Workload::AdminPlaybackToken => "admin-api",
         }
     }
 
@@ -98,6 +132,7 @@ impl Workload {
             Workload::StreamStart => "EventBridge `Stream Start`",
             Workload::RecordingEnd => "EventBridge `Recording End`",
             Workload::AdminGetChannel => "HTTP API `GET /channels/{id}`",
+            Workload::AdminPlaybackToken => "HTTP API `POST /channels/{id}/playback-token`",
         }
     }
 
@@ -106,6 +141,9 @@ impl Workload {
             Workload::StreamStart => "ListTagsForResource + PutMetadata",
             Workload::RecordingEnd => "ListTagsForResource",
             Workload::AdminGetChannel => "GetChannel",
+            Workload::AdminPlaybackToken => {
+                "GetChannel (+ Secrets Manager GetSecretValue, once per container)"
+            }
         }
     }
 
@@ -113,7 +151,7 @@ impl Workload {
     fn expected_calls(self) -> u64 {
         match self {
             Workload::StreamStart => 2,
-            Workload::RecordingEnd | Workload::AdminGetChannel => 1,
+            Workload::RecordingEnd | Workload::AdminGetChannel | Workload::AdminPlaybackToken => 1,
         }
     }
 }
@@ -129,6 +167,13 @@ enum Arm {
     /// Like for like: the floor with the project's start-up choices (the Amazon roots only,
     /// a current-thread runtime): `bench-floor-lean`.
     FloorLean,
+    /// What-if (HTTPS section): the project's binary with `WARM_UP_AT_INIT=false`, its
+    /// connections opened (and, for the admin API, its signing key loaded) by the first
+    /// invocation instead of the init.
+    ProjectNoWarmUp,
+    /// What-if (HTTPS section, full run): `bench-floor` built without
+    /// `AWS_LC_SYS_NO_JITTER_ENTROPY`, aws-lc's CPU-jitter entropy source in.
+    FloorJitter,
 }
 
 impl Arm {
@@ -139,17 +184,25 @@ impl Arm {
             Arm::Node => "Node.js 20",
             Arm::ProjectSystemRoots => "project, system trust store",
             Arm::FloorLean => "Rust floor, the project's start-up choices",
+            Arm::ProjectNoWarmUp => "project, no warm-up at init",
+            Arm::FloorJitter => "Rust floor built with jitter entropy",
         }
     }
 
     fn what_if(self) -> bool {
-        matches!(self, Arm::ProjectSystemRoots | Arm::FloorLean)
+        matches!(
+            self,
+            Arm::ProjectSystemRoots | Arm::FloorLean | Arm::ProjectNoWarmUp | Arm::FloorJitter
+        )
     }
 }
 
 struct Arms {
     bin_dir: PathBuf,
     node: Option<PathBuf>,
+    /// `bench-floor` built with aws-lc's jitter entropy (`--jitter-floor`), when bench.sh
+    /// built and checked it.
+    jitter_floor: Option<PathBuf>,
 }
 
 impl Arms {
@@ -170,9 +223,15 @@ impl Arms {
 
     fn binary(&self, arm: Arm, workload: Workload) -> PathBuf {
         match arm {
-            Arm::Project | Arm::ProjectSystemRoots => self.bin_dir.join(workload.function()),
+            Arm::Project | Arm::ProjectSystemRoots | Arm::ProjectNoWarmUp => {
+                self.bin_dir.join(workload.function())
+            }
             Arm::Floor => self.bin_dir.join("bench-floor"),
             Arm::FloorLean => self.bin_dir.join("bench-floor-lean"),
+            Arm::FloorJitter => self
+                .jitter_floor
+                .clone()
+                .unwrap_or_else(|| self.bin_dir.join("bench-floor-jitter")),
             Arm::Node => self.node.as_ref().expect("node arm").join("bootstrap"),
         }
     }
@@ -268,6 +327,15 @@ impl Ivs0 {
                 event["requestContext"]["http"]["path"] = json!(path);
                 event
             }
+            Workload::AdminPlaybackToken => {
+                // `{"viewerId": "viewer-42", "expiresInSeconds": 300}` for the channel.
+                let mut event = test_support::fixture("admin-api/mint-playback-token.json");
+                let id = channel.arn.rsplit('/').next().unwrap();
+                let path = format!("/channels/{id}/playback-token");
+                event["rawPath"] = json!(path);
+                event["requestContext"]["http"]["path"] = json!(path);
+                event
+            }
         }
     }
 
@@ -303,6 +371,15 @@ fn check_answer(workload: Workload, arm: Arm, answer: Invoked) -> Result<(), Str
         Workload::AdminGetChannel => {
             let status = value["statusCode"].as_u64();
             if status != Some(200) {
+                return Err(format!("{} answered {value}", arm.label()));
+            }
+        }
+        Workload::AdminPlaybackToken => {
+            let body: Value = value["body"]
+                .as_str()
+                .and_then(|b| serde_json::from_str(b).ok())
+                .unwrap_or(Value::Null);
+            if value["statusCode"].as_u64() != Some(200) || !body["token"].is_string() {
                 return Err(format!("{} answered {value}", arm.label()));
             }
         }
@@ -829,6 +906,8 @@ struct Report<'a> {
     args: &'a Args,
     arms: &'a Arms,
     results: &'a Results,
+    /// The HTTPS section.
+    lambda: lambda::Report<'a>,
     sizes: Vec<Size>,
     size_notes: Vec<String>,
     batched: &'a Throughput,
@@ -875,22 +954,28 @@ impl Report<'_> {
         }
         let _ = writeln!(
             out,
-            "| runs | {} cold starts per function and arm, interleaved; {} warm instances × {} events |\n",
+            "| runs | {} cold starts per function and arm, interleaved (plain HTTP and HTTPS); {} warm instances × {} events |\n",
             args.runs, args.warm_runs, args.warm_events
         );
 
         // Targets first: what the issue asks.
         let _ = writeln!(out, "## Targets\n");
         let _ = writeln!(out, "| target | measured | verdict |\n|---|---|---|");
+        for line in self.lambda.target_lines() {
+            let _ = writeln!(out, "{line}");
+        }
         for line in self.target_lines() {
             let _ = writeln!(out, "{line}");
         }
         let _ = writeln!(out);
 
+        out.push_str(&self.lambda.section(args.smoke));
+
         let _ = writeln!(
             out,
-            "## Cold start and peak memory\n\n\
-             From `exec` of the binary to the first event's answer through a Lambda Runtime \
+            "## Cold start and peak memory (plain HTTP, no TLS: the earlier model, kept for comparison)\n\n\
+             No TLS, no CPU model, the machine's CPU: a cold start as earlier runs measured it, \
+             kept to compare runs over time. From `exec` of the binary to the first event's answer through a Lambda Runtime \
              API on 127.0.0.1 (the tests' `LocalLambda` harness), the function's IVS calls \
              going to the IVS emulator on 127.0.0.1. Peak memory is the process's `VmHWM` \
              after that first event. Median (min–max) over the runs.\n"
@@ -934,7 +1019,7 @@ impl Report<'_> {
 
         let _ = writeln!(
             out,
-            "## Warm latency\n\n\
+            "## Warm latency (plain HTTP, no TLS: the earlier model, kept for comparison)\n\n\
              One instance per run: its first (cold) event, then {} events one after the \
              other, each for another live channel (no cache hit: every arm makes the same IVS \
              calls for every event). Latency is per event, invoke to answer, over all warm \
@@ -1059,19 +1144,19 @@ impl Report<'_> {
                 Some(n) if node => {
                     let r = n.cold_ms.median() / p.cold_ms.median();
                     lines.push(format!(
-                        "| `{fnm}` cold start ≥ 20× faster than Node.js | {:.1} ms vs {:.1} ms: {r:.1}× | {} |",
+                        "| `{fnm}` cold start ≥ 20× faster than Node.js (plain HTTP) | {:.1} ms vs {:.1} ms: {r:.1}× | {} |",
                         p.cold_ms.median(),
                         n.cold_ms.median(),
                         verdict(r >= 20.0)
                     ));
                 }
                 _ => lines.push(format!(
-                    "| `{fnm}` cold start ≥ 20× faster than Node.js | Node.js not run | n/a |"
+                    "| `{fnm}` cold start ≥ 20× faster than Node.js (plain HTTP) | Node.js not run | n/a |"
                 )),
             }
             let r = p.cold_ms.median() / fl.cold_ms.median();
             lines.push(format!(
-                "| `{fnm}` cold start ≤ 1.2× the Rust floor | {:.1} ms vs {:.1} ms: {r:.2}× | {} |",
+                "| `{fnm}` cold start ≤ 1.2× the Rust floor (plain HTTP) | {:.1} ms vs {:.1} ms: {r:.2}× | {} |",
                 p.cold_ms.median(),
                 fl.cold_ms.median(),
                 verdict(r <= 1.2)
@@ -1079,14 +1164,14 @@ impl Report<'_> {
             if let Some(lean) = self.get(w, Arm::FloorLean) {
                 let r = p.cold_ms.median() / lean.cold_ms.median();
                 lines.push(format!(
-                    "| `{fnm}` beside the floor with the same start-up choices | {:.1} ms vs {:.1} ms: {r:.2}× | the project's own start-up work |",
+                    "| `{fnm}` beside the floor with the same start-up choices (plain HTTP) | {:.1} ms vs {:.1} ms: {r:.2}× | the project's own start-up work |",
                     p.cold_ms.median(),
                     lean.cold_ms.median(),
                 ));
             }
             if let Some(system) = self.get(w, Arm::ProjectSystemRoots) {
                 lines.push(format!(
-                    "| `{fnm}` trusting the whole system store instead | {:.1} ms: {:.1} ms more | what trusting only Amazon's roots saves |",
+                    "| `{fnm}` trusting the whole system store instead (plain HTTP) | {:.1} ms: {:.1} ms more | what trusting only Amazon's roots saves |",
                     system.cold_ms.median(),
                     system.cold_ms.median() - p.cold_ms.median(),
                 ));
@@ -1096,13 +1181,13 @@ impl Report<'_> {
                 Some(n) if node => {
                     let nr = n.cold_rss_mib.median();
                     lines.push(format!(
-                        "| `{fnm}` peak memory ≤ 1/5 of Node.js and < 16 MB | {rss:.1} MiB vs {nr:.1} MiB: 1/{:.1} | {} |",
+                        "| `{fnm}` peak memory ≤ 1/5 of Node.js and < 16 MB (plain HTTP) | {rss:.1} MiB vs {nr:.1} MiB: 1/{:.1} | {} |",
                         nr / rss,
                         verdict(rss * 5.0 <= nr && rss * 1048576.0 < 16e6)
                     ));
                 }
                 _ => lines.push(format!(
-                    "| `{fnm}` peak memory < 16 MB | {rss:.1} MiB (Node.js not run) | {} |",
+                    "| `{fnm}` peak memory < 16 MB (plain HTTP) | {rss:.1} MiB (Node.js not run) | {} |",
                     verdict(rss * 1048576.0 < 16e6)
                 )),
             }
@@ -1190,6 +1275,12 @@ async fn run(args: &Args) -> Result<(), String> {
         bin_dir: std::fs::canonicalize(&args.bin_dir)
             .map_err(|e| format!("{}: {e}", args.bin_dir.display()))?,
         node,
+        jitter_floor: match &args.jitter_floor {
+            Some(path) => {
+                Some(std::fs::canonicalize(path).map_err(|e| format!("{}: {e}", path.display()))?)
+            }
+            None => None,
+        },
     };
     for w in Workload::ALL {
         for a in arms.list() {
@@ -1199,23 +1290,49 @@ async fn run(args: &Args) -> Result<(), String> {
             }
         }
     }
+    for w in Workload::LAMBDA {
+        for a in lambda::arms(&arms, w) {
+            let bin = arms.binary(a, w);
+            if !bin.is_file() {
+                return Err(format!("missing binary {}", bin.display()));
+            }
+        }
+    }
+    let memory = lambda::TemplateMemory::read(&args.template)?;
 
     let channels = args.warm_events.max(args.runs) + 1;
     eprintln!("bench: starting the IVS emulator with {channels} live channels");
     let ivs = Ivs0::start(channels).await;
-    let mut results: Results = BTreeMap::new();
-
     eprintln!(
-        "bench: cold starts ({} runs × {} functions × {} arms)",
+        "bench: HTTPS endpoints (a throwaway CA, a TLS front per endpoint, the playback key)"
+    );
+    let endpoints = lambda::Endpoints::start(&ivs).await?;
+    let mut results: Results = BTreeMap::new();
+    let mut lambda_results = lambda::Results::new();
+
+    let lambda_arms: usize = Workload::LAMBDA
+        .iter()
+        .map(|w| lambda::arms(&arms, *w).len())
+        .sum();
+    eprintln!(
+        "bench: cold starts ({} runs × ({} plain-HTTP + {} HTTPS workload-arms), interleaved)",
         args.runs,
-        Workload::ALL.len(),
-        arms.list().len()
+        Workload::ALL.len() * arms.list().len(),
+        lambda_arms
     );
     for run in 0..args.runs {
         for w in Workload::ALL {
             for a in arms.list() {
                 let figures = results.entry((w, a)).or_default();
                 cold_start(&ivs, &arms, w, a, run + 1, figures).await?;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        for w in Workload::LAMBDA {
+            let mb = memory.of(w.function());
+            for a in lambda::arms(&arms, w) {
+                let cold = lambda::cold_start(&ivs, &endpoints, &arms, mb, w, a, run + 1).await?;
+                lambda::record_cold(&mut lambda_results, w, a, cold);
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
@@ -1232,7 +1349,22 @@ async fn run(args: &Args) -> Result<(), String> {
                 warm(&ivs, &arms, w, a, args.warm_events, figures).await?;
             }
         }
+        for w in Workload::LAMBDA {
+            let mb = memory.of(w.function());
+            let run = lambda::warm(
+                &ivs,
+                &endpoints,
+                &arms,
+                mb,
+                w,
+                Arm::Project,
+                args.warm_events,
+            )
+            .await?;
+            lambda::record_warm(&mut lambda_results, w, Arm::Project, run);
+        }
     }
+    drop(endpoints);
     let _ = ivs.server.shutdown().await;
 
     eprintln!("bench: metadata throughput (the helper, then the naive sender)");
@@ -1248,6 +1380,14 @@ async fn run(args: &Args) -> Result<(), String> {
         args,
         arms: &arms,
         results: &results,
+        lambda: lambda::Report {
+            results: &lambda_results,
+            arms: &arms,
+            memory: &memory,
+            template: &args.template,
+            jitter_note: args.jitter_note.as_deref(),
+            warm_events: args.warm_events,
+        },
         sizes,
         size_notes,
         batched: &batched,
