@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
@@ -61,8 +61,41 @@ struct Invocation {
     reply: oneshot::Sender<Invoked>,
 }
 
+/// When a function process reached the points Lambda bills and reports separately, with the
+/// process's CPU time at each ([`process_cpu`]): the init phase ends at its first `next`, the
+/// first invocation at its first answer. Both are read while the process waits for the
+/// Runtime API's reply, so nothing it does later is counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Phases {
+    /// When the process was started.
+    pub spawned: Option<Instant>,
+    /// The first `next` request, and the CPU time used until then.
+    pub init_done: Option<(Instant, Duration)>,
+    /// The first answer (response or error), and the CPU time used until then.
+    pub first_answer: Option<(Instant, Duration)>,
+}
+
+/// CPU time (user and system) of every thread of process `pid`, from
+/// `/proc/<pid>/task/*/schedstat` (nanoseconds, exact). Threads that have exited are not
+/// counted: the functions' runtimes keep theirs (tokio's blocking threads idle for 10 s).
+pub fn process_cpu(pid: u32) -> Option<Duration> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut total = 0u64;
+    for task in tasks.flatten() {
+        let stat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+        total += stat
+            .split_whitespace()
+            .next()
+            .and_then(|ns| ns.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    Some(Duration::from_nanos(total))
+}
+
 #[derive(Default)]
 struct Function {
+    pid: Mutex<Option<u32>>,
+    phases: Mutex<Phases>,
     queue: Mutex<VecDeque<Invocation>>,
     ready: Notify,
     in_flight: Mutex<HashMap<String, oneshot::Sender<Invoked>>>,
@@ -154,9 +187,12 @@ impl LocalLambda {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        let spawned = Instant::now();
         let mut child = command
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        *function.pid.lock().unwrap() = child.id();
+        function.phases.lock().unwrap().spawned = Some(spawned);
         for stream in [
             child
                 .stdout
@@ -192,6 +228,21 @@ impl LocalLambda {
         self.service
             .function(name)
             .map(|f| f.logs.lock().unwrap().clone())
+            .unwrap_or_default()
+    }
+
+    /// The process id of function `name`, while it runs.
+    pub fn pid(&self, name: &str) -> Option<u32> {
+        self.service
+            .function(name)
+            .and_then(|f| *f.pid.lock().unwrap())
+    }
+
+    /// When function `name`'s process started, finished its init and first answered.
+    pub fn phases(&self, name: &str) -> Phases {
+        self.service
+            .function(name)
+            .map(|f| *f.phases.lock().unwrap())
             .unwrap_or_default()
     }
 
@@ -248,6 +299,7 @@ async fn next(State(service): State<Arc<Service>>, UrlPath(name): UrlPath<String
     let Some(function) = service.function(&name) else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    function.mark(|p| &mut p.init_done);
     let invocation = loop {
         if let Some(inv) = function.queue.lock().unwrap().pop_front() {
             break inv;
@@ -285,10 +337,27 @@ async fn next(State(service): State<Arc<Service>>, UrlPath(name): UrlPath<String
     (StatusCode::OK, headers, invocation.payload).into_response()
 }
 
+impl Function {
+    /// Records now and the process's CPU time in the phase `which` picks, the first time only.
+    fn mark(&self, which: impl Fn(&mut Phases) -> &mut Option<(Instant, Duration)>) {
+        let now = Instant::now();
+        let mut phases = self.phases.lock().unwrap();
+        let slot = which(&mut phases);
+        if slot.is_none() {
+            let cpu = (*self.pid.lock().unwrap())
+                .and_then(process_cpu)
+                .unwrap_or_default();
+            *slot = Some((now, cpu));
+        }
+    }
+}
+
 fn settle(service: &Service, name: &str, id: &str, result: Invoked) -> StatusCode {
-    let reply = service
-        .function(name)
-        .and_then(|f| f.in_flight.lock().unwrap().remove(id));
+    let function = service.function(name);
+    if let Some(function) = &function {
+        function.mark(|p| &mut p.first_answer);
+    }
+    let reply = function.and_then(|f| f.in_flight.lock().unwrap().remove(id));
     match reply {
         Some(reply) => {
             let _ = reply.send(result);

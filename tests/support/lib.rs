@@ -23,6 +23,7 @@ pub use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 
 pub mod emulator;
 pub mod lambda;
+pub mod tls;
 
 pub use emulator::{channel_request, create_channel, start_emulator, start_emulator_with};
 
