@@ -7,7 +7,10 @@
 //!   proxy sets), the automatic choice keeps the system store, honours the file, and the same
 //!   call succeeds.
 //!
-//! One test in its own binary: it sets process environment variables, which the SDK reads.
+//!
+//! One test in its own binary: it sets process environment variables, which the SDK reads,
+//! and the SDK caches the system store once per process. The function binaries' HTTPS
+//! behaviour is tested in `end_to_end/https.rs`.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};

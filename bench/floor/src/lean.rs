@@ -9,6 +9,7 @@ mod handler;
 
 use aws_config::BehaviorVersion;
 use aws_sdk_ivs::Client;
+use ivs_adapter::https::HttpsClient;
 use ivs_adapter::tls::TrustRoots;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use serde_json::Value;
@@ -18,7 +19,8 @@ async fn main() -> Result<(), Error> {
     // The project's choice of roots (Amazon's, or the system store where the operator set
     // SSL_CERT_FILE, as the HTTPS benchmark does to trust its throwaway authority).
     let roots = TrustRoots::from_env().unwrap_or(TrustRoots::Amazon);
-    let loader = aws_config::defaults(BehaviorVersion::latest()).http_client(roots.http_client());
+    let loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(HttpsClient::new(roots).shared());
     let client = Client::new(&loader.load().await);
     let client = &client;
     run(service_fn(move |event: LambdaEvent<Value>| async move {

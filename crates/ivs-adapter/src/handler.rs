@@ -20,7 +20,7 @@ use tracing::{error, field, info_span, warn, Instrument, Span};
 
 use crate::error::Error;
 use crate::execute::{execute, ActionReport};
-use crate::ivs::{client_from_env, env_var, with_deadline, Ivs};
+use crate::ivs::{aws_from_env, env_var, warm_up_wanted, with_deadline, Ivs};
 use crate::policy_cache::PolicyCache;
 use domain::events::{DetailType, IvsEvent};
 use domain::policy::{decide, Settings};
@@ -66,7 +66,13 @@ impl Automation {
     /// Builds everything from the environment, once per container.
     pub async fn from_env(accepts: &'static [DetailType]) -> Result<Self, Error> {
         let settings = Settings::from_lookup(env_var)?;
-        let ivs = Ivs::new(client_from_env().await?);
+        let aws = aws_from_env().await?;
+        if warm_up_wanted()? {
+            // The TLS session to IVS is opened now, at full speed (crate::https).
+            let endpoint = aws.ivs_endpoint().await;
+            aws.warm_up(endpoint.as_slice()).await;
+        }
+        let ivs = Ivs::new(aws_sdk_ivs::Client::new(&aws.config));
         Ok(Self::new(ivs, settings, accepts))
     }
 

@@ -4,6 +4,7 @@
 //! - [`ivs`]: the SDK configuration and client, one retry policy with deadlines, stream keys
 //!   (rotation exactly once per stream, suspend, resume), timed metadata and its paced batches;
 //! - [`tls`]: the certificate authorities the HTTPS client trusts (Amazon's by default);
+//! - [`https`]: that HTTPS client, and opening its connections during init;
 //! - [`policy_cache`]: channel policies (tags read through IVS), cached per warm container;
 //! - [`execute`]: carrying out the actions a decision returns;
 //! - [`handler`]: the event functions' handler (parse, decide, execute);
@@ -13,6 +14,7 @@
 pub mod error;
 pub mod execute;
 pub mod handler;
+pub mod https;
 pub mod ivs;
 pub mod logging;
 pub mod policy_cache;

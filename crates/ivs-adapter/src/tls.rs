@@ -8,11 +8,6 @@
 //! kept wherever the endpoint may not be Amazon's or the operator configured trust
 //! themselves; see [`TrustRoots::from_lookup`].
 
-use aws_sdk_ivs::config::SharedHttpClient;
-use aws_smithy_http_client::proxy::ProxyConfig;
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
-use aws_smithy_http_client::{Builder, ConnectorBuilder};
-
 use crate::error::Error;
 
 /// The environment variable choosing the trusted roots: `amazon`, `system` or `auto` (the
@@ -100,38 +95,6 @@ impl TrustRoots {
             TrustRoots::Amazon
         })
     }
-
-    /// The HTTPS client for this choice: `None` for [`TrustRoots::System`] (the SDK's
-    /// default client). For [`TrustRoots::Amazon`], the SDK's default client (rustls with
-    /// aws-lc, connector settings and timeouts from the SDK configuration, proxies from
-    /// `HTTPS_PROXY`/`NO_PROXY`) with only [`AMAZON_ROOTS`] trusted.
-    pub fn http_client(self) -> Option<SharedHttpClient> {
-        match self {
-            TrustRoots::System => None,
-            TrustRoots::Amazon => Some(amazon_roots_client()),
-        }
-    }
-}
-
-fn amazon_roots_client() -> SharedHttpClient {
-    let context = TlsContext::builder()
-        .with_trust_store(TrustStore::empty().with_pem_certificate(AMAZON_ROOTS.as_bytes()))
-        .build();
-    // Building a context from a trust store alone does not fail (the certificates are parsed
-    // when the first connector is built: see the tests); the fallback is the default client's.
-    let context = context.unwrap_or_default();
-    Builder::new().build_with_connector_fn(move |settings, components| {
-        let mut connector = ConnectorBuilder::default()
-            .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
-            .tls_context(context.clone());
-        connector.set_connector_settings(settings.cloned());
-        if let Some(components) = components {
-            connector.set_sleep_impl(components.sleep_impl());
-        }
-        // As the SDK's default client does for the latest behaviour version.
-        connector.set_proxy_config(Some(ProxyConfig::from_env()));
-        connector.build()
-    })
 }
 
 #[cfg(test)]

@@ -33,7 +33,8 @@ use tracing::{error, info, warn};
 use crate::token::SignerCell;
 use domain::arn::{IvsArn, ResourceType};
 use ivs_adapter::error::Error;
-use ivs_adapter::ivs::{sdk_config_from_env, Ivs};
+use ivs_adapter::https::WARM_UP_BUDGET;
+use ivs_adapter::ivs::{aws_from_env, warm_up_wanted, Ivs};
 
 pub use auth::{AdminAccess, Caller};
 pub use error::ApiError;
@@ -165,15 +166,27 @@ impl AdminApi {
     /// the first token request, not here, to keep cold starts short. Fails only for an
     /// invalid `TLS_TRUST_ROOTS`.
     pub async fn from_env() -> Result<Self, Error> {
-        let config = sdk_config_from_env().await?;
+        let aws = aws_from_env().await?;
         let secret_id = std::env::var(env::PLAYBACK_KEY_SECRET_ID)
             .ok()
             .filter(|s| !s.trim().is_empty());
-        let signer =
-            secret_id.map(|id| SignerCell::new(aws_sdk_secretsmanager::Client::new(&config), id));
+        let signer = secret_id
+            .map(|id| SignerCell::new(aws_sdk_secretsmanager::Client::new(&aws.config), id));
+        if warm_up_wanted()? {
+            // At full speed, during init (ivs_adapter::https): the TLS session to IVS, and
+            // the signing key read (which opens the one to Secrets Manager) and parsed. A key
+            // that cannot be loaded now is loaded by the first request that needs it.
+            let endpoint = aws.ivs_endpoint().await;
+            let preload = async {
+                if let Some(cell) = &signer {
+                    cell.preload(WARM_UP_BUDGET).await;
+                }
+            };
+            tokio::join!(aws.warm_up(endpoint.as_slice()), preload);
+        }
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         Ok(AdminApi::new(
-            Ivs::new(aws_sdk_ivs::Client::new(&config)),
+            Ivs::new(aws_sdk_ivs::Client::new(&aws.config)),
             signer,
             AdminAccess {
                 scope: var(env::ADMIN_SCOPE).unwrap_or_else(|| AdminAccess::default().scope),

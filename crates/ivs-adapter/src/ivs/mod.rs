@@ -23,9 +23,14 @@ use aws_sdk_ivs::types::StreamSessionSummary;
 use aws_sdk_ivs::Client;
 use tracing::warn;
 
+use aws_config::SdkConfig;
+use aws_sdk_ivs::config::endpoint::ResolveEndpoint;
+
 use crate::error::{Error, IvsErrorKind};
+use crate::https::{HttpsClient, WarmedUp, WARM_UP_AT_INIT};
 use crate::tls::TrustRoots;
 use domain::arn::IvsArn;
+use domain::config::parse_bool;
 
 pub use batch::{
     pack, BatchError, BatchOutcome, BatchReport, Pacer, PackError, Packed, SendError, SentPayload,
@@ -40,27 +45,101 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Time allowed for one attempt of one call.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The timeouts of every SDK call: connecting, and one attempt of one call.
+pub fn timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .build()
+}
+
+/// What a function builds once per container: the AWS configuration and the HTTPS client
+/// every SDK client built from it shares.
+#[derive(Clone, Debug)]
+pub struct AwsSetup {
+    pub config: SdkConfig,
+    pub https: HttpsClient,
+}
+
 /// The AWS configuration from the environment (region, credentials, and
 /// `AWS_ENDPOINT_URL_IVS` / `AWS_ENDPOINT_URL` to point clients at a local endpoint), with the
-/// SDK's retries off (the helpers retry), per-attempt timeouts on, and the HTTPS client
-/// trusting the roots [`TrustRoots::from_env`] chooses (only Amazon's by default). Load it
-/// once per container and build every client from it. Fails only for an invalid
-/// `TLS_TRUST_ROOTS`.
-pub async fn sdk_config_from_env() -> Result<aws_config::SdkConfig, Error> {
+/// SDK's retries off (the helpers retry), per-attempt timeouts on ([`timeouts`]), and the
+/// HTTPS client trusting the roots [`TrustRoots::from_env`] chooses (only Amazon's by
+/// default), its trust roots parsed now. Load it once per container and build every client
+/// from it. Fails only for an invalid `TLS_TRUST_ROOTS`.
+pub async fn aws_from_env() -> Result<AwsSetup, Error> {
     let roots = TrustRoots::from_env()?;
     tracing::debug!(trust_roots = roots.as_str(), "HTTPS trust roots");
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+    let https = HttpsClient::new(roots);
+    https.prepare(&timeouts());
+    let config = aws_config::defaults(BehaviorVersion::latest())
         .retry_config(RetryConfig::disabled())
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(CONNECT_TIMEOUT)
-                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-                .build(),
-        );
-    if let Some(client) = roots.http_client() {
-        loader = loader.http_client(client);
+        .timeout_config(timeouts())
+        .http_client(https.shared())
+        .load()
+        .await;
+    Ok(AwsSetup { config, https })
+}
+
+/// [`aws_from_env`]'s configuration alone.
+pub async fn sdk_config_from_env() -> Result<SdkConfig, Error> {
+    Ok(aws_from_env().await?.config)
+}
+
+impl AwsSetup {
+    /// The endpoint an SDK client of this configuration calls when one is configured:
+    /// `service_variable` (for example `AWS_ENDPOINT_URL_IVS`), then `AWS_ENDPOINT_URL`,
+    /// unless `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` is true.
+    pub fn endpoint_override(&self, service_variable: &str) -> Option<String> {
+        let var = |name: &str| env_var(name).filter(|v| !v.trim().is_empty());
+        if var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+            .as_deref()
+            .and_then(parse_bool)
+            == Some(true)
+        {
+            return None;
+        }
+        var(service_variable).or_else(|| self.config.endpoint_url().map(str::to_owned))
     }
-    Ok(loader.load().await)
+
+    /// The IVS endpoint this configuration's clients call (the override, or the one the
+    /// SDK's resolver gives for the region, FIPS and dual-stack settings).
+    pub async fn ivs_endpoint(&self) -> Option<String> {
+        if let Some(url) = self.endpoint_override("AWS_ENDPOINT_URL_IVS") {
+            return Some(url);
+        }
+        let params = aws_sdk_ivs::config::endpoint::Params::builder()
+            .set_region(self.config.region().map(|r| r.to_string()))
+            .set_use_fips(self.config.use_fips())
+            .set_use_dual_stack(self.config.use_dual_stack())
+            .build()
+            .ok()?;
+        let endpoint = aws_sdk_ivs::config::endpoint::DefaultResolver::new()
+            .resolve_endpoint(&params)
+            .await
+            .ok()?;
+        Some(endpoint.url().to_owned())
+    }
+
+    /// Opens a connection to each endpoint now ([`HttpsClient::warm_up`]); call it during
+    /// init when [`warm_up_wanted`].
+    pub async fn warm_up(&self, endpoints: &[String]) -> Vec<WarmedUp> {
+        self.https.warm_up(&timeouts(), endpoints).await
+    }
+}
+
+/// Whether init should do the start-up work ahead of the first call (open the TLS
+/// connections, load keys): `WARM_UP_AT_INIT`, true unless set to false. Fails only for a
+/// value that is not a boolean.
+pub fn warm_up_wanted() -> Result<bool, Error> {
+    match env_var(WARM_UP_AT_INIT).filter(|v| !v.trim().is_empty()) {
+        None => Ok(true),
+        Some(value) => parse_bool(&value).ok_or_else(|| {
+            Error::Config(format!(
+                "{WARM_UP_AT_INIT}={value:?}: expected true or false"
+            ))
+        }),
+    }
 }
 
 /// One environment variable, as the domain's settings read them (`Settings::from_lookup`).

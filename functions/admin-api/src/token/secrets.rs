@@ -141,8 +141,8 @@ fn secret_error(secret_id: &str, err: &SdkError<GetSecretValueError, HttpRespons
     }
 }
 
-/// The signer of a container: loaded from Secrets Manager on first use, then kept for the
-/// container's life. A failed load is not kept: the next [`SignerCell::get`] tries again.
+/// The signer of a container: loaded from Secrets Manager during init
+/// ([`SignerCell::preload`]) or on first use, then kept for the container's life. A failed load is not kept: the next [`SignerCell::get`] tries again.
 /// Concurrent first calls wait for one load instead of each starting their own.
 ///
 /// A key rotated in Secrets Manager reaches a container only when it starts, so keep the old
@@ -169,6 +169,18 @@ impl SignerCell {
         self.signer
             .get_or_try_init(|| load_signer(&self.client, &self.secret_id))
             .await
+    }
+
+    /// Loads the signer now if it is not loaded yet, waiting at most `within`: for the init
+    /// phase, so that the first token costs no key parsing. A failure or a timeout is left
+    /// for the first [`SignerCell::get`] to retry (a failure is logged by [`load_signer`]).
+    pub async fn preload(&self, within: std::time::Duration) {
+        if tokio::time::timeout(within, self.get()).await.is_err() {
+            tracing::warn!(
+                secret_id = %self.secret_id,
+                "the playback signing key did not load during init; the first token request will load it"
+            );
+        }
     }
 
     /// Whether the signer has been loaded.
