@@ -71,19 +71,6 @@ impl TestAuthority {
         self.dir.path().join("ca.pem")
     }
 
-    /// A directory holding only the authority's certificate under its OpenSSL hash name, as
-    /// `SSL_CERT_DIR` expects.
-    pub fn ca_dir(&self) -> PathBuf {
-        let dir = self.dir.path().join("ca-dir");
-        if !dir.exists() {
-            std::fs::create_dir_all(&dir).expect("the temp dir is writable");
-            let hash = openssl(self.dir.path(), "x509 -hash -noout -in ca.pem");
-            std::fs::copy(self.ca_file(), dir.join(format!("{}.0", hash.trim())))
-                .expect("the temp dir is writable");
-        }
-        dir
-    }
-
     fn server_config(&self) -> Arc<ServerConfig> {
         let path: &Path = self.dir.path();
         let certs = CertificateDer::pem_file_iter(path.join("server.pem"))
