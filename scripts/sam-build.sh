@@ -14,7 +14,8 @@
 # it with `sam deploy --template-file target/sam/build/template.yaml --guided`); it stays under
 # target/ so the work tree stays clean. Then one line per function: the bootstrap's size and
 # the size of the zip Lambda receives (deflated as `sam deploy` packages it), the build's
-# duration, and a check that every bootstrap is an arm64 (aarch64) ELF executable.
+# duration, a check that every bootstrap is an arm64 (aarch64) ELF executable, and one that the
+# aws-lc they link was built without CPU-jitter entropy (scripts/tools.sh).
 #
 # Not in CI: a clean cross build of the workspace takes many minutes on 2 cores and needs the
 # aarch64 target download (see README, Deploying with SAM).
@@ -43,6 +44,7 @@ rm -rf "$build_dir"
 started=$(date +%s)
 sam build --no-cached --template-file template.yaml --build-dir "$build_dir"
 elapsed=$(($(date +%s) - started))
+check_no_jitter_entropy "$target"
 
 python3 - "$build_dir" "$elapsed" <<'EOF'
 import io, os, sys, zipfile
