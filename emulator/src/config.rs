@@ -10,9 +10,11 @@ use crate::events::{
 };
 use crate::faults::FaultConfig;
 use crate::metadata::DEFAULT_CHANNEL_RATE;
+use crate::rate::RateQuotas;
 
 /// How an emulator behaves. `Config::default()` is us-west-2, account 111122223333, a random seed,
-/// the PutMetadata limit on, no faults and no delivery targets besides in-process subscribers.
+/// IVS's API rate quotas and its PutMetadata limit per channel on, no faults and no delivery
+/// targets besides in-process subscribers.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// The region in ARNs, URLs and events; requests must be signed for it.
@@ -22,9 +24,14 @@ pub struct Config {
     /// Seed of every random choice (ids, fault draws): the same seed and the same calls give the
     /// same run.
     pub seed: u64,
-    /// PutMetadata requests allowed per second per channel; `None` turns the limit (and the
-    /// per-account limit of 155 per second) off.
+    /// PutMetadata requests allowed per second per channel; `None` turns this limit off. (The
+    /// per-account PutMetadata limit, 155 per second, is one of the [`rate_quotas`](Self::rate_quotas).)
     pub metadata_rate_limit: Option<u32>,
+    /// IVS's account-wide API rate quotas (per operation: 5, 10, 3… requests per second), on at
+    /// IVS's values by default; [`RateQuotas::scaled`] multiplies them for fast runs,
+    /// [`RateQuotas::off`] turns them off. With a factor other than 1, give the functions' rate
+    /// budgets the same factor.
+    pub rate_quotas: RateQuotas,
     /// Fault injection (off by default).
     pub faults: FaultConfig,
     /// Where events go besides the in-process subscribers and the event log.
@@ -40,6 +47,7 @@ impl Default for Config {
             account: "111122223333".to_owned(),
             seed: fastrand::u64(..),
             metadata_rate_limit: Some(DEFAULT_CHANNEL_RATE),
+            rate_quotas: RateQuotas::default(),
             faults: FaultConfig::default(),
             targets: Vec::new(),
             quotas: Quotas::default(),
@@ -50,7 +58,7 @@ impl Default for Config {
 /// Resource quotas per account and region (IVS's defaults; lower them to test quota errors).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Quotas {
-    /// Channels (IVS default: 5,000).
+    /// Channels (IVS default: 5,000). Raise it to seed more ([`crate::SeedSpec::channel_quota`]).
     pub channels: usize,
     /// Recording configurations (IVS default: 20).
     pub recording_configurations: usize,

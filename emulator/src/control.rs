@@ -10,13 +10,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::emulator::Emulator;
 use crate::error::ControlError;
 use crate::faults::FaultConfig;
 use crate::ingest::{LimitBreach, RecordingFailure};
+use crate::rate::RateQuotas;
+use crate::seed::{SeedSpec, SeededChannel};
 
 impl IntoResponse for ControlError {
     fn into_response(self) -> Response {
@@ -56,6 +58,8 @@ pub(crate) fn router() -> Router<Emulator> {
         .route("/events", get(events))
         .route("/faults", get(get_faults).post(set_faults))
         .route("/faults/next", post(fail_next))
+        .route("/rate-quotas", get(get_rate_quotas).post(set_rate_quotas))
+        .route("/seed", post(seed))
         .route("/stats", get(stats))
         .route("/dead-letters", get(dead_letters))
         .route("/revocations", get(revocations))
@@ -204,6 +208,45 @@ async fn fail_next(State(emulator): State<Emulator>, body: Bytes) -> ControlResu
     let request: FailNextRequest = parse(&body)?;
     emulator.fail_next(&request.operation, &request.error, request.count)?;
     get_faults(State(emulator)).await
+}
+
+async fn get_rate_quotas(State(emulator): State<Emulator>) -> ControlResult {
+    Ok(Json(emulator.rate_quotas_view()).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RateQuotasRequest {
+    factor: f64,
+}
+
+async fn set_rate_quotas(State(emulator): State<Emulator>, body: Bytes) -> ControlResult {
+    let request: RateQuotasRequest = parse(&body)?;
+    let quotas = RateQuotas::scaled(request.factor);
+    quotas
+        .validate()
+        .map_err(|err| ControlError::InvalidRequest(err.to_string()))?;
+    emulator.set_rate_quotas(quotas);
+    get_rate_quotas(State(emulator)).await
+}
+
+#[derive(Serialize)]
+struct SeedResponse {
+    created: usize,
+    live: usize,
+    channels: Vec<SeededChannel>,
+}
+
+async fn seed(State(emulator): State<Emulator>, body: Bytes) -> ControlResult {
+    let spec: SeedSpec = parse(&body)?;
+    let channels = emulator.seed_channels(&spec)?;
+    let live = channels.iter().filter(|c| c.stream_id.is_some()).count();
+    let response = SeedResponse {
+        created: channels.len(),
+        live,
+        channels,
+    };
+    Ok(Json(response).into_response())
 }
 
 async fn stats(State(emulator): State<Emulator>) -> ControlResult {

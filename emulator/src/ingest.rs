@@ -177,11 +177,20 @@ impl State {
             .find(|key| key.value == key_value)
             .map(|key| key.channel_arn.clone())
             .ok_or(ControlError::StreamKeyRefused)?;
+        if !self.channels.contains_key(&channel_arn) {
+            return Err(ControlError::StreamKeyRefused);
+        }
+        self.go_live(channel_arn)
+    }
+
+    /// The channel `channel_arn` goes live, as when its broadcaster connects: a new stream and
+    /// session, its events, its recording.
+    pub(crate) fn go_live(&mut self, channel_arn: String) -> Result<Connected, ControlError> {
         let channel = self
             .channels
             .get(&channel_arn)
             .cloned()
-            .ok_or(ControlError::StreamKeyRefused)?;
+            .ok_or_else(|| ControlError::ChannelNotFound(channel_arn.clone()))?;
         if self.live.contains_key(&channel_arn) {
             return Err(ControlError::ChannelLive(channel_arn));
         }
@@ -218,7 +227,11 @@ impl State {
             .entry(channel_arn.clone())
             .or_default()
             .push(session);
-        tracing::info!(channel_arn = %channel_arn, stream_id = %stream_id, "broadcaster connected");
+        if self.silent {
+            tracing::debug!(channel_arn = %channel_arn, stream_id = %stream_id, "seeded live stream");
+        } else {
+            tracing::info!(channel_arn = %channel_arn, stream_id = %stream_id, "broadcaster connected");
+        }
         self.stream_state(&channel_arn, "Session Created", &stream_id);
         self.stream_state(&channel_arn, "Stream Start", &stream_id);
         self.start_recording(

@@ -14,9 +14,12 @@ use std::time::Duration;
 use clap::Parser;
 use ivs_emulator::{
     Config, Emulator, FaultConfig, FaultRule, Gateway, GatewayAuth, GatewayConfig, JsonLinesTarget,
-    LambdaTarget, Route, Target,
+    LambdaTarget, RateQuotas, Route, Target,
 };
 use tracing_subscriber::EnvFilter;
+
+/// The environment variable that gives the rate factor when `--rate-factor` does not.
+const RATE_FACTOR_VAR: &str = "IVS_EMULATOR_RATE_FACTOR";
 
 /// A local Amazon IVS emulator: the IVS API on the real wire protocol, simulated ingest under
 /// /_emulator, and the EventBridge events IVS emits.
@@ -72,9 +75,17 @@ struct Cli {
     #[arg(long = "fault", value_name = "SPEC")]
     faults: Vec<FaultRule>,
 
-    /// Turn off the PutMetadata rate limits (5 per second per channel, 155 per account).
+    /// Turn off PutMetadata's limit per channel (5 per second). Its limit per account (155 per
+    /// second) is one of the API rate quotas (--rate-factor).
     #[arg(long)]
     no_metadata_rate_limit: bool,
+
+    /// Multiply IVS's account-wide API rate quotas (GetChannel 5 per second, ListTagsForResource
+    /// 10…) by this factor: 1 is IVS (the default), 10 for fast runs, 0 or `off` turns them off.
+    /// Default: $IVS_EMULATOR_RATE_FACTOR, else 1. With a factor other than 1, give the
+    /// functions' rate budgets the same factor.
+    #[arg(long, value_name = "FACTOR")]
+    rate_factor: Option<RateQuotas>,
 
     /// Also run a local API Gateway HTTP API (payload format 2.0) on this port of 127.0.0.1 (0
     /// picks a free port), in front of --gateway-function through --lambda-endpoint.
@@ -126,8 +137,19 @@ impl Cli {
         if self.account.is_empty() || !self.account.bytes().all(|b| b.is_ascii_digit()) {
             return Err(format!("--account must be digits, not '{}'", self.account));
         }
+        let rate_quotas = match &self.rate_factor {
+            Some(quotas) => *quotas,
+            None => match std::env::var(RATE_FACTOR_VAR) {
+                Ok(value) => value
+                    .parse()
+                    .map_err(|err| format!("{RATE_FACTOR_VAR}: {err}"))?,
+                Err(std::env::VarError::NotPresent) => RateQuotas::default(),
+                Err(err) => return Err(format!("{RATE_FACTOR_VAR}: {err}")),
+            },
+        };
         let mut config = Config {
             region: self.region.clone(),
+            rate_quotas,
             account: self.account.clone(),
             metadata_rate_limit: if self.no_metadata_rate_limit {
                 None

@@ -1,4 +1,5 @@
 //! Timed metadata (PutMetadata): the per-channel rate limit and the record of accepted payloads.
+//! (The per-account limit, 155 per second, is an API rate quota: see `crate::rate`.)
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -10,8 +11,6 @@ use serde::Serialize;
 pub const MAX_PAYLOAD_BYTES: usize = 1024;
 /// The default per-channel PutMetadata rate (requests per second).
 pub const DEFAULT_CHANNEL_RATE: u32 = 5;
-/// The per-account PutMetadata rate (requests per second).
-pub const ACCOUNT_RATE: u32 = 155;
 
 /// A metadata payload IVS accepted, as viewers of the stream would receive it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -52,16 +51,6 @@ impl RateWindow {
             false
         }
     }
-
-    /// Whether one more request would fit at `now` (counts nothing).
-    pub(crate) fn has_room(&self, now: Instant, limit: u32) -> bool {
-        let recent = self
-            .accepted
-            .iter()
-            .filter(|at| now.saturating_duration_since(**at) < WINDOW)
-            .count();
-        recent < limit as usize
-    }
 }
 
 #[cfg(test)]
@@ -78,7 +67,6 @@ mod tests {
                 "request {i}"
             );
         }
-        assert!(!window.has_room(start + Duration::from_millis(500), 5));
         assert!(!window.try_acquire(start + Duration::from_millis(500), 5));
         assert!(!window.try_acquire(start + Duration::from_millis(999), 5));
         // The first request leaves the window one second after it was accepted.

@@ -4,6 +4,7 @@
 //! drains after each action (so this module needs no async runtime).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -53,8 +54,8 @@ pub(crate) struct Session {
     pub stream_id: String,
     pub start_time: String,
     pub end_time: Option<String>,
-    /// The channel as it was when the stream started.
-    pub channel: Channel,
+    /// The channel as it was when the stream started (shared with the channel until it changes).
+    pub channel: Arc<Channel>,
     /// The recording configuration as it was when the stream started.
     pub recording_configuration: Option<RecordingConfiguration>,
     /// Oldest first; at most [`MAX_SESSION_EVENTS`].
@@ -121,7 +122,8 @@ pub(crate) struct State {
     pub quotas: Quotas,
     pub metadata_rate_limit: Option<u32>,
     pub hosts: AccountHosts,
-    pub channels: BTreeMap<String, Channel>,
+    /// Shared with the stream sessions that snapshot them; changed with `Arc::make_mut`.
+    pub channels: BTreeMap<String, Arc<Channel>>,
     pub stream_keys: BTreeMap<String, StreamKey>,
     pub playback_key_pairs: BTreeMap<String, PlaybackKeyPair>,
     pub recording_configurations: BTreeMap<String, RecordingConfiguration>,
@@ -135,11 +137,15 @@ pub(crate) struct State {
     pub recording_failures: BTreeMap<String, RecordingFailures>,
     pub metadata: Vec<RecordedMetadata>,
     pub metadata_windows: BTreeMap<String, RateWindow>,
-    pub account_metadata_window: RateWindow,
     pub revocations: Vec<Revocation>,
     pub events: Vec<Event>,
     pub outbox: Vec<Event>,
     pub timers: Vec<Timer>,
+    /// While set (seeding without events), `emit` records events in their stream sessions only:
+    /// not in the event log, not for delivery.
+    pub silent: bool,
+    /// While set (seeding streams that started in the past), the time `now` reports.
+    pub clock: Option<DateTime<Utc>>,
 }
 
 impl State {
@@ -170,17 +176,18 @@ impl State {
             recording_failures: BTreeMap::new(),
             metadata: Vec::new(),
             metadata_windows: BTreeMap::new(),
-            account_metadata_window: RateWindow::default(),
             revocations: Vec::new(),
             events: Vec::new(),
             outbox: Vec::new(),
             timers: Vec::new(),
+            silent: false,
+            clock: None,
         }
     }
 
-    /// The current time.
+    /// The current time (or the time `clock` holds).
     pub fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        self.clock.unwrap_or_else(Utc::now)
     }
 
     /// A new ARN of `kind` in this account and region.
@@ -192,7 +199,10 @@ impl State {
     /// The tags of the resource `arn`, if it exists.
     pub fn tags_mut(&mut self, arn: &str) -> Option<&mut Tags> {
         match Arn::parse(arn)?.kind {
-            ResourceKind::Channel => self.channels.get_mut(arn).map(|r| &mut r.tags),
+            ResourceKind::Channel => self
+                .channels
+                .get_mut(arn)
+                .map(|r| &mut Arc::make_mut(r).tags),
             ResourceKind::StreamKey => self.stream_keys.get_mut(arn).map(|r| &mut r.tags),
             ResourceKind::PlaybackKeyPair => {
                 self.playback_key_pairs.get_mut(arn).map(|r| &mut r.tags)
@@ -255,6 +265,9 @@ impl State {
                     session.events.drain(..excess);
                 }
             }
+        }
+        if self.silent {
+            return;
         }
         tracing::debug!(detail_type = event.detail_type, name = event.name(), id = %event.id, "event emitted");
         self.events.push(event.clone());

@@ -1,5 +1,6 @@
 //! Counters of what the emulator did: requests and errors per operation, injected faults,
-//! metadata throttling, event deliveries and dead letters.
+//! requests refused by the API rate quotas and the PutMetadata limits, event deliveries and dead
+//! letters.
 
 use std::collections::BTreeMap;
 
@@ -31,8 +32,12 @@ pub struct OperationStats {
     pub errors: BTreeMap<String, u64>,
     /// Injected faults.
     pub faults: FaultCounts,
-    /// Requests refused by the PutMetadata rate limit.
+    /// PutMetadata requests refused by its rate limits: per channel, and per account (155 per
+    /// second, also counted in `rate_throttled`).
     pub metadata_throttled: u64,
+    /// Requests refused by the operation's account-wide API rate quota (each is also counted in
+    /// `errors["ThrottlingException"]`).
+    pub rate_throttled: u64,
 }
 
 /// Injected faults by kind.

@@ -7,7 +7,20 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 fn start(args: &[&str]) -> (Child, String, BufReader<std::process::ChildStdout>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ivs-emulator"))
+    start_with_env(args, None)
+}
+
+/// [`start`], with `IVS_EMULATOR_RATE_FACTOR` set to `rate_factor` (or unset).
+fn start_with_env(
+    args: &[&str],
+    rate_factor: Option<&str>,
+) -> (Child, String, BufReader<std::process::ChildStdout>) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ivs-emulator"));
+    command.env_remove("IVS_EMULATOR_RATE_FACTOR");
+    if let Some(factor) = rate_factor {
+        command.env("IVS_EMULATOR_RATE_FACTOR", factor);
+    }
+    let mut child = command
         .args(args)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -181,8 +194,12 @@ fn refuses_bad_flags() {
         gateway("admin-api", &["--gateway-auth", "basic"]),
         gateway("a/b", &[]),
         gateway("admin-api", &["--gateway-timeout", "0"]),
+        vec!["--rate-factor", "-1"],
+        vec!["--rate-factor", "fast"],
+        vec!["--rate-factor", "inf"],
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_ivs-emulator"))
+            .env_remove("IVS_EMULATOR_RATE_FACTOR")
             .args(["--port", "0"])
             .args(&args)
             .stdin(Stdio::null())
@@ -191,4 +208,40 @@ fn refuses_bad_flags() {
         assert!(!output.status.success(), "{args:?} was accepted");
         assert!(output.stdout.is_empty(), "{args:?} printed to stdout");
     }
+}
+
+#[cfg(unix)]
+#[test]
+fn the_rate_factor_comes_from_the_flag_then_the_environment() {
+    // (flag, environment, the factor reported, whether the quotas are on)
+    for (flag, env, factor, enabled) in [
+        (None, None, "1.0", true),
+        (Some("0.5"), None, "0.5", true),
+        (None, Some("20"), "20.0", true),
+        (Some("off"), Some("20"), "0.0", false),
+        (None, Some("0"), "0.0", false),
+    ] {
+        let mut args = vec!["--port", "0"];
+        if let Some(flag) = flag {
+            args.extend(["--rate-factor", flag]);
+        }
+        let (mut child, url, _stdout) = start_with_env(&args, env);
+        let quotas = request(&url, "GET", "/_emulator/rate-quotas", "");
+        assert!(quotas.starts_with("HTTP/1.1 200"), "{quotas}");
+        assert!(
+            quotas.contains(&format!("\"factor\":{factor},\"enabled\":{enabled}")),
+            "{flag:?} {env:?}: {quotas}"
+        );
+        let status = terminate(&mut child);
+        assert!(status.success(), "{status:?}");
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_ivs-emulator"))
+        .args(["--port", "0"])
+        .env("IVS_EMULATOR_RATE_FACTOR", "-2")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "a negative factor was accepted");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("IVS_EMULATOR_RATE_FACTOR"), "{stderr}");
 }

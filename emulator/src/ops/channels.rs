@@ -1,6 +1,8 @@
 //! Channel operations: CreateChannel, GetChannel, BatchGetChannel, ListChannels, UpdateChannel,
 //! DeleteChannel.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use super::{batch_lookup, check_quota, found, json, list_output, set, OpResult, Output};
@@ -143,6 +145,22 @@ struct CreateChannelResponse<'a> {
 
 /// CreateChannel: a channel and its stream key.
 pub(super) fn create(state: &mut State, input: &Input) -> OpResult {
+    let (arn, key_arn) = insert(state, input)?;
+    tracing::info!(channel_arn = %arn, stream_key_arn = %key_arn, "channel created");
+    let created = state
+        .channels
+        .get(&arn)
+        .zip(state.stream_keys.get(&key_arn));
+    let (channel, key) =
+        created.ok_or_else(|| IvsError::internal("the channel just created is missing"))?;
+    json(&CreateChannelResponse {
+        channel,
+        stream_key: key.with_value(),
+    })
+}
+
+/// Creates the channel a CreateChannel request describes, and its stream key: their ARNs.
+pub(crate) fn insert(state: &mut State, input: &Input) -> Result<(String, String), IvsError> {
     let changes = Changes::parse(input)?;
     let tags = input.opt_tags("tags")?.unwrap_or_default();
     check_quota(state.channels.len(), state.quotas.channels, "channels")?;
@@ -177,14 +195,9 @@ pub(super) fn create(state: &mut State, input: &Input) -> OpResult {
         channel_arn: arn.clone(),
         tags: Default::default(),
     };
-    tracing::info!(channel_arn = %arn, stream_key_arn = %key_arn, "channel created");
-    let output = json(&CreateChannelResponse {
-        channel: &channel,
-        stream_key: key.with_value(),
-    });
-    state.channels.insert(arn, channel);
-    state.stream_keys.insert(key_arn, key);
-    output
+    state.channels.insert(arn.clone(), Arc::new(channel));
+    state.stream_keys.insert(key_arn.clone(), key);
+    Ok((arn, key_arn))
 }
 
 #[derive(Serialize)]
@@ -208,8 +221,9 @@ struct BatchGetChannelResponse<'a> {
 
 /// BatchGetChannel: the channels found, and an error entry for each ARN not found.
 pub(super) fn batch_get(state: &mut State, input: &Input) -> OpResult {
-    let (channels, errors) =
-        batch_lookup(input, ResourceKind::Channel, |arn| state.channels.get(arn))?;
+    let (channels, errors) = batch_lookup(input, ResourceKind::Channel, |arn| {
+        state.channels.get(arn).map(|c| &**c)
+    })?;
     json(&BatchGetChannelResponse { channels, errors })
 }
 
@@ -257,7 +271,7 @@ pub(super) fn list(state: &mut State, input: &Input) -> OpResult {
 pub(super) fn update(state: &mut State, input: &Input) -> OpResult {
     let arn = input.req_arn("arn", ResourceKind::Channel)?;
     let changes = Changes::parse(input)?;
-    let mut updated = found(state.channels.get(&arn), &arn)?.clone();
+    let mut updated = Channel::clone(found(state.channels.get(&arn), &arn)?);
     if state.live.contains_key(&arn) {
         return Err(IvsError::conflict(format!(
             "Channel: {arn} is live and cannot be updated; stop the stream first"
@@ -265,7 +279,7 @@ pub(super) fn update(state: &mut State, input: &Input) -> OpResult {
     }
     changes.apply(state, &mut updated)?;
     let output = json(&ChannelResponse { channel: &updated });
-    state.channels.insert(arn, updated);
+    state.channels.insert(arn, Arc::new(updated));
     output
 }
 

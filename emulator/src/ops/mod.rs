@@ -1,7 +1,7 @@
 //! The IVS operations: their names, success statuses and modelled errors, and the dispatch of a
 //! parsed request to the function that implements it (one module per resource).
 
-mod channels;
+pub(crate) mod channels;
 mod playback_keys;
 mod recording;
 mod restriction_policies;
