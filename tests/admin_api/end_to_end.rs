@@ -632,3 +632,113 @@ async fn emulator_keys(endpoint: &str, channel_arn: &str) -> Vec<String> {
     }
     values
 }
+
+/// Rotating the playback key under a running admin function (README, "Rotating the playback
+/// key"): once the secret holds a new key, tokens are signed with it from the first request
+/// made more than `PLAYBACK_KEY_REFRESH_SECONDS` later whose background check has completed;
+/// until then, with the old key. The real binary in the runtime loop, the emulator's Secrets
+/// Manager (plain HTTP: TLS plays no part in this).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_switch_to_a_rotated_playback_key_within_the_refresh_interval() {
+    use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
+    use std::time::{Duration, Instant};
+    use test_support::lambda::{function_binaries, LocalLambda};
+
+    let (_emulator, server) = start_emulator(31).await;
+    let ivs = ivs_client(&server.url());
+    let (channel, _) = create_channel(&ivs, "rotation", &[]).await;
+    let channel_id = channel.rsplit('/').next().unwrap().to_owned();
+    let (old_private, old_public) = p384_key_pair();
+    let (new_private, new_public) = p384_key_pair();
+    let secrets_manager = aws_sdk_secretsmanager::Client::from_conf(
+        aws_sdk_secretsmanager::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-west-2"))
+            .credentials_provider(Credentials::for_tests())
+            .endpoint_url(server.url())
+            .build(),
+    );
+    let secret = secrets_manager
+        .create_secret()
+        .name("ivs-automation/playback-key")
+        .secret_string(&old_private)
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_owned();
+
+    let refresh = Duration::from_secs(1);
+    let lambda = LocalLambda::start().await;
+    let env = vec![
+        ("AWS_REGION", "us-west-2".to_owned()),
+        ("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE".to_owned()),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".to_owned(),
+        ),
+        ("AWS_ENDPOINT_URL_IVS", server.url()),
+        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", server.url()),
+        ("PLAYBACK_KEY_SECRET_ID", secret.clone()),
+        (
+            "PLAYBACK_KEY_REFRESH_SECONDS",
+            refresh.as_secs().to_string(),
+        ),
+    ];
+    lambda.spawn("admin-api", &function_binaries().join("admin-api"), &env);
+
+    let path = format!("/channels/{channel_id}/playback-token");
+    let event = http_api_event("POST", &path, Some(r#"{"viewerId":"viewer-1"}"#));
+    let signed_by = |answer: Value| {
+        let body: Value = serde_json::from_str(answer["body"].as_str().unwrap_or("null")).unwrap();
+        let token = body["token"].as_str().unwrap_or_else(|| panic!("{answer}"));
+        let verifies = |public: &str| {
+            let key = DecodingKey::from_ec_pem(public.as_bytes()).unwrap();
+            decode::<Value>(token, &key, &Validation::new(Algorithm::ES384)).is_ok()
+        };
+        match (verifies(&old_public), verifies(&new_public)) {
+            (true, false) => "old",
+            (false, true) => "new",
+            other => panic!("a token verifies with exactly one key: {other:?}"),
+        }
+    };
+    assert_eq!(
+        signed_by(lambda.invoke("admin-api", &event).await.ok()),
+        "old"
+    );
+
+    secrets_manager
+        .put_secret_value()
+        .secret_id(&secret)
+        .secret_string(&new_private)
+        .send()
+        .await
+        .unwrap();
+    let stored = Instant::now();
+    // Until one interval has passed the key in hand is fresh: still the old one.
+    assert_eq!(
+        signed_by(lambda.invoke("admin-api", &event).await.ok()),
+        "old"
+    );
+    tokio::time::sleep(refresh).await;
+    // A request after the interval starts the check; the key switches once it has loaded.
+    let mut switched = None;
+    for _ in 0..100 {
+        if signed_by(lambda.invoke("admin-api", &event).await.ok()) == "new" {
+            switched = Some(stored.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let switched = switched.expect("tokens switch to the new key");
+    // The bound README documents: the interval, plus the Secrets Manager read (loopback here)
+    // and one request; generous on a loaded 2-core machine.
+    assert!(switched < refresh + Duration::from_secs(4), "{switched:?}");
+    for _ in 0..3 {
+        assert_eq!(
+            signed_by(lambda.invoke("admin-api", &event).await.ok()),
+            "new"
+        );
+    }
+}

@@ -3,11 +3,12 @@
 //! Secrets Manager mocked with aws-smithy-mocks.
 
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration as StdDuration;
 
 use admin_api::token::{
     load_signer, Fault, KeyFormat, KeyProblem, MaximumResolution, MintedToken, PlaybackSigner,
-    SignerCell, TokenError, TokenRequest,
+    SignerCell, TokenError, TokenRequest, DEFAULT_REFRESH, PLAYBACK_KEY_REFRESH_SECONDS,
 };
 use aws_sdk_secretsmanager::config::http::HttpResponse;
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput;
@@ -1016,7 +1017,7 @@ async fn signer_cell_loads_once() {
     assert!(!cell.is_loaded());
     let first = cell.get().await.unwrap();
     let second = cell.get().await.unwrap();
-    assert!(std::ptr::eq(first, second));
+    assert!(Arc::ptr_eq(&first, &second));
     assert!(cell.is_loaded());
     assert_eq!(rule.num_calls(), 1);
     assert_eq!(cell.secret_id(), SECRET_ID);
@@ -1031,7 +1032,7 @@ async fn signer_cell_concurrent_first_calls_share_one_load() {
     let rule = mock!(SecretsClient::get_secret_value).then_output(secret_string(&keys().sec1));
     let cell = SignerCell::new(secrets(&[&rule]), SECRET_ID);
     let (a, b) = tokio::join!(cell.get(), cell.get());
-    assert!(std::ptr::eq(a.unwrap(), b.unwrap()));
+    assert!(Arc::ptr_eq(&a.unwrap(), &b.unwrap()));
     assert_eq!(rule.num_calls(), 1);
 }
 
@@ -1063,5 +1064,123 @@ async fn signer_cell_retries_after_a_failure() {
     cell.get().await.unwrap();
     assert_eq!(rule.num_calls(), 3, "loaded once, kept");
 
-    verified_claims(signer);
+    verified_claims(&signer);
+}
+
+fn secret_version(pem: &'static str, version: &'static str) -> GetSecretValueOutput {
+    GetSecretValueOutput::builder()
+        .name(SECRET_ID)
+        .version_id(version)
+        .secret_string(pem)
+        .build()
+}
+
+/// Waits (bounded) until the mocked Secrets Manager has answered `calls` times and the cell's
+/// background check has stored what it read.
+async fn checked(rule: &Rule, calls: usize) {
+    for _ in 0..500 {
+        if rule.num_calls() >= calls {
+            // The check stores its result right after the answer; give it its turn.
+            for _ in 0..10 {
+                tokio::task::yield_now().await;
+            }
+            return;
+        }
+        tokio::time::sleep(StdDuration::from_millis(2)).await;
+    }
+    panic!("no background check: {} calls", rule.num_calls());
+}
+
+#[tokio::test]
+async fn signer_cell_picks_up_a_new_key_version_off_the_request_path() {
+    let _serial = one_at_a_time().await;
+    let rule = mock!(SecretsClient::get_secret_value)
+        .sequence()
+        .output(|| secret_version(&keys().sec1, "v1"))
+        // The first check: the same version (nothing swapped).
+        .output(|| secret_version(&keys().sec1, "v1"))
+        // The second: a new version holding the other key.
+        .output(|| secret_version(&keys().sec1_with_parameters, "v2"))
+        .build();
+    let refresh = StdDuration::from_millis(50);
+    let cell = SignerCell::with_refresh(secrets(&[&rule]), SECRET_ID, refresh);
+    let first = cell.get().await.unwrap();
+    assert!(Arc::ptr_eq(&first, &cell.get().await.unwrap()));
+    assert_eq!(rule.num_calls(), 1, "fresh: no check");
+
+    // Older than the interval: the request gets the key in hand at once, and a check starts.
+    tokio::time::sleep(refresh).await;
+    assert!(Arc::ptr_eq(&first, &cell.get().await.unwrap()));
+    checked(&rule, 2).await;
+    assert!(
+        Arc::ptr_eq(&first, &cell.get().await.unwrap()),
+        "the same version: the key is kept"
+    );
+
+    tokio::time::sleep(refresh).await;
+    let during = cell.get().await.unwrap();
+    assert!(
+        Arc::ptr_eq(&first, &during),
+        "the old key until the new one loads"
+    );
+    checked(&rule, 3).await;
+    let after = cell.get().await.unwrap();
+    assert!(!Arc::ptr_eq(&first, &after));
+    let token = mint_default(&after);
+    verify_with(token.token.expose(), &keys().other_public)
+        .expect("signed with the new version's key");
+    assert!(verify_with(token.token.expose(), &keys().public).is_err());
+    assert_eq!(rule.num_calls(), 3);
+}
+
+#[tokio::test]
+async fn signer_cell_keeps_its_key_when_a_check_fails() {
+    let _serial = one_at_a_time().await;
+    let rule = mock!(SecretsClient::get_secret_value)
+        .sequence()
+        .output(|| secret_version(&keys().sec1, "v1"))
+        .http_response(|| secrets_error(400, "AccessDeniedException"))
+        .build();
+    let refresh = StdDuration::from_millis(50);
+    let cell = SignerCell::with_refresh(secrets(&[&rule]), SECRET_ID, refresh);
+    let first = cell.get().await.unwrap();
+    tokio::time::sleep(refresh).await;
+    let capture = LogCapture::new();
+    {
+        // The check runs in a task of its own: capture on this (the runtime's only) thread.
+        let _default = tracing::subscriber::set_default(capture.subscriber("warn"));
+        cell.get().await.unwrap();
+        checked(&rule, 2).await;
+    }
+    assert!(
+        capture
+            .text()
+            .contains("could not check the playback signing key"),
+        "{}",
+        capture.text()
+    );
+    let kept = cell.get().await.unwrap();
+    assert!(Arc::ptr_eq(&first, &kept));
+    verified_claims(&kept);
+    assert_eq!(rule.num_calls(), 2, "the next check waits one interval");
+}
+
+#[test]
+fn the_refresh_interval_is_read_and_checked() {
+    let read = |value: Option<&str>| {
+        SignerCell::refresh_from_lookup(|name| {
+            assert_eq!(name, PLAYBACK_KEY_REFRESH_SECONDS);
+            value.map(str::to_owned)
+        })
+    };
+    assert_eq!(read(None), Ok(DEFAULT_REFRESH));
+    assert_eq!(read(Some(" ")), Ok(DEFAULT_REFRESH));
+    assert_eq!(read(Some("60")), Ok(StdDuration::from_secs(60)));
+    assert_eq!(read(Some("1")), Ok(StdDuration::from_secs(1)));
+    assert_eq!(read(Some("3600")), Ok(StdDuration::from_secs(3600)));
+    for bad in ["0", "3601", "-5", "1.5", "soon"] {
+        let error = read(Some(bad)).unwrap_err();
+        assert!(error.contains(PLAYBACK_KEY_REFRESH_SECONDS), "{error}");
+        assert!(error.contains("1 to 3600"), "{error}");
+    }
 }

@@ -1028,6 +1028,7 @@ fn every_deployment_default_of_the_code_has_a_parameter() {
     ];
     let admin_vars = [
         admin_api::env::PLAYBACK_KEY_SECRET_ID,
+        admin_api::env::PLAYBACK_KEY_REFRESH_SECONDS,
         admin_api::env::ADMIN_SCOPE,
     ];
     // The Cognito group alternative is gone (the gateway's JWT authorizer checks scopes only).
@@ -1069,6 +1070,12 @@ fn every_deployment_default_of_the_code_has_a_parameter() {
         ivs_adapter::tls::TrustRoots::from_lookup(trust).unwrap(),
         ivs_adapter::tls::TrustRoots::from_lookup(|_| None).unwrap(),
         "the template's TLS_TRUST_ROOTS default is the code's"
+    );
+    let admin_deployed = environment(admin);
+    assert_eq!(
+        admin_api::token::SignerCell::refresh_from_lookup(|k| lookup(&admin_deployed, k)),
+        Ok(admin_api::token::DEFAULT_REFRESH),
+        "the template's PLAYBACK_KEY_REFRESH_SECONDS default is the code's"
     );
     let sweep_deployed = environment(sweeper);
     let sweep_settings = SweepSettings::from_lookup(|k| lookup(&sweep_deployed, k)).unwrap();

@@ -335,4 +335,15 @@ async fn the_admin_api_loads_its_signing_key_during_init_and_survives_a_missing_
     let event = test_support::http_api_event("GET", &format!("/channels/{}", ivs.channel_id), None);
     let answer = lambda.invoke("admin-api", &event).await.ok();
     assert_eq!(answer["statusCode"], 200, "{answer}");
+    // A token cannot be signed: 503 with the reason, not a bare 500.
+    let event = test_support::http_api_event("POST", &path, Some(r#"{"viewerId":"viewer-1"}"#));
+    let answer = lambda.invoke("admin-api", &event).await.ok();
+    assert_eq!(answer["statusCode"], 503, "{answer}");
+    let body: Value = serde_json::from_str(answer["body"].as_str().unwrap_or("null")).unwrap();
+    assert_eq!(body["error"]["code"], "PlaybackKeyUnavailable", "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("ivs-automation/not-there") && message.contains("not found"),
+        "{message}"
+    );
 }

@@ -44,6 +44,8 @@ pub use router::{Op, Route, ROUTES};
 pub mod env {
     /// Secrets Manager secret id of the playback private key (PEM, SEC1 or PKCS#8).
     pub const PLAYBACK_KEY_SECRET_ID: &str = "PLAYBACK_KEY_SECRET_ID";
+    /// How often, in seconds, a container checks that secret for a new version.
+    pub const PLAYBACK_KEY_REFRESH_SECONDS: &str = crate::token::PLAYBACK_KEY_REFRESH_SECONDS;
     /// OAuth scope that grants the routes that change resources or answer with secrets,
     /// under a JWT authorizer.
     pub const ADMIN_SCOPE: &str = "ADMIN_SCOPE";
@@ -170,8 +172,15 @@ impl AdminApi {
         let secret_id = std::env::var(env::PLAYBACK_KEY_SECRET_ID)
             .ok()
             .filter(|s| !s.trim().is_empty());
-        let signer = secret_id
-            .map(|id| SignerCell::new(aws_sdk_secretsmanager::Client::new(&aws.config), id));
+        let refresh = SignerCell::refresh_from_lookup(|name| std::env::var(name).ok())
+            .map_err(Error::Config)?;
+        let signer = secret_id.map(|id| {
+            SignerCell::with_refresh(
+                aws_sdk_secretsmanager::Client::new(&aws.config),
+                id,
+                refresh,
+            )
+        });
         if warm_up_wanted()? {
             // At full speed, during init (ivs_adapter::https): the TLS session to IVS, and
             // the signing key read (which opens the one to Secrets Manager) and parsed. A key

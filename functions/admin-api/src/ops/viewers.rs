@@ -65,7 +65,14 @@ fn token_failure(e: TokenError) -> Failure {
             )
         }
         .into(),
-        Fault::Configuration => Failure::Internal(format!("playback tokens: {e}")),
+        // The deployment's key is missing or unusable: no retry helps until an operator acts.
+        // The reason (which never holds key material) tells them what to fix.
+        Fault::Configuration => ApiError::new(
+            503,
+            "PlaybackKeyUnavailable",
+            format!("playback tokens cannot be signed: {e}"),
+        )
+        .into(),
     }
 }
 

@@ -36,7 +36,9 @@ pub use request::{
     TokenRequest, DEFAULT_EXPIRES_IN_SECONDS, MAX_BOUND_EXPIRES_IN_SECONDS, MAX_EXPIRES_IN_SECONDS,
     MAX_ORIGINS, MAX_ORIGINS_CLAIM_LEN, MAX_VIEWER_ID_LEN,
 };
-pub use secrets::{load_signer, SignerCell};
+pub use secrets::{
+    load_signer, SignerCell, DEFAULT_REFRESH, PLAYBACK_KEY_REFRESH_SECONDS, REFRESH_RANGE,
+};
 pub use signer::{KeyFormat, PlaybackSigner, MAX_PLAYBACK_URL_LEN};
 
 /// Fixtures shared by the sections' unit tests: the test channel and clock, field rejections,
