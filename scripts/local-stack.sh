@@ -72,12 +72,14 @@ esac
 # The functions, with dummy credentials and IVS (and Secrets Manager) pointed at the
 # emulator. Tags are read for every event (POLICY_CACHE_SECONDS=0) so that tagging a channel
 # takes effect at once. The admin API builds ARNs in the emulator's account and region, and
-# reads its playback key from the secret the walkthrough stores.
+# reads its playback key from the secret the walkthrough stores, checking it for a new version
+# every 2 s (300 s by default) so that a walkthrough run again, which stores a new key, is
+# signed with that key within seconds.
 AWS_REGION=us-west-2 AWS_ACCESS_KEY_ID=AKIDLOCALONLY AWS_SECRET_ACCESS_KEY=local-only \
 AWS_ENDPOINT_URL_IVS="$ivs_url" AWS_ENDPOINT_URL_SECRETS_MANAGER="$ivs_url" \
 AWS_LAMBDA_LOG_FORMAT=JSON AWS_LAMBDA_LOG_LEVEL=INFO \
 POLICY_CACHE_SECONDS=0 IVS_ACCOUNT_ID=111122223333 IVS_REGION=us-west-2 \
-PLAYBACK_KEY_SECRET_ID=ivs-automation/playback-key \
+PLAYBACK_KEY_SECRET_ID=ivs-automation/playback-key PLAYBACK_KEY_REFRESH_SECONDS=2 \
     cargo lambda watch --locked --invoke-address 127.0.0.1 --invoke-port "$lambda_port" \
     >"$logs/functions.log" 2>&1 &
 pids+=($!)
@@ -120,6 +122,12 @@ Try it (or run: ./scripts/walkthrough.sh $ivs_url $admin_url):
 EOF
 
 if $smoke; then
+    ./scripts/walkthrough.sh "$ivs_url" "$admin_url"
+    # Again, against the same stack: it stores a new playback key, and its token must verify
+    # with the new public key (the admin function refreshes its key; README, "Rotating the
+    # playback key").
+    echo
+    echo "── the walkthrough again, against the same stack"
     ./scripts/walkthrough.sh "$ivs_url" "$admin_url"
     echo
     echo "── what the functions logged (actions)"

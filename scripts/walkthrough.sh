@@ -157,7 +157,46 @@ echo "   d) a private channel, and a token for one viewer"
 private=$(admin POST /channels '{"name":"walkthrough-members","authorized":true}')
 private_id=$(echo "$private" | json .channel.arn)
 private_id=${private_id##*/}
-minted=$(admin POST "/channels/$private_id/playback-token" '{"viewerId":"viewer-42","expiresInSeconds":300,"maximumResolution":"HD"}')
+token_request='{"viewerId":"viewer-42","expiresInSeconds":300,"maximumResolution":"HD"}'
+# Every token printed is first checked against the public key imported in b): its ES384
+# signature (raw r||s) is converted to DER and verified by openssl. A walkthrough run again
+# stores a new key; the admin function picks it up within PLAYBACK_KEY_REFRESH_SECONDS
+# (2 s in the local stack), so a token still signed with the previous key is asked again.
+verify_token() {
+    python3 - "$1" "$work" <<'PY'
+import base64, json, subprocess, sys
+token, work = sys.argv[1], sys.argv[2]
+pad = lambda s: s + "=" * (-len(s) % 4)
+header, payload, signature = token.split(".")
+raw = base64.urlsafe_b64decode(pad(signature))
+def integer(b):
+    b = b.lstrip(b"\0") or b"\0"
+    if b[0] & 0x80:
+        b = b"\0" + b
+    return b"\x02" + bytes([len(b)]) + b
+body = integer(raw[:48]) + integer(raw[48:])
+der = b"\x30" + (bytes([len(body)]) if len(body) < 128 else b"\x81" + bytes([len(body)])) + body
+open(f"{work}/token.sig", "wb").write(der)
+open(f"{work}/token.signed", "wb").write(f"{header}.{payload}".encode())
+ok = subprocess.run(["openssl", "dgst", "-sha384", "-verify", f"{work}/playback-public.pem",
+                     "-signature", f"{work}/token.sig", f"{work}/token.signed"],
+                    capture_output=True).returncode == 0
+sys.exit(0 if ok else 1)
+PY
+}
+minted=""
+for attempt in $(seq 1 20); do
+    minted=$(admin POST "/channels/$private_id/playback-token" "$token_request")
+    token=$(echo "$minted" | json .token)
+    if verify_token "$token"; then
+        break
+    fi
+    minted=""
+    [ "$attempt" = 1 ] && echo "   (the admin function still signs with an earlier key: waiting for it to load the new one)"
+    sleep 0.5
+done
+[ -n "$minted" ] || { echo "no token verified with the imported public key" >&2; exit 1; }
+echo "   the token verifies with the public key imported in b) (openssl dgst -sha384 -verify)"
 echo "$minted" | python3 -c 'import json,sys
 m = json.load(sys.stdin)
 print("   playbackUrl:", m["playbackUrl"][:90] + "…")

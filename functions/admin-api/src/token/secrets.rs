@@ -43,6 +43,14 @@ async fn load_version(
             key_format = %signer.format(),
             "loaded the playback signing key"
         ),
+        // A secret not created yet is a normal state while a deployment is being set up
+        // (README: the key is stored after the stack exists): said, not warned about.
+        Err(error @ TokenError::SecretNotFound { .. }) => tracing::info!(
+            secret_id,
+            fault = ?error.fault(),
+            %error,
+            "could not load the playback signing key: tokens are refused (503) until the secret exists"
+        ),
         Err(error) => tracing::warn!(
             secret_id,
             fault = ?error.fault(),
