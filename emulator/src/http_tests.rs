@@ -480,6 +480,143 @@ async fn metadata_throttling_is_counted() {
 }
 
 #[tokio::test]
+async fn rate_quotas_answer_throttling_exception_and_are_set_by_the_control_api() {
+    let h = Harness::default().await;
+    let quotas = h
+        .send(Method::GET, "/_emulator/rate-quotas", false, "")
+        .await
+        .json();
+    assert_eq!(quotas["factor"], 1.0);
+    assert_eq!(quotas["enabled"], true);
+    assert_eq!(quotas["operations"]["ListChannels"], 5.0);
+    assert_eq!(quotas["operations"]["PutMetadata"], 155.0);
+    assert_eq!(quotas["putMetadataPerChannel"], 5);
+
+    // Eight calls back to back: the first five pass (a full bucket), and no more than the
+    // tokens that flowed in meanwhile (one per 200 ms) let another one through.
+    let (answers, elapsed) = burst(&h, "ListChannels", 8).await;
+    assert!(answers[..5].iter().all(|a| a.status == StatusCode::OK));
+    let ok = answers
+        .iter()
+        .filter(|a| a.status == StatusCode::OK)
+        .count();
+    assert!(
+        ok <= most_accepted(5.0, 5.0, elapsed),
+        "{ok} in {elapsed:?}"
+    );
+    let throttled = answers
+        .iter()
+        .find(|a| a.status != StatusCode::OK)
+        .expect("some calls were throttled");
+    assert_eq!(throttled.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(throttled.error_type(), "ThrottlingException");
+    let message = throttled.json()["exceptionMessage"].clone();
+    assert_eq!(
+        message,
+        "Rate exceeded: ListChannels allows 5 requests per second per account"
+    );
+    // Unauthenticated requests take no token; the control API is never throttled.
+    assert_eq!(
+        h.send(Method::POST, "/ListStreams", false, "{}")
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    for _ in 0..20 {
+        let health = h.send(Method::GET, "/_emulator/health", false, "").await;
+        assert_eq!(health.status, StatusCode::OK);
+    }
+    let stats = h.emulator.stats();
+    let list = &stats.operations["ListChannels"];
+    let refused = 8 - ok as u64;
+    assert_eq!((list.requests, list.rate_throttled), (8, refused));
+    assert_eq!(list.errors["ThrottlingException"], refused);
+    assert_eq!(list.faults, crate::stats::FaultCounts::default());
+
+    let bad = h.control("rate-quotas", json!({"factor": -1})).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let off = h.control("rate-quotas", json!({"factor": 0})).await;
+    assert_eq!(off.status, StatusCode::OK);
+    assert_eq!(off.json()["enabled"], false);
+    assert_eq!(off.json()["operations"], json!({}));
+    for _ in 0..20 {
+        assert_eq!(
+            h.ivs("ListChannels", json!({})).await.status,
+            StatusCode::OK
+        );
+    }
+    let scaled = h.control("rate-quotas", json!({"factor": 0.5})).await;
+    assert_eq!(scaled.json()["operations"]["ListChannels"], 2.5);
+    let (answers, elapsed) = burst(&h, "ListStreams", 5).await;
+    let ok = answers
+        .iter()
+        .filter(|a| a.status == StatusCode::OK)
+        .count();
+    assert!(answers[..2].iter().all(|a| a.status == StatusCode::OK));
+    assert!(
+        ok <= most_accepted(2.5, 2.5, elapsed),
+        "{ok} in {elapsed:?}"
+    );
+}
+
+/// `count` calls of `operation` back to back: the answers, and how long they took.
+async fn burst(h: &Harness, operation: &str, count: usize) -> (Vec<Response>, Duration) {
+    let start = std::time::Instant::now();
+    let mut answers = Vec::new();
+    for _ in 0..count {
+        answers.push(h.ivs(operation, json!({})).await);
+    }
+    (answers, start.elapsed())
+}
+
+/// The most requests a full token bucket of `capacity` refilled at `rate` per second can accept
+/// within `elapsed`.
+fn most_accepted(capacity: f64, rate: f64, elapsed: Duration) -> usize {
+    (capacity + rate * elapsed.as_secs_f64()).floor() as usize
+}
+
+#[tokio::test]
+async fn seeding_goes_around_the_quotas() {
+    let h = Harness::default().await;
+    let seeded = h
+        .control(
+            "seed",
+            json!({"channels": 120, "namePrefix": "s-", "tags": {"team": "a"}, "live": 30, "pastSessions": 1}),
+        )
+        .await;
+    assert_eq!(seeded.status, StatusCode::OK, "{}", seeded.body);
+    let seeded = seeded.json();
+    assert_eq!(seeded["created"], 120);
+    assert_eq!(seeded["live"], 30);
+    let channels = seeded["channels"].as_array().unwrap();
+    assert_eq!(channels[0]["name"], "s-000");
+    assert!(channels[0]["streamKey"]
+        .as_str()
+        .unwrap()
+        .starts_with("sk_us-west-2_"));
+    let live = channels
+        .iter()
+        .filter(|c| c["streamId"].is_string())
+        .count();
+    assert_eq!(live, 30);
+    // No IVS request was counted, no event emitted.
+    let stats = h.emulator.stats();
+    assert!(stats.operations.is_empty(), "{:?}", stats.operations);
+    assert_eq!(stats.events_emitted, 0);
+    let streams = h.ivs("ListStreams", json!({})).await.json();
+    assert_eq!(streams["streams"].as_array().unwrap().len(), 30);
+
+    let over = h.control("seed", json!({"channels": 4_881})).await;
+    assert_eq!(over.status, StatusCode::BAD_REQUEST);
+    assert_eq!(over.json()["error"], "InvalidRequest");
+    assert!(over.body.contains("channelQuota"), "{}", over.body);
+    let bad = h
+        .control("seed", json!({"channels": 1, "live": "half"}))
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
 async fn subscribers_get_every_event_in_order() {
     let h = Harness::default().await;
     let (arn, key) = h.channel().await;

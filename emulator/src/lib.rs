@@ -19,6 +19,25 @@
 //! pagination uses opaque tokens; the quotas of IVS apply (one stream key per channel, three
 //! playback key pairs, 50 tags, 1 KB and 5 requests per second per channel for PutMetadata).
 //!
+//! # API rate quotas
+//!
+//! IVS's account-wide rate quotas apply by default, per operation as IVS lists them ([`ivs_rate`]):
+//! 5 requests per second for each channel, stream and stream key operation, 10 for the tag
+//! operations, 3 for the playback key pair and recording configuration operations, 5 for the
+//! playback restriction policy operations, 10 for StartViewerSessionRevocation, 2 for
+//! BatchStartViewerSessionRevocation, and 155 for PutMetadata (besides its 5 per channel). Each
+//! operation has a token bucket holding one second of its rate (the burst), refilled
+//! continuously; a request beyond it is answered `ThrottlingException` (429), as IVS answers, and
+//! counted in [`OperationStats::rate_throttled`] and `errors["ThrottlingException"]`.
+//! Authentication comes first (an unsigned request takes no token); fault injection comes after.
+//!
+//! [`Config::rate_quotas`] scales every quota by a factor for fast runs ([`RateQuotas::scaled`]),
+//! or turns them off ([`RateQuotas::off`], factor 0); so do `--rate-factor` and
+//! `IVS_EMULATOR_RATE_FACTOR` on the command line, and `POST /_emulator/rate-quotas` while it
+//! runs. **With a factor other than 1, set the functions' own rate budgets to the same factor**
+//! (the functions have no rate budgets yet; another change adds them), or they pace themselves
+//! for quotas that are not the ones in force.
+//!
 //! # The control API
 //!
 //! Under `/_emulator` (no authentication, never subject to fault injection), JSON in and out;
@@ -37,6 +56,8 @@
 //! | `GET /_emulator/events` | | every event so far, in order, fields in IVS's order |
 //! | `GET\|POST /_emulator/faults` | `{"rules": [{"operation", "throttle", "error500", "unavailable", "latencyMs"}]}` | fault injection |
 //! | `POST /_emulator/faults/next` | `{"operation", "error", "count"?}` | the next calls of an operation fail with a modelled error |
+//! | `POST /_emulator/seed` | [`SeedSpec`]: `{"channels", "namePrefix"?, "tags"?, "live"?, "liveStartedSecondsAgo"?, "pastSessions"?, "emitEvents"?, "channelQuota"?, "channel"?}` | creates the channels at once, outside the rate quotas: `{"created", "live", "channels"}`, a [`SeededChannel`] each |
+//! | `GET\|POST /_emulator/rate-quotas` | `{"factor"}` | the rate quotas in force: `{"factor", "enabled", "operations": {"GetChannel": 5.0, ...}, "putMetadataPerChannel"}`; POST sets the factor (0 = off) and refills every bucket |
 //! | `GET /_emulator/stats` | | [`Stats`] |
 //! | `GET /_emulator/dead-letters` | | [`DeadLetter`]s |
 //! | `GET /_emulator/revocations` | | accepted viewer-session revocations |
@@ -92,8 +113,9 @@
 //! `ivs-emulator --port 0` listens on 127.0.0.1 and prints `http://127.0.0.1:PORT` as the first
 //! line of stdout; logs go to stderr. `--region`, `--account`, `--seed`, `--events-out
 //! <stdout|PATH>`, `--lambda-endpoint URL` with `--route "<detail-type>=<function>"` or
-//! `--default-routes`, `--fault "<Operation|*>:throttle=0.1,error500=0.05,unavailable=0.05,latency_ms=50"`
-//! and `--no-metadata-rate-limit` configure it (`--help` lists them all).
+//! `--default-routes`, `--fault "<Operation|*>:throttle=0.1,error500=0.05,unavailable=0.05,latency_ms=50"`,
+//! `--rate-factor <FACTOR|off>` (default: `IVS_EMULATOR_RATE_FACTOR`, else 1) and
+//! `--no-metadata-rate-limit` configure it (`--help` lists them all).
 //!
 //! `--gateway-port N --gateway-function admin-api` (with `--lambda-endpoint`) also runs a
 //! [`Gateway`] on 127.0.0.1, and prints `gateway: http://127.0.0.1:PORT` as the second line of
