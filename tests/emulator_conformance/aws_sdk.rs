@@ -51,7 +51,7 @@ use aws_sdk_ivs::types::{
     StreamFilters, StreamHealth, StreamState,
 };
 use aws_sdk_ivs::Client;
-use ivs_emulator::{Config, Emulator, FaultConfig, Quotas, RecordingFailure, Server};
+use ivs_emulator::{Config, Emulator, FaultConfig, Quotas, RateQuotas, RecordingFailure, Server};
 use serde_json::{json, Value};
 use test_support::{ivs_client, start_emulator_with};
 
@@ -75,13 +75,16 @@ struct Harness {
     client: Client,
 }
 
-/// An emulator with `seed` and IVS's quotas as `limit` leaves them, and a client for it.
+/// An emulator with `seed` and IVS's quotas as `limit` leaves them, and a client for it. The API
+/// rate quotas are off: these tests check each operation's answers, calling them back to back
+/// (rate_quotas.rs checks the quotas).
 async fn harness_with(seed: u64, limit: impl FnOnce(&mut Quotas)) -> Harness {
     let mut quotas = Quotas::default();
     limit(&mut quotas);
     harness_from(Config {
         seed,
         quotas,
+        rate_quotas: RateQuotas::off(),
         ..Config::default()
     })
     .await
@@ -1474,6 +1477,8 @@ async fn fault_outcomes(seed: u64) -> (Vec<String>, ivs_emulator::Stats) {
     let h = harness_from(Config {
         seed,
         faults,
+        // 40 calls back to back: the rate quota would refuse most before the faults are drawn.
+        rate_quotas: RateQuotas::off(),
         ..Config::default()
     })
     .await;

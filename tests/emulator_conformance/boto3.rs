@@ -1,12 +1,12 @@
 //! boto3 against the IVS emulator: runs `boto3_smoke.py` (beside this file: every IVS operation
-//! boto3 knows that the emulator implements, a few typed errors, pagination) and checks its
-//! exit status and its closing `N passed, 0 failed` line. Needs `python3` with `boto3` on the
-//! PATH.
+//! boto3 knows that the emulator implements, a few typed errors, pagination, and a burst beyond
+//! a rate quota) and checks its exit status and its closing `N passed, 0 failed` line. Needs
+//! `python3` with `boto3` on the PATH.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use test_support::start_emulator;
+use test_support::start_emulator_unthrottled;
 
 fn python() -> String {
     std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned())
@@ -41,7 +41,9 @@ async fn boto3_smoke_script_passes() {
         python()
     );
 
-    let (emulator, server) = start_emulator(21).await;
+    // The script calls every operation back to back with the rate quotas off, then turns them
+    // on (POST /_emulator/rate-quotas) for its throttling check.
+    let (emulator, server) = start_emulator_unthrottled(21).await;
     let output = tokio::task::spawn_blocking({
         let url = server.url();
         move || run_script(url)
@@ -89,5 +91,8 @@ async fn boto3_smoke_script_passes() {
         .operations
         .values()
         .all(|s| !s.errors.contains_key("MissingAuthenticationTokenException")));
+    // Its burst of GetChannel calls met the quota.
+    assert!(stats.operations["GetChannel"].rate_throttled > 0);
+    assert!(emulator.rate_quotas().is_on());
     server.shutdown().await.unwrap();
 }

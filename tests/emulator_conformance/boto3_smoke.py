@@ -194,6 +194,28 @@ def run(endpoint):
     t.check("DeleteChannel", ivs.delete_channel(arn=arn)["ResponseMetadata"]["HTTPStatusCode"] == 204)
     t.raises("DeleteChannel again", errors.ResourceNotFoundException, ivs.delete_channel, arn=arn)
 
+    # Rate quotas (the test starts the emulator with them off): at IVS's values, a burst of
+    # GetChannel calls beyond 5 per second is refused with ThrottlingException (429).
+    quotas = control(endpoint, "rate-quotas", {"factor": 1})
+    t.check("rate quotas on", quotas["enabled"] is True and quotas["operations"]["GetChannel"] == 5, str(quotas))
+    channel_arn = ivs.list_channels(maxResults=1)["channels"][0]["arn"]
+    throttled = []
+    for _ in range(12):
+        try:
+            ivs.get_channel(arn=channel_arn)
+        except Exception as err:  # noqa: BLE001 - anything but a throttle fails the checks below
+            throttled.append(err)
+    t.check("GetChannel burst throttled", 2 <= len(throttled) <= 7, f"{len(throttled)} of 12 refused")
+    t.check(
+        "ThrottlingException",
+        all(isinstance(err, errors.ThrottlingException) for err in throttled),
+        str([type(err).__name__ for err in throttled]),
+    )
+    if throttled:
+        response = throttled[0].response
+        t.check("ThrottlingException status", response["ResponseMetadata"]["HTTPStatusCode"] == 429, str(response))
+        t.check("ThrottlingException code", response["Error"]["Code"] == "ThrottlingException", str(response))
+
     print(f"{t.passed} passed, {t.failed} failed")
     return 0 if t.failed == 0 else 1
 

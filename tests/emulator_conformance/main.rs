@@ -4,3 +4,5 @@
 mod aws_sdk;
 /// boto3 (`boto3_smoke.py`) against the emulator.
 mod boto3;
+/// IVS's API rate quotas through the real SDK, and seeding thousands of channels.
+mod rate_quotas;
