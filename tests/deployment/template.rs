@@ -1135,7 +1135,8 @@ const EVERYTHING_ON: &[(&str, &str)] = &[
 /// The IVS operations an event function makes over every EventBridge fixture, for channels
 /// with every policy on, rotation on `Session Ended`, and suspended: live and offline.
 async fn ivs_calls_of_event_function(accepts: &'static [DetailType]) -> BTreeSet<String> {
-    let (emulator, server) = start_emulator(31).await;
+    // An inventory of calls, made back to back: the rate quotas would only refuse some of them.
+    let (emulator, server) = start_emulator_unthrottled(31).await;
     let client = ivs_client(&server.url());
     let mut channels = Vec::new();
     for live in [true, false] {
@@ -1181,7 +1182,8 @@ async fn ivs_calls_of_event_function(accepts: &'static [DetailType]) -> BTreeSet
 /// The IVS operations the sweeper makes: missed rotations, overdue streams stopped with and
 /// without revoking the key, idle keys dated then rotated, suspended channels.
 async fn ivs_calls_of_sweeper() -> BTreeSet<String> {
-    let (emulator, server) = start_emulator(37).await;
+    // An inventory of calls, made back to back: the rate quotas would only refuse some of them.
+    let (emulator, server) = start_emulator_unthrottled(37).await;
     let client = ivs_client(&server.url());
     let (rotating, key) = channel(
         &client,
@@ -1297,7 +1299,8 @@ impl AdminDriver {
 }
 
 async fn ivs_calls_of_admin_api() -> BTreeSet<String> {
-    let (emulator, server) = start_emulator(41).await;
+    // An inventory of calls, made back to back: the rate quotas would only refuse some of them.
+    let (emulator, server) = start_emulator_unthrottled(41).await;
     let (private_pem, public_pem) = p384_key_pair();
     let secret = mock!(aws_sdk_secretsmanager::Client::get_secret_value).then_output(move || {
         GetSecretValueOutput::builder()

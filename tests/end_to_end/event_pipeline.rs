@@ -12,7 +12,9 @@ use aws_sdk_ivs::types::{DestinationConfiguration, S3DestinationConfiguration};
 use aws_sdk_ivs::Client;
 use domain::policy::tags;
 use domain::rotation::TAG_ROTATED_AFTER_STREAM;
-use ivs_emulator::{Config, Emulator, LambdaTarget, RecordingFailure, Route, Server, Target};
+use ivs_emulator::{
+    Config, Emulator, LambdaTarget, RateQuotas, RecordingFailure, Route, Server, Target,
+};
 use serde_json::Value;
 use test_support::lambda::{function_binaries, LocalLambda};
 use test_support::{channel_request, start_emulator_with};
@@ -33,6 +35,9 @@ impl Stack {
                 lambda.url(),
                 Route::default_routes(),
             ))],
+            // A scenario of what the functions do, checked by reading IVS after each step,
+            // faster than IVS's rate quotas allow (reliability.rs runs the functions under them).
+            rate_quotas: RateQuotas::off(),
             ..Config::default()
         })
         .await;

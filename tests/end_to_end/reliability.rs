@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 use aws_sdk_ivs::types::StreamKeySummary;
 use aws_sdk_ivs::Client;
 use domain::policy::tags;
-use ivs_emulator::{Config, Emulator, FaultConfig, FaultRule, LambdaTarget, Route, Target};
+use ivs_emulator::{
+    Config, Emulator, FaultConfig, FaultRule, LambdaTarget, RateQuotas, Route, SeedSpec, Target,
+};
 use serde_json::{json, Value};
 use test_support::lambda::{function_binaries, LocalLambda};
 use test_support::*;
@@ -88,25 +90,27 @@ fn rotations(records: &[Value]) -> HashMap<String, usize> {
 
 async fn live_and_end(
     emulator: &Emulator,
-    ivs: &aws_sdk_ivs::Client,
     n: u64,
     channel_tags: &[(&str, &str)],
 ) -> Vec<(String, String)> {
+    // The setup itself is not under test: the channels are seeded, beside IVS's rate quotas
+    // and any injected fault.
+    let seeded = emulator
+        .seed_channels(&SeedSpec {
+            channels: n as usize,
+            name_prefix: "reliability-".to_owned(),
+            tags: channel_tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..SeedSpec::default()
+        })
+        .unwrap();
     let mut streams = Vec::new();
-    for i in 0..n {
-        let request = channel_request(ivs, &format!("reliability-{i}"), channel_tags);
-        // The setup itself is not under test: retry it through any injected fault.
-        let created = loop {
-            match request.clone().send().await {
-                Ok(c) => break c,
-                Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
-            }
-        };
-        let channel = created.channel().unwrap().arn().unwrap().to_owned();
-        let key = created.stream_key().unwrap().value().unwrap().to_owned();
-        let live = emulator.connect(&key).unwrap();
-        emulator.disconnect(&channel).unwrap();
-        streams.push((channel, live.stream_id));
+    for channel in seeded {
+        let live = emulator.connect(&channel.stream_key).unwrap();
+        emulator.disconnect(&channel.arn).unwrap();
+        streams.push((channel.arn, live.stream_id));
     }
     streams
 }
@@ -142,7 +146,7 @@ async fn with_faulty_ivs_answers_no_event_is_lost() {
     });
     let started = Instant::now();
     let ivs = ivs_client(&server.url());
-    let streams = live_and_end(&emulator, &ivs, channels, ROTATING).await;
+    let streams = live_and_end(&emulator, channels, ROTATING).await;
 
     // Wait until every routed event is settled (delivered or dead-lettered).
     let routed = |e: &Emulator| e.events().len() as u64;
@@ -163,6 +167,8 @@ async fn with_faulty_ivs_answers_no_event_is_lost() {
         }
     }
     emulator.set_faults(FaultConfig::default());
+    // The checks below read IVS back to back: beside its rate quotas, as beside the faults.
+    emulator.set_rate_quotas(RateQuotas::off());
     let stats = emulator.stats();
     let events = routed(&emulator);
     let delivered: u64 = stats.deliveries.values().map(|d| d.delivered).sum();
@@ -248,10 +254,9 @@ async fn every_event_twice_in_shuffled_order_rotates_once_per_stream() {
     let seed = knob("RELIABILITY_SEED", 7);
     let (emulator, server) = start_emulator(seed).await;
     let ivs = ivs_client(&server.url());
-    let rotating = live_and_end(&emulator, &ivs, channels, ROTATING).await;
+    let rotating = live_and_end(&emulator, channels, ROTATING).await;
     let suspended = live_and_end(
         &emulator,
-        &ivs,
         channels.div_ceil(4),
         &[
             (tags::SUSPENDED, "true"),
@@ -279,6 +284,8 @@ async fn every_event_twice_in_shuffled_order_rotates_once_per_stream() {
             "{stream_id}: rotations"
         );
     }
+    // The checks below read IVS back to back: beside its rate quotas.
+    emulator.set_rate_quotas(RateQuotas::off());
     for (channel, stream_id) in &suspended {
         assert_eq!(
             rotated.get(stream_id),

@@ -15,6 +15,7 @@ use domain::sweep::{
     SweepSettings,
 };
 use ivs_adapter::{Automation, STREAM_EVENTS};
+use ivs_emulator::{Config, RateQuotas};
 use sweeper::Sweeper;
 use test_support::*;
 
@@ -50,7 +51,14 @@ async fn keys(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sweeper_reconciles_what_events_missed() {
-    let (emulator, server) = start_emulator(17).await;
+    // The sweeper here paces at 50 calls per second, ten times IVS's 5: the rate quotas are
+    // scaled by the same factor, as its budget would be.
+    let (emulator, server) = start_emulator_with(Config {
+        seed: 17,
+        rate_quotas: RateQuotas::scaled(10.0),
+        ..Config::default()
+    })
+    .await;
     let client = ivs_client(&server.url());
     let sweeper = |revoke| {
         Sweeper::new(

@@ -25,7 +25,10 @@ pub mod emulator;
 pub mod lambda;
 pub mod tls;
 
-pub use emulator::{channel_request, create_channel, start_emulator, start_emulator_with};
+pub use emulator::{
+    channel_request, create_channel, start_emulator, start_emulator_unthrottled,
+    start_emulator_with,
+};
 
 /// The fake account and channel every fixture uses.
 pub const ACCOUNT: &str = "111122223333";
