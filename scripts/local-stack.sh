@@ -94,7 +94,12 @@ done
 # The admin API, through the gateway, with a signed read.
 curl -sS -o /dev/null --aws-sigv4 "aws:amz:us-west-2:execute-api" \
     --user "AKIDLOCALONLY:local-only" "$admin_url/streams"
+# What the warm-up logged (the unrecognised event's warning, for one) is not shown below.
+warmed_up_lines=$(grep -c '' "$logs/functions.log" || true)
 
+if $smoke; then
+    echo "The local stack is up: IVS emulator $ivs_url, admin API $admin_url, functions on 127.0.0.1:$lambda_port."
+else
 cat <<EOF
 
 The local stack is up.
@@ -104,12 +109,13 @@ The local stack is up.
 
 Try it (or run: ./scripts/walkthrough.sh $ivs_url $admin_url):
 
-  export AWS_ACCESS_KEY_ID=AKIDLOCALONLY AWS_SECRET_ACCESS_KEY=local-only AWS_REGION=us-west-2
+  export AWS_ACCESS_KEY_ID=AKIDLOCALONLY AWS_SECRET_ACCESS_KEY=local-only AWS_REGION=us-west-2 AWS_DEFAULT_REGION=us-west-2
   # create a channel whose key is rotated after each stream
   curl -s --aws-sigv4 'aws:amz:us-west-2:ivs' --user "\$AWS_ACCESS_KEY_ID:\$AWS_SECRET_ACCESS_KEY" \\
     -H 'content-type: application/json' $ivs_url/CreateChannel \\
     -d '{"name":"demo","tags":{"ivs-automation:rotate-key-on":"stream-end"}}'
-  # or, with the AWS CLI:  aws ivs create-channel --endpoint-url $ivs_url --name demo
+  # or, with the AWS CLI:
+  #   aws ivs create-channel --endpoint-url $ivs_url --region us-west-2 --name demo --tags ivs-automation:rotate-key-on=stream-end
   # a broadcaster goes live with the stream key from the answer
   curl -s $ivs_url/_emulator/ingest/connect -d '{"streamKey":"sk_us-west-2_…"}'
   # what viewers received
@@ -120,6 +126,7 @@ Try it (or run: ./scripts/walkthrough.sh $ivs_url $admin_url):
   curl -s --aws-sigv4 'aws:amz:us-west-2:execute-api' --user "\$AWS_ACCESS_KEY_ID:\$AWS_SECRET_ACCESS_KEY" $admin_url/channels
 
 EOF
+fi
 
 if $smoke; then
     ./scripts/walkthrough.sh "$ivs_url" "$admin_url"
@@ -143,6 +150,13 @@ fi
 echo "Events and function logs follow (Ctrl-C stops everything)."
 # In the background, so that a signal reaches the traps at once (bash runs traps only when
 # the foreground command ends, and `wait` returns on a signal).
-tail -n +1 -F "$logs/events.jsonl" "$logs/functions.log" 2>/dev/null &
+# From after the warm-up; without lambda_runtime's notice that cargo lambda watch sets
+# AWS_LAMBDA_MAX_CONCURRENCY (Lambda does not, except on managed instances), repeated at every
+# function start.
+tail -n +1 -F "$logs/events.jsonl" 2>/dev/null &
+pids+=($!)
+# tail is the background job (the one cleanup kills); grep ends when tail's output closes.
+tail -n +$((warmed_up_lines + 1)) -F "$logs/functions.log" 2>/dev/null \
+    > >(grep --line-buffered -v 'AWS_LAMBDA_MAX_CONCURRENCY is set') &
 pids+=($!)
 wait "$!"

@@ -14,7 +14,9 @@ export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local-only}"
 REGION="${AWS_REGION:-us-west-2}"
 
 step() { printf '\n\033[1m%s\033[0m\n' "$*"; }
-show() { printf '$ %s\n' "$*" >&2; }
+# Prints a command as it runs, stream key values masked (they are secrets; the answers that
+# carry them are masked too).
+show() { printf '$ %s\n' "$*" | sed -E 's/sk_[A-Za-z0-9_-]+/sk_… (secret)/g' >&2; }
 
 # An IVS API call, signed with SigV4 as the AWS SDKs sign it.
 ivs() {
