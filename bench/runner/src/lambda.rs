@@ -389,13 +389,45 @@ fn alive(pid: u32) -> bool {
         .is_some_and(|state| state != "Z" && state != "X")
 }
 
-/// Waits for the function's first `next` (the end of its init); when and at what CPU.
+/// Whether a thread of process `pid` is running (state `R`).
+fn running(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().any(|task| {
+        std::fs::read_to_string(task.path().join("stat"))
+            .ok()
+            .and_then(|s| {
+                s.rfind(')')
+                    .and_then(|i| s[i + 1..].split_whitespace().next().map(str::to_owned))
+            })
+            .is_some_and(|state| state == "R")
+    })
+}
+
+/// The CPU time of process `pid`, read once none of its threads runs (within 50 ms). The
+/// kernel brings a thread's `schedstat` up to date when the thread stops running and at each
+/// scheduler tick (4 ms at 250 Hz), so a reading taken while it runs can lag by up to a tick:
+/// the harness's own readings (`Phases`) are taken the moment a request arrives, while the
+/// function's thread is still on its way to waiting, and can read an init that never blocked
+/// as 0 ms. Waiting for the function to be asleep in `next` makes the reading exact; it then
+/// includes the few microseconds the function spends sending that `next`.
+async fn settled_cpu(pid: u32) -> Duration {
+    let deadline = Instant::now() + Duration::from_millis(50);
+    while running(pid) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    process_cpu(pid).unwrap_or_default()
+}
+
+/// Waits for the function's first `next` (the end of its init): when the process started,
+/// when it asked, and its CPU time then (read once it waits).
 async fn init_done(instance: &Instance) -> Result<(Instant, Instant, Duration), String> {
     let deadline = Instant::now() + INIT_TIMEOUT;
     loop {
         let phases = instance.lambda.phases(instance.name);
-        if let (Some(spawned), Some((at, cpu))) = (phases.spawned, phases.init_done) {
-            return Ok((spawned, at, cpu));
+        if let (Some(spawned), Some((at, _))) = (phases.spawned, phases.init_done) {
+            return Ok((spawned, at, settled_cpu(instance.pid).await));
         }
         if !alive(instance.pid) {
             return Err("the process exited during its init".into());
@@ -440,10 +472,11 @@ pub(crate) async fn cold_start(
     let handshakes_init = endpoints.handshakes() - handshakes;
     let handed_over = Instant::now();
     let answer = instance.invoke(&event).await;
+    let answer_cpu = settled_cpu(instance.pid).await;
     let phases = instance.lambda.phases(instance.name);
     let handshakes_invocation = endpoints.handshakes() - handshakes - handshakes_init;
     check_answer(workload, arm, answer).map_err(|e| fail(e, &instance))?;
-    let Some((answered, answer_cpu)) = phases.first_answer else {
+    let Some((answered, _)) = phases.first_answer else {
         return Err(fail("no first answer recorded".into(), &instance));
     };
     let calls = ivs.requests() - requests;
@@ -493,7 +526,7 @@ pub(crate) async fn warm(
     let first = instance.invoke(&ivs.event(workload, 0)).await;
     check_answer(workload, arm, first).map_err(|e| fail(e, &instance))?;
     let requests = ivs.requests();
-    let cpu_before = process_cpu(instance.pid).unwrap_or_default();
+    let cpu_before = settled_cpu(instance.pid).await;
     let mut walls = Sample::default();
     for i in 1..=events {
         let event = ivs.event(workload, i);
@@ -502,9 +535,7 @@ pub(crate) async fn warm(
         walls.push(ms(started.elapsed()));
         check_answer(workload, arm, answer).map_err(|e| fail(e, &instance))?;
     }
-    let cpu = process_cpu(instance.pid)
-        .unwrap_or_default()
-        .saturating_sub(cpu_before);
+    let cpu = settled_cpu(instance.pid).await.saturating_sub(cpu_before);
     let calls = ivs.requests() - requests;
     if calls != workload.expected_calls() * events as u64 {
         return Err(fail(
@@ -673,7 +704,9 @@ impl Report<'_> {
              phase (process start to the first `next`) at full speed, and an invocation at \
              memory/{FULL_VCPU_MB:.0} of a vCPU. The CPU time of every thread of the process \
              (`/proc/<pid>/task/*/schedstat`) is read at the first `next` (end of init) and \
-             at the first answer. **Estimated first answer at M MB** = init wall + \
+             after the first answer, each time once the process waits in `next` (a running \
+             thread's figure can lag by a scheduler tick; the reading after the answer \
+             includes the microseconds it takes to ask for the next event). **Estimated first answer at M MB** = init wall + \
              (invocation wall − invocation CPU) + invocation CPU × max(1, {FULL_VCPU_MB:.0}/M).\n\
              - **One container at a time.** Concurrency (many cold starts at once) and IVS's \
              API quotas are not modelled here.\n\n\

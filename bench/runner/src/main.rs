@@ -35,7 +35,7 @@ use clap::Parser;
 use domain::arn::{IvsArn, ResourceType};
 use domain::metadata::MAX_METADATA_BYTES;
 use ivs_adapter::ivs::{pack, Ivs, DEFAULT_METADATA_RATE};
-use ivs_emulator::{Config, Emulator, Quotas, Server};
+use ivs_emulator::{Config, Emulator, Quotas, RateQuotas, Server};
 use serde_json::{json, Value};
 use test_support::lambda::{Invoked, LocalLambda};
 
@@ -260,12 +260,14 @@ struct Ivs0 {
 }
 
 impl Ivs0 {
-    /// An emulator with `count` live channels. The PutMetadata rate limit is off here: the
-    /// latency runs measure the functions, not IVS's quota (the throughput run has it on).
+    /// An emulator with `count` live channels. The PutMetadata rate limit and IVS's API rate
+    /// quotas are off here: the latency runs measure the functions, not IVS's quotas (the
+    /// throughput run has them on).
     async fn start(count: usize) -> Ivs0 {
         let (emulator, server) = test_support::start_emulator_with(Config {
             seed: 7,
             metadata_rate_limit: None,
+            rate_quotas: RateQuotas::off(),
             quotas: Quotas {
                 channels: count + 10,
                 ..Quotas::default()
