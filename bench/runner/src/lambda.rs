@@ -699,7 +699,9 @@ impl Report<'_> {
              the environment). The first playback token's admin API also gets \
              `PLAYBACK_KEY_SECRET_ID`, the ARN of a secret in the emulator's Secrets Manager \
              holding a P-384 private key made for this run; `GET /channels/{{id}}` runs \
-             without it (the template's default: no playback tokens).\n\
+             without it (the template's default: no playback tokens). The template's own \
+             variables (`START_METADATA`, `TLS_TRUST_ROOTS`, `ADMIN_SCOPE`…) are not set: each \
+             function's built-in default applies, and the IVS calls per event are checked.\n\
              - **Lambda's CPU share, from the CPU measured per phase.** Lambda runs the init \
              phase (process start to the first `next`) at full speed, and an invocation at \
              memory/{FULL_VCPU_MB:.0} of a vCPU. The CPU time of every thread of the process \
