@@ -62,9 +62,10 @@ struct Invocation {
 }
 
 /// When a function process reached the points Lambda bills and reports separately, with the
-/// process's CPU time at each ([`process_cpu`]): the init phase ends at its first `next`, the
-/// first invocation at its first answer. Both are read while the process waits for the
-/// Runtime API's reply, so nothing it does later is counted.
+/// process's CPU time at each ([`settled_cpu`]): the init phase ends at its first `next`, the
+/// first invocation at its first answer. Both are read once the process waits for the
+/// Runtime API's reply (which it gets only after the reading), so nothing it does later is
+/// counted.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Phases {
     /// When the process was started.
@@ -76,8 +77,10 @@ pub struct Phases {
 }
 
 /// CPU time (user and system) of every thread of process `pid`, from
-/// `/proc/<pid>/task/*/schedstat` (nanoseconds, exact). Threads that have exited are not
-/// counted: the functions' runtimes keep theirs (tokio's blocking threads idle for 10 s).
+/// `/proc/<pid>/task/*/schedstat` (nanoseconds). The kernel brings a thread's figure up to
+/// date when the thread stops running and at each scheduler tick (4 ms at 250 Hz), so read it
+/// while the process waits ([`settled_cpu`]). Threads that have exited are not counted: the
+/// functions' runtimes keep theirs (tokio's blocking threads idle for 10 s).
 pub fn process_cpu(pid: u32) -> Option<Duration> {
     let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
     let mut total = 0u64;
@@ -90,6 +93,42 @@ pub fn process_cpu(pid: u32) -> Option<Duration> {
             .unwrap_or(0);
     }
     Some(Duration::from_nanos(total))
+}
+
+/// The state letter of a `/proc/<pid>/stat` or `/proc/<pid>/task/<tid>/stat` text.
+fn state(stat: &str) -> Option<&str> {
+    stat.rfind(')')
+        .and_then(|i| stat[i + 1..].split_whitespace().next())
+}
+
+/// Whether process `pid` still exists (not a zombie).
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .is_some_and(|s| state(&s).is_some_and(|st| st != "Z" && st != "X"))
+}
+
+/// Whether a thread of process `pid` is running (state `R`).
+pub fn running(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().any(|task| {
+        std::fs::read_to_string(task.path().join("stat"))
+            .ok()
+            .is_some_and(|s| state(&s) == Some("R"))
+    })
+}
+
+/// The CPU time of process `pid` ([`process_cpu`]), read once none of its threads runs
+/// (waiting at most 50 ms), so that the kernel's figure is exact. A process waiting for an
+/// answer has then also spent the few microseconds of sending its request.
+pub async fn settled_cpu(pid: u32) -> Duration {
+    let deadline = Instant::now() + Duration::from_millis(50);
+    while running(pid) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    process_cpu(pid).unwrap_or_default()
 }
 
 #[derive(Default)]
@@ -299,7 +338,7 @@ async fn next(State(service): State<Arc<Service>>, UrlPath(name): UrlPath<String
     let Some(function) = service.function(&name) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    function.mark(|p| &mut p.init_done);
+    function.mark(|p| &mut p.init_done).await;
     let invocation = loop {
         if let Some(inv) = function.queue.lock().unwrap().pop_front() {
             break inv;
@@ -338,24 +377,30 @@ async fn next(State(service): State<Arc<Service>>, UrlPath(name): UrlPath<String
 }
 
 impl Function {
-    /// Records now and the process's CPU time in the phase `which` picks, the first time only.
-    fn mark(&self, which: impl Fn(&mut Phases) -> &mut Option<(Instant, Duration)>) {
+    /// Records now and the process's settled CPU time in the phase `which` picks, the first
+    /// time only.
+    async fn mark(&self, which: impl Fn(&mut Phases) -> &mut Option<(Instant, Duration)>) {
         let now = Instant::now();
+        if which(&mut self.phases.lock().unwrap()).is_some() {
+            return;
+        }
+        let pid = *self.pid.lock().unwrap();
+        let cpu = match pid {
+            Some(pid) => settled_cpu(pid).await,
+            None => Duration::ZERO,
+        };
         let mut phases = self.phases.lock().unwrap();
         let slot = which(&mut phases);
         if slot.is_none() {
-            let cpu = (*self.pid.lock().unwrap())
-                .and_then(process_cpu)
-                .unwrap_or_default();
             *slot = Some((now, cpu));
         }
     }
 }
 
-fn settle(service: &Service, name: &str, id: &str, result: Invoked) -> StatusCode {
+async fn settle(service: &Service, name: &str, id: &str, result: Invoked) -> StatusCode {
     let function = service.function(name);
     if let Some(function) = &function {
-        function.mark(|p| &mut p.first_answer);
+        function.mark(|p| &mut p.first_answer).await;
     }
     let reply = function.and_then(|f| f.in_flight.lock().unwrap().remove(id));
     match reply {
@@ -373,7 +418,7 @@ async fn response(
     body: Bytes,
 ) -> StatusCode {
     let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    settle(&service, &name, &id, Invoked::Ok(value))
+    settle(&service, &name, &id, Invoked::Ok(value)).await
 }
 
 fn diagnostic(body: &[u8]) -> Invoked {
@@ -389,7 +434,7 @@ async fn error(
     UrlPath((name, id)): UrlPath<(String, String)>,
     body: Bytes,
 ) -> StatusCode {
-    settle(&service, &name, &id, diagnostic(&body))
+    settle(&service, &name, &id, diagnostic(&body)).await
 }
 
 async fn init_error(

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use test_support::lambda::process_cpu;
+use test_support::lambda::{alive, settled_cpu};
 use test_support::tls::{TestAuthority, TlsFront};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -378,47 +378,6 @@ impl Figures {
 }
 
 pub(crate) type Results = BTreeMap<(Workload, Arm), Figures>;
-
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.rfind(')')
-                .and_then(|i| s[i + 1..].split_whitespace().next().map(str::to_owned))
-        })
-        .is_some_and(|state| state != "Z" && state != "X")
-}
-
-/// Whether a thread of process `pid` is running (state `R`).
-fn running(pid: u32) -> bool {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return false;
-    };
-    tasks.flatten().any(|task| {
-        std::fs::read_to_string(task.path().join("stat"))
-            .ok()
-            .and_then(|s| {
-                s.rfind(')')
-                    .and_then(|i| s[i + 1..].split_whitespace().next().map(str::to_owned))
-            })
-            .is_some_and(|state| state == "R")
-    })
-}
-
-/// The CPU time of process `pid`, read once none of its threads runs (within 50 ms). The
-/// kernel brings a thread's `schedstat` up to date when the thread stops running and at each
-/// scheduler tick (4 ms at 250 Hz), so a reading taken while it runs can lag by up to a tick:
-/// the harness's own readings (`Phases`) are taken the moment a request arrives, while the
-/// function's thread is still on its way to waiting, and can read an init that never blocked
-/// as 0 ms. Waiting for the function to be asleep in `next` makes the reading exact; it then
-/// includes the few microseconds the function spends sending that `next`.
-async fn settled_cpu(pid: u32) -> Duration {
-    let deadline = Instant::now() + Duration::from_millis(50);
-    while running(pid) && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    process_cpu(pid).unwrap_or_default()
-}
 
 /// Waits for the function's first `next` (the end of its init): when the process started,
 /// when it asked, and its CPU time then (read once it waits).
