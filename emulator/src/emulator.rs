@@ -184,8 +184,8 @@ impl Emulator {
     /// share of them live, past stream sessions; without going through the API rate quotas.
     /// All of them, or none when the spec is refused (a bad name prefix, tags or channel
     /// settings, or more channels than the channel quota allows: [`SeedSpec::channel_quota`]
-    /// raises it). The state stays locked while it runs (50,000 channels: about a second in a
-    /// release build).
+    /// raises it). The state stays locked while it runs: 50,000 channels take about 0.6 s in a
+    /// release build, 1.3 s with tags, a tenth of them live and a past session each (260 MB).
     pub fn seed_channels(&self, spec: &SeedSpec) -> Result<Vec<SeededChannel>, ControlError> {
         self.with_state(|state| state.seed(spec))
     }
