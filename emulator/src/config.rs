@@ -13,8 +13,8 @@ use crate::metadata::DEFAULT_CHANNEL_RATE;
 use crate::rate::RateQuotas;
 
 /// How an emulator behaves. `Config::default()` is us-west-2, account 111122223333, a random seed,
-/// IVS's API rate quotas and its PutMetadata limit per channel on, no faults and no delivery
-/// targets besides in-process subscribers.
+/// IVS's API rate quotas and its PutMetadata limit per channel on, recording configurations
+/// `CREATING` for 2 seconds, no faults and no delivery targets besides in-process subscribers.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// The region in ARNs, URLs and events; requests must be signed for it.
@@ -38,6 +38,17 @@ pub struct Config {
     pub targets: Vec<Target>,
     /// Resource quotas.
     pub quotas: Quotas,
+    /// How long a new recording configuration stays `CREATING` before it is `ACTIVE`, as IVS
+    /// answers CreateRecordingConfiguration with `CREATING` and activates the configuration
+    /// shortly after ([`Config::DEFAULT_RECORDING_CONFIGURATION_DELAY`] by default).
+    /// `Duration::ZERO` makes it `ACTIVE` at once. The change shows at the first request (or
+    /// ingest action) after the delay.
+    pub recording_configuration_delay: Duration,
+}
+
+impl Config {
+    /// The default of [`recording_configuration_delay`](Self::recording_configuration_delay).
+    pub const DEFAULT_RECORDING_CONFIGURATION_DELAY: Duration = Duration::from_secs(2);
 }
 
 impl Default for Config {
@@ -51,6 +62,7 @@ impl Default for Config {
             faults: FaultConfig::default(),
             targets: Vec::new(),
             quotas: Quotas::default(),
+            recording_configuration_delay: Self::DEFAULT_RECORDING_CONFIGURATION_DELAY,
         }
     }
 }

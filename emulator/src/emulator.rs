@@ -135,9 +135,11 @@ impl Emulator {
 
     /// Runs `action` on the state, then hands the events it emitted to the delivery targets (under
     /// the lock, so every target sees the global order) and schedules the timers it asked for.
+    /// Recording configurations whose `CREATING` time is over become `ACTIVE` first.
     pub(crate) fn with_state<R>(&self, action: impl FnOnce(&mut State) -> R) -> R {
         let (result, timers) = {
             let mut state = lock(&self.inner.state);
+            state.settle_recording_configurations(Instant::now());
             let result = action(&mut state);
             let events = std::mem::take(&mut state.outbox);
             self.inner.dispatcher.dispatch(events);

@@ -225,11 +225,15 @@ async fn unknown_routes_answer_an_error_body() {
         );
         assert!(response.json()["message"].is_string());
     }
-    let ads = h.ivs("CreateAdConfiguration", json!({})).await;
-    assert!(ads.json()["message"]
-        .as_str()
-        .unwrap()
-        .contains("does not implement"));
+    for name in crate::NOT_EMULATED {
+        let answer = h.ivs(name, json!({})).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{name}");
+        assert_eq!(answer.error_type(), "UnknownOperationException", "{name}");
+        assert_eq!(
+            answer.json()["message"],
+            format!("{name} is an IVS operation that ivs-emulator does not implement")
+        );
+    }
     let control = h.send(Method::GET, "/_emulator/nope", false, "").await;
     assert_eq!(control.status, StatusCode::NOT_FOUND);
     assert_eq!(control.json()["error"], "NotFound");

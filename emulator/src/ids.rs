@@ -19,16 +19,22 @@ pub enum ResourceKind {
     RecordingConfiguration,
     /// `playback-restriction-policy`
     PlaybackRestrictionPolicy,
+    /// `ad-configuration`
+    AdConfiguration,
+    /// `failover-slate-configuration` (the emulator has none: their operations are not emulated)
+    FailoverSlateConfiguration,
 }
 
 impl ResourceKind {
     /// Every kind.
-    pub const ALL: [ResourceKind; 5] = [
+    pub const ALL: [ResourceKind; 7] = [
         ResourceKind::Channel,
         ResourceKind::StreamKey,
         ResourceKind::PlaybackKeyPair,
         ResourceKind::RecordingConfiguration,
         ResourceKind::PlaybackRestrictionPolicy,
+        ResourceKind::AdConfiguration,
+        ResourceKind::FailoverSlateConfiguration,
     ];
 
     /// The resource type as it appears in the ARN.
@@ -39,6 +45,8 @@ impl ResourceKind {
             ResourceKind::PlaybackKeyPair => "playback-key",
             ResourceKind::RecordingConfiguration => "recording-configuration",
             ResourceKind::PlaybackRestrictionPolicy => "playback-restriction-policy",
+            ResourceKind::AdConfiguration => "ad-configuration",
+            ResourceKind::FailoverSlateConfiguration => "failover-slate-configuration",
         }
     }
 

@@ -182,7 +182,7 @@ pub use faults::{FaultConfig, FaultRule, FaultSpecError, ScriptedError};
 pub use gateway::{Gateway, GatewayAuth, GatewayConfig, GatewayConfigError};
 pub use ingest::{Connected, LimitBreach, RecordingFailure};
 pub use metadata::RecordedMetadata;
-pub use ops::Operation;
+pub use ops::{Operation, NOT_EMULATED};
 pub use rate::{ivs_rate, RateFactorError, RateQuotas, PUT_METADATA_ACCOUNT_RATE};
 pub use seed::{Live, SeedSpec, SeededChannel, DEFAULT_NAME_PREFIX, MAX_SEED_CHANNELS};
 pub use server::Server;

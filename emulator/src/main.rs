@@ -87,6 +87,11 @@ struct Cli {
     #[arg(long, value_name = "FACTOR")]
     rate_factor: Option<RateQuotas>,
 
+    /// How long a new recording configuration stays CREATING before it is ACTIVE, in
+    /// milliseconds (IVS activates it shortly after creating it); 0 makes it ACTIVE at once.
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    recording_configuration_delay_ms: u64,
+
     /// Also run a local API Gateway HTTP API (payload format 2.0) on this port of 127.0.0.1 (0
     /// picks a free port), in front of --gateway-function through --lambda-endpoint.
     #[arg(
@@ -159,6 +164,9 @@ impl Cli {
             faults: FaultConfig {
                 rules: self.faults.clone(),
             },
+            recording_configuration_delay: Duration::from_millis(
+                self.recording_configuration_delay_ms,
+            ),
             ..Config::default()
         };
         if let Some(seed) = self.seed {

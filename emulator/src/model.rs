@@ -3,6 +3,8 @@
 //! Summaries (what the `List*` operations return) are views borrowing from the full resources.
 //! A stream key's value only appears through [`StreamKeyView::with_value`].
 
+use std::time::Instant;
+
 use serde::Serialize;
 
 use crate::validate::Tags;
@@ -53,6 +55,10 @@ pub struct Channel {
     pub playback_restriction_policy_arn: String,
     pub multitrack_input_configuration: MultitrackInputConfiguration,
     pub container_format: String,
+    /// `""` when the channel has no ad configuration.
+    pub ad_configuration_arn: String,
+    /// Always `""`: failover slate configurations are not emulated.
+    pub failover_slate_configuration_arn: String,
 }
 
 impl Channel {
@@ -69,6 +75,8 @@ impl Channel {
             channel_type: &self.channel_type,
             preset: &self.preset,
             playback_restriction_policy_arn: &self.playback_restriction_policy_arn,
+            ad_configuration_arn: &self.ad_configuration_arn,
+            failover_slate_configuration_arn: &self.failover_slate_configuration_arn,
         }
     }
 }
@@ -117,6 +125,8 @@ pub struct ChannelSummary<'a> {
     pub channel_type: &'a str,
     pub preset: &'a str,
     pub playback_restriction_policy_arn: &'a str,
+    pub ad_configuration_arn: &'a str,
+    pub failover_slate_configuration_arn: &'a str,
 }
 
 /// A stream key. Its `Debug` output leaves the value out.
@@ -202,6 +212,11 @@ pub struct PlaybackKeyPairSummary<'a> {
     pub tags: &'a Tags,
 }
 
+/// `RecordingConfigurationState` values.
+pub const RECORDING_CONFIGURATION_CREATING: &str = "CREATING";
+/// See [`RECORDING_CONFIGURATION_CREATING`].
+pub const RECORDING_CONFIGURATION_ACTIVE: &str = "ACTIVE";
+
 /// `RecordingConfiguration`.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -214,9 +229,20 @@ pub struct RecordingConfiguration {
     pub thumbnail_configuration: ThumbnailConfiguration,
     pub recording_reconnect_window_seconds: i64,
     pub rendition_configuration: RenditionConfiguration,
+    /// While `CREATING`: when the configuration becomes `ACTIVE`.
+    #[serde(skip)]
+    pub active_at: Option<Instant>,
 }
 
 impl RecordingConfiguration {
+    /// Becomes `ACTIVE` if it is `CREATING` and its time has come.
+    pub fn settle(&mut self, now: Instant) {
+        if self.active_at.is_some_and(|at| at <= now) {
+            self.active_at = None;
+            RECORDING_CONFIGURATION_ACTIVE.clone_into(&mut self.state);
+        }
+    }
+
     /// The `RecordingConfigurationSummary` view.
     pub fn summary(&self) -> RecordingConfigurationSummary<'_> {
         RecordingConfigurationSummary {
@@ -296,6 +322,35 @@ pub struct RecordingConfigurationSummary<'a> {
     pub destination_configuration: &'a DestinationConfiguration,
     pub state: &'a str,
     pub tags: &'a Tags,
+}
+
+/// `AdConfiguration` (also its summary: the two shapes have the same members).
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdConfiguration {
+    pub arn: String,
+    pub name: String,
+    pub media_tailor_playback_configurations: Vec<MediaTailorPlaybackConfiguration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub post_roll_configuration: Option<PostRollConfiguration>,
+    pub tags: Tags,
+}
+
+/// `MediaTailorPlaybackConfiguration`.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MediaTailorPlaybackConfiguration {
+    /// Optional in the service model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub playback_configuration_arn: Option<String>,
+}
+
+/// `PostRollConfiguration`.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PostRollConfiguration {
+    pub duration_seconds: i64,
+    pub enabled: bool,
 }
 
 /// `PlaybackRestrictionPolicy` (also its summary: the two shapes have the same members).

@@ -57,6 +57,13 @@ pub fn ivs_rate(op: Operation) -> u32 {
         | O::GetPlaybackRestrictionPolicy
         | O::ListPlaybackRestrictionPolicies
         | O::UpdatePlaybackRestrictionPolicy => 5,
+        // Ad configurations: IVS's quota table does not list them; 5 each here, as for the
+        // other channel settings (a documented guess).
+        O::CreateAdConfiguration
+        | O::DeleteAdConfiguration
+        | O::GetAdConfiguration
+        | O::ListAdConfigurations
+        | O::UpdateAdConfiguration => 5,
         // PutMetadata: 155 per account (besides its own limit per channel).
         O::PutMetadata => PUT_METADATA_ACCOUNT_RATE,
         O::StartViewerSessionRevocation => 10,

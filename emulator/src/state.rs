@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
@@ -14,8 +14,8 @@ use crate::events::{is_error_event, Detail, Event};
 use crate::ids::{self, Arn, IdGen, ResourceKind};
 use crate::metadata::{RateWindow, RecordedMetadata};
 use crate::model::{
-    Channel, PlaybackKeyPair, PlaybackRestrictionPolicy, RecordingConfiguration, StreamEvent,
-    StreamKey,
+    AdConfiguration, Channel, PlaybackKeyPair, PlaybackRestrictionPolicy, RecordingConfiguration,
+    StreamEvent, StreamKey,
 };
 use crate::validate::Tags;
 
@@ -121,6 +121,8 @@ pub(crate) struct State {
     pub ids: IdGen,
     pub quotas: Quotas,
     pub metadata_rate_limit: Option<u32>,
+    /// How long a new recording configuration stays `CREATING`.
+    pub recording_configuration_delay: Duration,
     pub hosts: AccountHosts,
     /// Shared with the stream sessions that snapshot them; changed with `Arc::make_mut`.
     pub channels: BTreeMap<String, Arc<Channel>>,
@@ -128,6 +130,7 @@ pub(crate) struct State {
     pub playback_key_pairs: BTreeMap<String, PlaybackKeyPair>,
     pub recording_configurations: BTreeMap<String, RecordingConfiguration>,
     pub playback_restriction_policies: BTreeMap<String, PlaybackRestrictionPolicy>,
+    pub ad_configurations: BTreeMap<String, AdConfiguration>,
     pub live: BTreeMap<String, LiveStream>,
     /// Per channel, oldest first.
     pub sessions: BTreeMap<String, Vec<Session>>,
@@ -162,12 +165,14 @@ impl State {
             ids,
             quotas: config.quotas.clone(),
             metadata_rate_limit: config.metadata_rate_limit,
+            recording_configuration_delay: config.recording_configuration_delay,
             hosts,
             channels: BTreeMap::new(),
             stream_keys: BTreeMap::new(),
             playback_key_pairs: BTreeMap::new(),
             recording_configurations: BTreeMap::new(),
             playback_restriction_policies: BTreeMap::new(),
+            ad_configurations: BTreeMap::new(),
             live: BTreeMap::new(),
             sessions: BTreeMap::new(),
             session_seq: 0,
@@ -215,6 +220,19 @@ impl State {
                 .playback_restriction_policies
                 .get_mut(arn)
                 .map(|r| &mut r.tags),
+            ResourceKind::AdConfiguration => {
+                self.ad_configurations.get_mut(arn).map(|r| &mut r.tags)
+            }
+            ResourceKind::FailoverSlateConfiguration => None,
+        }
+    }
+
+    /// Makes `ACTIVE` the recording configurations whose `CREATING` time is over. Runs before
+    /// every action on the state, so that whoever looks next sees the configuration as IVS would
+    /// show it then.
+    pub fn settle_recording_configurations(&mut self, now: Instant) {
+        for configuration in self.recording_configurations.values_mut() {
+            configuration.settle(now);
         }
     }
 

@@ -105,6 +105,11 @@ impl Input {
         }
     }
 
+    /// A required boolean member.
+    pub fn req_bool(&self, name: &str) -> Result<bool, IvsError> {
+        self.opt_bool(name)?.ok_or_else(|| self.missing(name))
+    }
+
     /// An optional integer member.
     pub fn opt_int(&self, name: &str) -> Result<Option<i64>, IvsError> {
         match self.get(name) {
@@ -124,6 +129,12 @@ impl Input {
             int_range(&self.path_of(name), value, min, max)?;
         }
         Ok(value)
+    }
+
+    /// A required integer member that must lie in `min..=max`.
+    pub fn req_int_in(&self, name: &str, min: i64, max: i64) -> Result<i64, IvsError> {
+        self.opt_int_in(name, min, max)?
+            .ok_or_else(|| self.missing(name))
     }
 
     /// An optional structure member.
@@ -189,7 +200,20 @@ impl Input {
         min: usize,
         max: usize,
     ) -> Result<Vec<Input>, IvsError> {
-        let items = self.opt_list(name)?.ok_or_else(|| self.missing(name))?;
+        self.opt_struct_list(name, min, max)?
+            .ok_or_else(|| self.missing(name))
+    }
+
+    /// An optional list of structures with `min..=max` members (when present).
+    pub fn opt_struct_list(
+        &self,
+        name: &str,
+        min: usize,
+        max: usize,
+    ) -> Result<Option<Vec<Input>>, IvsError> {
+        let Some(items) = self.opt_list(name)? else {
+            return Ok(None);
+        };
         list_length(&self.path_of(name), items.len(), min, max)?;
         items
             .iter()
@@ -204,7 +228,8 @@ impl Input {
                     _ => Err(wrong_type(&path, "a structure")),
                 }
             })
-            .collect()
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
     }
 
     /// An optional tag map, checked against the tag constraints.

@@ -13,15 +13,18 @@ use aws_sdk_ivs::error::ProvideErrorMetadata;
 use aws_sdk_ivs::operation::batch_get_channel::BatchGetChannelError;
 use aws_sdk_ivs::operation::batch_get_stream_key::BatchGetStreamKeyError;
 use aws_sdk_ivs::operation::batch_start_viewer_session_revocation::BatchStartViewerSessionRevocationError;
+use aws_sdk_ivs::operation::create_ad_configuration::CreateAdConfigurationError;
 use aws_sdk_ivs::operation::create_channel::CreateChannelError;
 use aws_sdk_ivs::operation::create_playback_restriction_policy::CreatePlaybackRestrictionPolicyError;
 use aws_sdk_ivs::operation::create_recording_configuration::CreateRecordingConfigurationError;
 use aws_sdk_ivs::operation::create_stream_key::CreateStreamKeyError;
+use aws_sdk_ivs::operation::delete_ad_configuration::DeleteAdConfigurationError;
 use aws_sdk_ivs::operation::delete_channel::DeleteChannelError;
 use aws_sdk_ivs::operation::delete_playback_key_pair::DeletePlaybackKeyPairError;
 use aws_sdk_ivs::operation::delete_playback_restriction_policy::DeletePlaybackRestrictionPolicyError;
 use aws_sdk_ivs::operation::delete_recording_configuration::DeleteRecordingConfigurationError;
 use aws_sdk_ivs::operation::delete_stream_key::DeleteStreamKeyError;
+use aws_sdk_ivs::operation::get_ad_configuration::GetAdConfigurationError;
 use aws_sdk_ivs::operation::get_channel::GetChannelError;
 use aws_sdk_ivs::operation::get_playback_key_pair::GetPlaybackKeyPairError;
 use aws_sdk_ivs::operation::get_playback_restriction_policy::GetPlaybackRestrictionPolicyError;
@@ -30,6 +33,7 @@ use aws_sdk_ivs::operation::get_stream::GetStreamError;
 use aws_sdk_ivs::operation::get_stream_key::GetStreamKeyError;
 use aws_sdk_ivs::operation::get_stream_session::GetStreamSessionError;
 use aws_sdk_ivs::operation::import_playback_key_pair::ImportPlaybackKeyPairError;
+use aws_sdk_ivs::operation::list_ad_configurations::ListAdConfigurationsError;
 use aws_sdk_ivs::operation::list_channels::ListChannelsError;
 use aws_sdk_ivs::operation::list_playback_key_pairs::ListPlaybackKeyPairsError;
 use aws_sdk_ivs::operation::list_playback_restriction_policies::ListPlaybackRestrictionPoliciesError;
@@ -43,12 +47,14 @@ use aws_sdk_ivs::operation::start_viewer_session_revocation::StartViewerSessionR
 use aws_sdk_ivs::operation::stop_stream::StopStreamError;
 use aws_sdk_ivs::operation::tag_resource::TagResourceError;
 use aws_sdk_ivs::operation::untag_resource::UntagResourceError;
+use aws_sdk_ivs::operation::update_ad_configuration::UpdateAdConfigurationError;
 use aws_sdk_ivs::operation::update_channel::UpdateChannelError;
 use aws_sdk_ivs::operation::update_playback_restriction_policy::UpdatePlaybackRestrictionPolicyError;
 use aws_sdk_ivs::types::{
     BatchStartViewerSessionRevocationViewerSession, ChannelLatencyMode, ChannelType,
-    DestinationConfiguration, RecordingConfigurationState, S3DestinationConfiguration,
-    StreamFilters, StreamHealth, StreamState,
+    DestinationConfiguration, MediaTailorPlaybackConfiguration, PostRollConfiguration,
+    RecordingConfigurationState, S3DestinationConfiguration, StreamFilters, StreamHealth,
+    StreamState,
 };
 use aws_sdk_ivs::Client;
 use ivs_emulator::{Config, Emulator, FaultConfig, Quotas, RateQuotas, RecordingFailure, Server};
@@ -174,6 +180,8 @@ async fn channel_operations() {
     assert!(channel.authorized());
     assert!(!channel.insecure_ingest());
     assert_eq!(channel.recording_configuration_arn(), Some(""));
+    assert_eq!(channel.ad_configuration_arn(), Some(""));
+    assert_eq!(channel.failover_slate_configuration_arn(), Some(""));
     assert!(channel
         .ingest_endpoint()
         .unwrap()
@@ -704,7 +712,19 @@ async fn playback_key_pair_operations() {
 
 #[tokio::test]
 async fn recording_configuration_operations() {
-    let h = harness_with(6, |q| q.recording_configurations = 1).await;
+    // CREATING for the whole test (IVS answers CreateRecordingConfiguration with CREATING);
+    // `recording_configurations_become_active` follows the change to ACTIVE.
+    let h = harness_from(Config {
+        seed: 6,
+        quotas: Quotas {
+            recording_configurations: 1,
+            ..Quotas::default()
+        },
+        rate_quotas: RateQuotas::off(),
+        recording_configuration_delay: Duration::from_secs(3600),
+        ..Config::default()
+    })
+    .await;
     let c = &h.client;
     let created = c
         .create_recording_configuration()
@@ -716,7 +736,7 @@ async fn recording_configuration_operations() {
         .unwrap();
     let config = created.recording_configuration().unwrap();
     let arn = config.arn().to_owned();
-    assert_eq!(config.state(), &RecordingConfigurationState::Active);
+    assert_eq!(config.state(), &RecordingConfigurationState::Creating);
     assert_eq!(config.name(), Some("archive"));
     assert_eq!(
         config
@@ -753,6 +773,10 @@ async fn recording_configuration_operations() {
         .await
         .unwrap();
     assert_eq!(got.recording_configuration().unwrap().arn(), arn);
+    assert_eq!(
+        got.recording_configuration().unwrap().state(),
+        &RecordingConfigurationState::Creating
+    );
     expect_err!(
         c.get_recording_configuration().arn(missing).send()
             => GetRecordingConfigurationError::ResourceNotFoundException,
@@ -764,13 +788,15 @@ async fn recording_configuration_operations() {
     assert_eq!(listed.recording_configurations().len(), 1);
     assert_eq!(
         listed.recording_configurations()[0].state(),
-        &RecordingConfigurationState::Active
+        &RecordingConfigurationState::Creating
     );
     expect_err!(
         c.list_recording_configurations().max_results(101).send()
             => ListRecordingConfigurationsError::ValidationException,
     );
 
+    // A channel may take a configuration that is still CREATING (what IVS does then is not
+    // documented; the emulator accepts it).
     let channel = c
         .create_channel()
         .recording_configuration_arn(&arn)
@@ -808,6 +834,295 @@ async fn recording_configuration_operations() {
         c.get_recording_configuration().arn(&arn).send()
             => GetRecordingConfigurationError::ResourceNotFoundException,
     );
+}
+
+/// A recording configuration is CREATING, then ACTIVE once the configured delay has passed, as
+/// a client polling GetRecordingConfiguration sees it; with no delay, ACTIVE at once.
+#[tokio::test]
+async fn recording_configurations_become_active() {
+    let delay = Duration::from_millis(300);
+    let h = harness_from(Config {
+        seed: 16,
+        rate_quotas: RateQuotas::off(),
+        recording_configuration_delay: delay,
+        ..Config::default()
+    })
+    .await;
+    let c = &h.client;
+    let started = std::time::Instant::now();
+    let created = c
+        .create_recording_configuration()
+        .destination_configuration(destination("archive-bucket"))
+        .send()
+        .await
+        .unwrap();
+    let arn = created.recording_configuration().unwrap().arn().to_owned();
+    assert_eq!(
+        created.recording_configuration().unwrap().state(),
+        &RecordingConfigurationState::Creating
+    );
+    let mut states = Vec::new();
+    loop {
+        let got = c
+            .get_recording_configuration()
+            .arn(&arn)
+            .send()
+            .await
+            .unwrap();
+        let state = got.recording_configuration().unwrap().state().clone();
+        if states.last() != Some(&state) {
+            states.push(state.clone());
+        }
+        if state == RecordingConfigurationState::Active {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "still {state:?} after 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(started.elapsed() >= delay, "ACTIVE before the delay");
+    assert_eq!(
+        states.last(),
+        Some(&RecordingConfigurationState::Active),
+        "{states:?}"
+    );
+    assert!(
+        states.iter().all(|s| [
+            RecordingConfigurationState::Creating,
+            RecordingConfigurationState::Active
+        ]
+        .contains(s)),
+        "{states:?}"
+    );
+    let listed = c.list_recording_configurations().send().await.unwrap();
+    assert_eq!(
+        listed.recording_configurations()[0].state(),
+        &RecordingConfigurationState::Active
+    );
+
+    let immediate = harness_from(Config {
+        seed: 16,
+        rate_quotas: RateQuotas::off(),
+        recording_configuration_delay: Duration::ZERO,
+        ..Config::default()
+    })
+    .await;
+    let created = immediate
+        .client
+        .create_recording_configuration()
+        .destination_configuration(destination("archive-bucket"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        created.recording_configuration().unwrap().state(),
+        &RecordingConfigurationState::Active
+    );
+}
+
+fn media_tailor(name: &str) -> MediaTailorPlaybackConfiguration {
+    MediaTailorPlaybackConfiguration::builder()
+        .playback_configuration_arn(format!(
+            "arn:aws:mediatailor:us-west-2:111122223333:playbackConfiguration/{name}"
+        ))
+        .build()
+}
+
+/// Ad configurations (a minimal record: the MediaTailor playback configurations are not looked
+/// up) and the channel's `adConfigurationArn`, carried by every operation that returns a channel.
+/// InsertAdBreak is not emulated: UnknownOperationException, saying so.
+#[tokio::test]
+async fn ad_configuration_operations() {
+    let h = harness().await;
+    let c = &h.client;
+    let missing = "arn:aws:ivs:us-west-2:111122223333:ad-configuration/missing00000";
+
+    // CreateAdConfiguration
+    let created = c
+        .create_ad_configuration()
+        .name("ads")
+        .media_tailor_playback_configurations(media_tailor("primary"))
+        .tags("team", "ads")
+        .send()
+        .await
+        .unwrap();
+    let config = created.ad_configuration().unwrap();
+    let arn = config.arn().to_owned();
+    assert!(arn.starts_with(&format!("arn:aws:ivs:{REGION}:{ACCOUNT}:ad-configuration/")));
+    assert_eq!(config.name(), Some("ads"));
+    assert_eq!(config.media_tailor_playback_configurations().len(), 1);
+    assert!(config.post_roll_configuration().is_none());
+    assert_eq!(config.tags().unwrap()["team"], "ads");
+    expect_err!(
+        c.create_ad_configuration().send() => CreateAdConfigurationError::ValidationException,
+        c.create_ad_configuration()
+            .media_tailor_playback_configurations(
+                MediaTailorPlaybackConfiguration::builder()
+                    .playback_configuration_arn("arn:aws:mediatailor:us-west-2:1:channel/x")
+                    .build(),
+            )
+            .send()
+            => CreateAdConfigurationError::ValidationException,
+    );
+
+    // GetAdConfiguration, ListAdConfigurations
+    let got = c.get_ad_configuration().arn(&arn).send().await.unwrap();
+    assert_eq!(got.ad_configuration().unwrap().name(), Some("ads"));
+    expect_err!(
+        c.get_ad_configuration().arn(missing).send()
+            => GetAdConfigurationError::ResourceNotFoundException,
+        c.get_ad_configuration().arn(MISSING_CHANNEL).send()
+            => GetAdConfigurationError::ValidationException,
+    );
+    let listed = c.list_ad_configurations().send().await.unwrap();
+    assert_eq!(listed.ad_configurations().len(), 1);
+    assert_eq!(listed.ad_configurations()[0].arn(), arn);
+    expect_err!(
+        c.list_ad_configurations().max_results(101).send()
+            => ListAdConfigurationsError::ValidationException,
+    );
+
+    // UpdateAdConfiguration
+    let updated = c
+        .update_ad_configuration()
+        .arn(&arn)
+        .media_tailor_playback_configurations(media_tailor("primary"))
+        .media_tailor_playback_configurations(media_tailor("backup"))
+        .post_roll_configuration(
+            PostRollConfiguration::builder()
+                .duration_seconds(30)
+                .enabled(true)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let updated = updated.ad_configuration().unwrap();
+    assert_eq!(updated.name(), Some("ads"), "members not given stay");
+    assert_eq!(updated.media_tailor_playback_configurations().len(), 2);
+    let post_roll = updated.post_roll_configuration().unwrap();
+    assert_eq!(
+        (post_roll.duration_seconds(), post_roll.enabled()),
+        (30, true)
+    );
+    expect_err!(
+        c.update_ad_configuration().arn(missing).send()
+            => UpdateAdConfigurationError::ResourceNotFoundException,
+        c.update_ad_configuration().arn(&arn).name("bad name!").send()
+            => UpdateAdConfigurationError::ValidationException,
+    );
+
+    // The channel's adConfigurationArn: created, returned, filtered, updated.
+    let channel = c
+        .create_channel()
+        .ad_configuration_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let channel = channel.channel().unwrap();
+    assert_eq!(channel.ad_configuration_arn(), Some(arn.as_str()));
+    let channel_arn = channel.arn().unwrap().to_owned();
+    let got = c.get_channel().arn(&channel_arn).send().await.unwrap();
+    assert_eq!(
+        got.channel().unwrap().ad_configuration_arn(),
+        Some(arn.as_str())
+    );
+    let batch = c
+        .batch_get_channel()
+        .arns(&channel_arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        batch.channels()[0].ad_configuration_arn(),
+        Some(arn.as_str())
+    );
+    let filtered = c
+        .list_channels()
+        .filter_by_ad_configuration_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(filtered.channels().len(), 1);
+    assert_eq!(
+        filtered.channels()[0].ad_configuration_arn(),
+        Some(arn.as_str())
+    );
+    assert_eq!(
+        filtered.channels()[0].failover_slate_configuration_arn(),
+        Some("")
+    );
+    expect_err!(
+        c.create_channel().ad_configuration_arn(missing).send()
+            => CreateChannelError::ResourceNotFoundException,
+        c.create_channel().ad_configuration_arn(MISSING_CHANNEL).send()
+            => CreateChannelError::ValidationException,
+        c.update_channel().arn(&channel_arn).ad_configuration_arn(missing).send()
+            => UpdateChannelError::ResourceNotFoundException,
+        c.create_channel()
+            .failover_slate_configuration_arn(
+                "arn:aws:ivs:us-west-2:111122223333:failover-slate-configuration/missing00000",
+            )
+            .send()
+            => CreateChannelError::ResourceNotFoundException,
+        c.list_channels()
+            .filter_by_name("x")
+            .filter_by_ad_configuration_arn(&arn)
+            .send()
+            => ListChannelsError::ConflictException,
+    );
+    let unchanged = c
+        .update_channel()
+        .arn(&channel_arn)
+        .name("renamed")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        unchanged.channel().unwrap().ad_configuration_arn(),
+        Some(arn.as_str()),
+        "an update without adConfigurationArn keeps it"
+    );
+
+    // DeleteAdConfiguration: refused while a channel uses it.
+    expect_err!(
+        c.delete_ad_configuration().arn(&arn).send()
+            => DeleteAdConfigurationError::ConflictException,
+        c.delete_ad_configuration().arn(missing).send()
+            => DeleteAdConfigurationError::ResourceNotFoundException,
+    );
+    let detached = c
+        .update_channel()
+        .arn(&channel_arn)
+        .ad_configuration_arn("")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(detached.channel().unwrap().ad_configuration_arn(), Some(""));
+    c.delete_ad_configuration().arn(&arn).send().await.unwrap();
+    expect_err!(
+        c.get_ad_configuration().arn(&arn).send()
+            => GetAdConfigurationError::ResourceNotFoundException,
+    );
+
+    // InsertAdBreak is not emulated.
+    let err = c
+        .insert_ad_break()
+        .channel_arn(&channel_arn)
+        .duration_seconds(30)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(err.code(), Some("UnknownOperationException"));
+    assert_eq!(
+        err.message(),
+        Some("InsertAdBreak is an IVS operation that ivs-emulator does not implement")
+    );
+    assert!(ivs_emulator::NOT_EMULATED.contains(&"InsertAdBreak"));
 }
 
 #[tokio::test]
@@ -1080,11 +1395,12 @@ async fn scripted_errors_arrive_as_typed_variants() {
     let h = harness().await;
     let c = &h.client;
     let arn = |kind: &str| format!("arn:aws:ivs:us-west-2:111122223333:{kind}/missing00000");
-    let (key, recording, policy, key_pair) = (
+    let (key, recording, policy, key_pair, ads) = (
         arn("stream-key"),
         arn("recording-configuration"),
         arn("playback-restriction-policy"),
         arn("playback-key"),
+        arn("ad-configuration"),
     );
     let session = BatchStartViewerSessionRevocationViewerSession::builder()
         .channel_arn(MISSING_CHANNEL)
@@ -1160,6 +1476,22 @@ async fn scripted_errors_arrive_as_typed_variants() {
             ],
         c.delete_playback_restriction_policy().arn(&policy).send()
             => DeletePlaybackRestrictionPolicyError[AccessDeniedException, PendingVerification],
+        c.create_ad_configuration().media_tailor_playback_configurations(media_tailor("x")).send()
+            => CreateAdConfigurationError[
+                AccessDeniedException, ConflictException, InternalServerException,
+                PendingVerification, ServiceQuotaExceededException, ThrottlingException,
+            ],
+        c.get_ad_configuration().arn(&ads).send()
+            => GetAdConfigurationError[AccessDeniedException, InternalServerException],
+        c.list_ad_configurations().send()
+            => ListAdConfigurationsError[AccessDeniedException, InternalServerException],
+        c.update_ad_configuration().arn(&ads).send()
+            => UpdateAdConfigurationError[
+                AccessDeniedException, ConflictException, InternalServerException,
+                PendingVerification, ServiceQuotaExceededException, ThrottlingException,
+            ],
+        c.delete_ad_configuration().arn(&ads).send()
+            => DeleteAdConfigurationError[AccessDeniedException, InternalServerException],
         c.list_tags_for_resource().resource_arn(MISSING_CHANNEL).send()
             => ListTagsForResourceError[InternalServerException],
         c.tag_resource().resource_arn(MISSING_CHANNEL).tags("a", "b").send()

@@ -13,6 +13,7 @@ emulator's).
 import datetime
 import json
 import sys
+import time
 import urllib.request
 
 import boto3
@@ -147,14 +148,54 @@ def run(endpoint):
     config = ivs.create_recording_configuration(
         name="archive", destinationConfiguration={"s3": {"bucketName": "archive-bucket"}}
     )["recordingConfiguration"]
-    t.check("CreateRecordingConfiguration", config["state"] == "ACTIVE")
-    t.check("GetRecordingConfiguration", ivs.get_recording_configuration(arn=config["arn"])["recordingConfiguration"]["name"] == "archive")
-    t.check("ListRecordingConfigurations", len(ivs.list_recording_configurations()["recordingConfigurations"]) == 1)
+    # CREATING at first, as IVS answers; a client waits for ACTIVE by polling (the emulator's
+    # default delay is 2 seconds).
+    t.check("CreateRecordingConfiguration", config["state"] == "CREATING", config["state"])
+    deadline = time.monotonic() + 10
+    states = []
+    while True:
+        got = ivs.get_recording_configuration(arn=config["arn"])["recordingConfiguration"]
+        states.append(got["state"])
+        if got["state"] != "CREATING" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    t.check("GetRecordingConfiguration", got["name"] == "archive")
+    t.check("RecordingConfiguration becomes ACTIVE", states[-1] == "ACTIVE", str(states))
+    listed = ivs.list_recording_configurations()["recordingConfigurations"]
+    t.check("ListRecordingConfigurations", len(listed) == 1 and listed[0]["state"] == "ACTIVE", str(listed))
     recorded = ivs.create_channel(recordingConfigurationArn=config["arn"])["channel"]["arn"]
     t.raises("DeleteRecordingConfiguration in use", errors.ConflictException, ivs.delete_recording_configuration, arn=config["arn"])
     ivs.delete_channel(arn=recorded)
     deleted = ivs.delete_recording_configuration(arn=config["arn"])
     t.check("DeleteRecordingConfiguration", deleted["ResponseMetadata"]["HTTPStatusCode"] == 204)
+
+    # Ad configurations, and a channel's adConfigurationArn.
+    playback = "arn:aws:mediatailor:us-west-2:111122223333:playbackConfiguration/ads"
+    ads = ivs.create_ad_configuration(name="ads", mediaTailorPlaybackConfigurations=[{"playbackConfigurationArn": playback}])["adConfiguration"]
+    t.check("CreateAdConfiguration", ads["arn"].startswith("arn:aws:ivs:us-west-2:111122223333:ad-configuration/"), ads["arn"])
+    t.check("GetAdConfiguration", ivs.get_ad_configuration(arn=ads["arn"])["adConfiguration"]["name"] == "ads")
+    t.check("ListAdConfigurations", [a["arn"] for a in ivs.list_ad_configurations()["adConfigurations"]] == [ads["arn"]])
+    if "UpdateAdConfiguration" in ivs.meta.service_model.operation_names:  # in newer botocore models only
+        post_roll = {"durationSeconds": 30, "enabled": True}
+        changed = ivs.update_ad_configuration(arn=ads["arn"], postRollConfiguration=post_roll)["adConfiguration"]
+        t.check("UpdateAdConfiguration", changed["postRollConfiguration"] == post_roll, str(changed))
+    with_ads = ivs.create_channel(adConfigurationArn=ads["arn"])["channel"]
+    t.check("CreateChannel adConfigurationArn", with_ads["adConfigurationArn"] == ads["arn"], str(with_ads))
+    t.raises("DeleteAdConfiguration in use", errors.ConflictException, ivs.delete_ad_configuration, arn=ads["arn"])
+    t.raises(
+        "CreateChannel missing ad configuration",
+        errors.ResourceNotFoundException,
+        ivs.create_channel,
+        adConfigurationArn="arn:aws:ivs:us-west-2:111122223333:ad-configuration/missing00000",
+    )
+    ivs.delete_channel(arn=with_ads["arn"])
+    deleted = ivs.delete_ad_configuration(arn=ads["arn"])
+    t.check("DeleteAdConfiguration", deleted["ResponseMetadata"]["HTTPStatusCode"] == 204)
+    try:
+        ivs.insert_ad_break(channelArn=arn, durationSeconds=30)
+        t.check("InsertAdBreak not emulated", False, "the call succeeded")
+    except ivs.exceptions.ClientError as err:
+        t.check("InsertAdBreak not emulated", err.response["Error"]["Code"] == "UnknownOperationException", str(err.response))
 
     # Playback restriction policies.
     policy = ivs.create_playback_restriction_policy(allowedCountries=["US"], name="geo")["playbackRestrictionPolicy"]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::{batch_lookup, check_quota, found, json, list_output, set, OpResult, Output};
-use crate::error::IvsError;
+use crate::error::{ErrorKind, IvsError};
 use crate::ids::ResourceKind;
 use crate::model::{
     BatchError, Channel, MultitrackInputConfiguration, Srt, StreamKey, StreamKeyView,
@@ -30,6 +30,8 @@ struct Changes {
     playback_restriction_policy_arn: Option<String>,
     multitrack: Option<MultitrackInputConfiguration>,
     container_format: Option<String>,
+    ad_configuration_arn: Option<String>,
+    failover_slate_configuration_arn: Option<String>,
 }
 
 impl Changes {
@@ -66,6 +68,12 @@ impl Changes {
             )?,
             multitrack,
             container_format: input.opt_enum("containerFormat", CONTAINER_FORMATS)?,
+            ad_configuration_arn: input
+                .opt_arn_or_empty("adConfigurationArn", ResourceKind::AdConfiguration)?,
+            failover_slate_configuration_arn: input.opt_arn_or_empty(
+                "failoverSlateConfigurationArn",
+                ResourceKind::FailoverSlateConfiguration,
+            )?,
         })
     }
 
@@ -94,6 +102,22 @@ impl Changes {
         }
         set(&mut channel.multitrack_input_configuration, self.multitrack);
         set(&mut channel.container_format, self.container_format);
+        if let Some(arn) = self.ad_configuration_arn {
+            if !arn.is_empty() && !state.ad_configurations.contains_key(&arn) {
+                return Err(IvsError::not_found(&arn));
+            }
+            channel.ad_configuration_arn = arn;
+        }
+        // No failover slate configuration exists here (their operations are not emulated): any
+        // ARN names a missing one.
+        if let Some(arn) = self.failover_slate_configuration_arn {
+            if !arn.is_empty() {
+                return Err(IvsError::new(
+                    ErrorKind::ResourceNotFound,
+                    format!("Resource: {arn} not found (ivs-emulator does not implement failover slate configurations)"),
+                ));
+            }
+        }
 
         let advanced = channel.channel_type.starts_with("ADVANCED_");
         match self.preset {
@@ -186,6 +210,8 @@ pub(crate) fn insert(state: &mut State, input: &Input) -> Result<(String, String
         playback_restriction_policy_arn: String::new(),
         multitrack_input_configuration: MultitrackInputConfiguration::default(),
         container_format: "TS".to_owned(),
+        ad_configuration_arn: String::new(),
+        failover_slate_configuration_arn: String::new(),
     };
     changes.apply(state, &mut channel)?;
     let key_arn = state.new_arn(ResourceKind::StreamKey);
@@ -238,10 +264,18 @@ pub(super) fn list(state: &mut State, input: &Input) -> OpResult {
         "filterByPlaybackRestrictionPolicyArn",
         ResourceKind::PlaybackRestrictionPolicy,
     )?;
+    let by_ads =
+        input.opt_arn_or_empty("filterByAdConfigurationArn", ResourceKind::AdConfiguration)?;
+    let by_slate = input.opt_arn_or_empty(
+        "filterByFailoverSlateConfigurationArn",
+        ResourceKind::FailoverSlateConfiguration,
+    )?;
     let filters = [
         by_name.is_some(),
         by_recording.is_some(),
         by_policy.is_some(),
+        by_ads.is_some(),
+        by_slate.is_some(),
     ];
     if filters.iter().filter(|given| **given).count() > 1 {
         return Err(IvsError::conflict(
@@ -257,6 +291,12 @@ pub(super) fn list(state: &mut State, input: &Input) -> OpResult {
             && by_policy
                 .as_ref()
                 .is_none_or(|arn| channel.playback_restriction_policy_arn == *arn)
+            && by_ads
+                .as_ref()
+                .is_none_or(|arn| channel.ad_configuration_arn == *arn)
+            && by_slate
+                .as_ref()
+                .is_none_or(|arn| channel.failover_slate_configuration_arn == *arn)
     });
     let page = pagination::paginate(
         "ListChannels",

@@ -1,6 +1,7 @@
 //! The IVS operations: their names, success statuses and modelled errors, and the dispatch of a
 //! parsed request to the function that implements it (one module per resource).
 
+mod ads;
 pub(crate) mod channels;
 mod playback_keys;
 mod recording;
@@ -134,15 +135,18 @@ operations!(
     BatchGetChannel,
     BatchGetStreamKey,
     BatchStartViewerSessionRevocation,
+    CreateAdConfiguration,
     CreateChannel,
     CreatePlaybackRestrictionPolicy,
     CreateRecordingConfiguration,
     CreateStreamKey,
+    DeleteAdConfiguration,
     DeleteChannel,
     DeletePlaybackKeyPair,
     DeletePlaybackRestrictionPolicy,
     DeleteRecordingConfiguration,
     DeleteStreamKey,
+    GetAdConfiguration,
     GetChannel,
     GetPlaybackKeyPair,
     GetPlaybackRestrictionPolicy,
@@ -151,6 +155,7 @@ operations!(
     GetStreamKey,
     GetStreamSession,
     ImportPlaybackKeyPair,
+    ListAdConfigurations,
     ListChannels,
     ListPlaybackKeyPairs,
     ListPlaybackRestrictionPolicies,
@@ -164,17 +169,14 @@ operations!(
     StopStream,
     TagResource,
     UntagResource,
+    UpdateAdConfiguration,
     UpdateChannel,
     UpdatePlaybackRestrictionPolicy,
 );
 
-/// IVS operations of the service model that the emulator does not implement.
-pub(crate) const NOT_EMULATED: &[&str] = &[
-    "CreateAdConfiguration",
-    "DeleteAdConfiguration",
-    "GetAdConfiguration",
-    "ListAdConfigurations",
-    "UpdateAdConfiguration",
+/// IVS operations of the service model that the emulator does not implement: they answer
+/// `UnknownOperationException` with a message saying so.
+pub const NOT_EMULATED: &[&str] = &[
     "InsertAdBreak",
     "CreateFailoverSlateConfiguration",
     "DeleteFailoverSlateConfiguration",
@@ -200,7 +202,8 @@ impl Operation {
     /// The status of a successful answer.
     pub fn success_status(self) -> StatusCode {
         match self {
-            Operation::DeleteChannel
+            Operation::DeleteAdConfiguration
+            | Operation::DeleteChannel
             | Operation::DeleteStreamKey
             | Operation::DeleteRecordingConfiguration
             | Operation::DeletePlaybackRestrictionPolicy
@@ -233,6 +236,30 @@ impl Operation {
                 K::Throttling,
                 K::Validation,
             ],
+            Operation::CreateAdConfiguration | Operation::UpdateAdConfiguration => &[
+                K::AccessDenied,
+                K::Conflict,
+                K::InternalServer,
+                K::PendingVerification,
+                K::ResourceNotFound,
+                K::ServiceQuotaExceeded,
+                K::Throttling,
+                K::Validation,
+            ],
+            Operation::DeleteAdConfiguration => &[
+                K::AccessDenied,
+                K::Conflict,
+                K::InternalServer,
+                K::ResourceNotFound,
+                K::Validation,
+            ],
+            Operation::GetAdConfiguration => &[
+                K::AccessDenied,
+                K::InternalServer,
+                K::ResourceNotFound,
+                K::Validation,
+            ],
+            Operation::ListAdConfigurations => &[K::AccessDenied, K::InternalServer, K::Validation],
             Operation::CreateChannel => &[
                 K::AccessDenied,
                 K::PendingVerification,
@@ -370,6 +397,7 @@ impl Operation {
                 K::Conflict,
                 K::PendingVerification,
                 K::ResourceNotFound,
+                K::Throttling,
                 K::Validation,
             ],
             Operation::UpdatePlaybackRestrictionPolicy => &[
@@ -429,6 +457,11 @@ pub(crate) fn dispatch(op: Operation, state: &mut State, input: &Input) -> OpRes
         Operation::UntagResource => tags::untag(state, input),
         Operation::StartViewerSessionRevocation => revocation::start(state, input),
         Operation::BatchStartViewerSessionRevocation => revocation::batch_start(state, input),
+        Operation::CreateAdConfiguration => ads::create(state, input),
+        Operation::DeleteAdConfiguration => ads::delete(state, input),
+        Operation::GetAdConfiguration => ads::get(state, input),
+        Operation::ListAdConfigurations => ads::list(state, input),
+        Operation::UpdateAdConfiguration => ads::update(state, input),
     }
 }
 
@@ -468,7 +501,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_statuses_follow_the_model() {
-        assert_eq!(Operation::ALL.len(), 35);
+        assert_eq!(Operation::ALL.len(), 40);
         for op in Operation::ALL {
             assert_eq!(Operation::from_name(op.name()), Some(*op));
             assert!(op.modelled_errors().contains(&ErrorKind::Validation) || op.is_tagging());
@@ -482,7 +515,14 @@ mod tests {
             StatusCode::OK
         );
         assert_eq!(Operation::StopStream.success_status(), StatusCode::OK);
-        assert!(Operation::from_name("CreateAdConfiguration").is_none());
+        assert!(Operation::from_name("InsertAdBreak").is_none());
+        for name in NOT_EMULATED {
+            assert!(Operation::from_name(name).is_none(), "{name}");
+        }
+        assert_eq!(
+            Operation::DeleteAdConfiguration.success_status(),
+            StatusCode::NO_CONTENT
+        );
         assert!(Operation::CreateChannel.can_fail_with(ErrorKind::PendingVerification));
         assert!(!Operation::GetChannel.can_fail_with(ErrorKind::Conflict));
         assert!(Operation::StopStream.can_fail_with(ErrorKind::StreamUnavailable));

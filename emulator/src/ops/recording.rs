@@ -1,6 +1,9 @@
 //! Recording configuration operations: CreateRecordingConfiguration, GetRecordingConfiguration,
-//! ListRecordingConfigurations, DeleteRecordingConfiguration. Configurations are ACTIVE as soon as
-//! they are created.
+//! ListRecordingConfigurations, DeleteRecordingConfiguration. As in IVS, a new configuration is
+//! `CREATING`, and `ACTIVE` once the configured delay has passed (at once when it is zero); it
+//! never becomes `CREATE_FAILED`, since there is no S3 destination to fail to reach.
+
+use std::time::Instant;
 
 use serde::Serialize;
 
@@ -9,8 +12,9 @@ use crate::error::IvsError;
 use crate::ids::ResourceKind;
 use crate::model::{
     DestinationConfiguration, RecordingConfiguration, RenditionConfiguration,
-    S3DestinationConfiguration, ThumbnailConfiguration, RECORDING_MODES, RENDITION_SELECTIONS,
-    RESOLUTIONS, THUMBNAIL_STORAGES,
+    S3DestinationConfiguration, ThumbnailConfiguration, RECORDING_CONFIGURATION_ACTIVE,
+    RECORDING_CONFIGURATION_CREATING, RECORDING_MODES, RENDITION_SELECTIONS, RESOLUTIONS,
+    THUMBNAIL_STORAGES,
 };
 use crate::pagination;
 use crate::state::State;
@@ -111,15 +115,26 @@ pub(super) fn create(state: &mut State, input: &Input) -> OpResult {
         "recording configurations",
     )?;
     let arn = state.new_arn(ResourceKind::RecordingConfiguration);
+    let delay = state.recording_configuration_delay;
+    // A delay too long to add to the clock never ends: the configuration stays CREATING.
+    let (initial_state, active_at) = if delay.is_zero() {
+        (RECORDING_CONFIGURATION_ACTIVE, None)
+    } else {
+        (
+            RECORDING_CONFIGURATION_CREATING,
+            Instant::now().checked_add(delay),
+        )
+    };
     let configuration = RecordingConfiguration {
         arn: arn.clone(),
         name,
         destination_configuration,
-        state: "ACTIVE".to_owned(),
+        state: initial_state.to_owned(),
         tags,
         thumbnail_configuration,
         recording_reconnect_window_seconds: window,
         rendition_configuration,
+        active_at,
     };
     let output = json(&ConfigurationResponse {
         recording_configuration: &configuration,
@@ -173,6 +188,8 @@ pub(super) fn delete(state: &mut State, input: &Input) -> OpResult {
 
 #[cfg(test)]
 mod tests {
+    use std::time::{Duration, Instant};
+
     use serde_json::json;
 
     use crate::error::ErrorKind;
@@ -189,7 +206,7 @@ mod tests {
         )
         .unwrap();
         let config = &out["recordingConfiguration"];
-        assert_eq!(config["state"], "ACTIVE");
+        assert_eq!(config["state"], "CREATING");
         assert_eq!(config["recordingReconnectWindowSeconds"], 0);
         assert_eq!(
             config["thumbnailConfiguration"]["recordingMode"],
@@ -222,6 +239,49 @@ mod tests {
                 "{body}"
             );
         }
+    }
+
+    #[test]
+    fn configurations_are_creating_then_active_after_the_delay() {
+        let mut st = state();
+        assert_eq!(st.recording_configuration_delay, Duration::from_secs(2));
+        let body = json!({"destinationConfiguration": {"s3": {"bucketName": "my-bucket"}}});
+        let created = call(
+            &mut st,
+            Operation::CreateRecordingConfiguration,
+            body.clone(),
+        )
+        .unwrap();
+        let arn = created["recordingConfiguration"]["arn"].clone();
+        let state_now = |st: &mut crate::state::State| {
+            let got = call(
+                st,
+                Operation::GetRecordingConfiguration,
+                json!({"arn": arn}),
+            )
+            .unwrap();
+            let listed = call(st, Operation::ListRecordingConfigurations, json!({})).unwrap();
+            assert_eq!(
+                listed["recordingConfigurations"][0]["state"],
+                got["recordingConfiguration"]["state"]
+            );
+            got["recordingConfiguration"]["state"].clone()
+        };
+        st.settle_recording_configurations(Instant::now());
+        assert_eq!(state_now(&mut st), "CREATING");
+        // A channel may use it at once (what IVS does then is not documented).
+        call(
+            &mut st,
+            Operation::CreateChannel,
+            json!({"recordingConfigurationArn": arn}),
+        )
+        .unwrap();
+        st.settle_recording_configurations(Instant::now() + Duration::from_secs(3));
+        assert_eq!(state_now(&mut st), "ACTIVE");
+
+        st.recording_configuration_delay = Duration::ZERO;
+        let at_once = call(&mut st, Operation::CreateRecordingConfiguration, body).unwrap();
+        assert_eq!(at_once["recordingConfiguration"]["state"], "ACTIVE");
     }
 
     #[test]
