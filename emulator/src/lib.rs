@@ -8,16 +8,32 @@
 //!
 //! restJson1 as the SDKs expect it: `POST /<Operation>` with a JSON body; tagging on
 //! `GET|POST|DELETE /tags/{resourceArn}`. Successes answer 200 with JSON, or an empty 204 for
-//! DeleteChannel, DeleteStreamKey, DeleteRecordingConfiguration, DeletePlaybackRestrictionPolicy
-//! and PutMetadata. Errors carry their type in `X-Amzn-Errortype` and `{"exceptionMessage": ...}`
+//! DeleteChannel, DeleteStreamKey, DeleteRecordingConfiguration, DeletePlaybackRestrictionPolicy,
+//! DeleteAdConfiguration and PutMetadata. Errors carry their type in `X-Amzn-Errortype` and `{"exceptionMessage": ...}`
 //! in the body, at the status the service model gives. Requests need a SigV4 `Authorization`
 //! header scoped to the region and the `ivs` service (signatures are not verified).
 //!
 //! Implemented: channels, stream keys, streams and stream sessions, PutMetadata, playback key
-//! pairs, recording configurations, playback restriction policies, tags, viewer session
-//! revocations. Validation follows the service model (lengths, patterns, ranges, enums);
-//! pagination uses opaque tokens; the quotas of IVS apply (one stream key per channel, three
-//! playback key pairs, 50 tags, 1 KB and 5 requests per second per channel for PutMetadata).
+//! pairs, recording configurations, playback restriction policies, ad configurations, tags,
+//! viewer session revocations. Validation follows the service model (lengths, patterns, ranges,
+//! enums); pagination uses opaque tokens; the quotas of IVS apply (one stream key per channel,
+//! three playback key pairs, 50 tags, 1 KB and 5 requests per second per channel for
+//! PutMetadata). Not implemented: InsertAdBreak and the failover slate configuration operations
+//! ([`NOT_EMULATED`]), which answer `UnknownOperationException` saying so.
+//!
+//! A new recording configuration is `CREATING`, as IVS answers, and `ACTIVE` once
+//! [`Config::recording_configuration_delay`] has passed (2 seconds by default; zero makes it
+//! `ACTIVE` at once; `--recording-configuration-delay-ms` on the command line).
+//!
+//! # Where the emulator differs from IVS
+//!
+//! One list, in `emulator/README.md`, section "Where the emulator differs from IVS", says what
+//! the emulator knowingly does differently and what to expect: among others, signatures and JWTs
+//! are parsed but never verified; events are delivered at once, exactly once and in order where
+//! EventBridge is at least once, late and unordered; recording configurations never fail and no
+//! recording reaches S3; ad configurations are a record (MediaTailor is never consulted) and
+//! InsertAdBreak is not implemented; playback key pair fingerprints are the emulator's own
+//! (SHA-256 of the key); ingest and playback are simulated; state lives in memory only.
 //!
 //! # API rate quotas
 //!
@@ -25,7 +41,8 @@
 //! 5 requests per second for each channel, stream and stream key operation, 10 for the tag
 //! operations, 3 for the playback key pair and recording configuration operations, 5 for the
 //! playback restriction policy operations, 10 for StartViewerSessionRevocation, 2 for
-//! BatchStartViewerSessionRevocation, and 155 for PutMetadata (besides its 5 per channel). Each
+//! BatchStartViewerSessionRevocation, and 155 for PutMetadata (besides its 5 per channel); 5 for
+//! the ad configuration operations, which IVS's table does not list (a guess). Each
 //! operation has a token bucket holding one second of its rate (the burst), refilled
 //! continuously; a request beyond it is answered `ThrottlingException` (429), as IVS answers, and
 //! counted in [`OperationStats::rate_throttled`] and `errors["ThrottlingException"]`.
@@ -114,8 +131,9 @@
 //! line of stdout; logs go to stderr. `--region`, `--account`, `--seed`, `--events-out
 //! <stdout|PATH>`, `--lambda-endpoint URL` with `--route "<detail-type>=<function>"` or
 //! `--default-routes`, `--fault "<Operation|*>:throttle=0.1,error500=0.05,unavailable=0.05,latency_ms=50"`,
-//! `--rate-factor <FACTOR|off>` (default: `IVS_EMULATOR_RATE_FACTOR`, else 1) and
-//! `--no-metadata-rate-limit` configure it (`--help` lists them all).
+//! `--rate-factor <FACTOR|off>` (default: `IVS_EMULATOR_RATE_FACTOR`, else 1),
+//! `--recording-configuration-delay-ms MS` (default 2000) and `--no-metadata-rate-limit`
+//! configure it (`--help` lists them all).
 //!
 //! `--gateway-port N --gateway-function admin-api` (with `--lambda-endpoint`) also runs a
 //! [`Gateway`] on 127.0.0.1, and prints `gateway: http://127.0.0.1:PORT` as the second line of
