@@ -61,19 +61,18 @@ struct Invocation {
     reply: oneshot::Sender<Invoked>,
 }
 
-/// When a function process reached the points Lambda bills and reports separately, with the
-/// process's CPU time at each ([`settled_cpu`]): the init phase ends at its first `next`, the
-/// first invocation at its first answer. Both are read once the process waits for the
-/// Runtime API's reply (which it gets only after the reading), so nothing it does later is
-/// counted.
+/// When a function process reached the points Lambda bills and reports separately: the init
+/// phase ends at its first `next`, the first invocation at its first answer. Only the times
+/// are recorded, so that the harness answers at once; read the process's CPU at those
+/// points with [`settled_cpu`] (the process waits for the event, or for the next one).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Phases {
     /// When the process was started.
     pub spawned: Option<Instant>,
-    /// The first `next` request, and the CPU time used until then.
-    pub init_done: Option<(Instant, Duration)>,
-    /// The first answer (response or error), and the CPU time used until then.
-    pub first_answer: Option<(Instant, Duration)>,
+    /// The first `next` request.
+    pub init_done: Option<Instant>,
+    /// The first answer (response or error).
+    pub first_answer: Option<Instant>,
 }
 
 /// CPU time (user and system) of every thread of process `pid`, from
@@ -338,7 +337,7 @@ async fn next(State(service): State<Arc<Service>>, UrlPath(name): UrlPath<String
     let Some(function) = service.function(&name) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    function.mark(|p| &mut p.init_done).await;
+    function.mark(|p| &mut p.init_done);
     let invocation = loop {
         if let Some(inv) = function.queue.lock().unwrap().pop_front() {
             break inv;
@@ -377,30 +376,17 @@ async fn next(State(service): State<Arc<Service>>, UrlPath(name): UrlPath<String
 }
 
 impl Function {
-    /// Records now and the process's settled CPU time in the phase `which` picks, the first
-    /// time only.
-    async fn mark(&self, which: impl Fn(&mut Phases) -> &mut Option<(Instant, Duration)>) {
+    /// Records now in the phase `which` picks, the first time only.
+    fn mark(&self, which: impl Fn(&mut Phases) -> &mut Option<Instant>) {
         let now = Instant::now();
-        if which(&mut self.phases.lock().unwrap()).is_some() {
-            return;
-        }
-        let pid = *self.pid.lock().unwrap();
-        let cpu = match pid {
-            Some(pid) => settled_cpu(pid).await,
-            None => Duration::ZERO,
-        };
-        let mut phases = self.phases.lock().unwrap();
-        let slot = which(&mut phases);
-        if slot.is_none() {
-            *slot = Some((now, cpu));
-        }
+        which(&mut self.phases.lock().unwrap()).get_or_insert(now);
     }
 }
 
-async fn settle(service: &Service, name: &str, id: &str, result: Invoked) -> StatusCode {
+fn settle(service: &Service, name: &str, id: &str, result: Invoked) -> StatusCode {
     let function = service.function(name);
     if let Some(function) = &function {
-        function.mark(|p| &mut p.first_answer).await;
+        function.mark(|p| &mut p.first_answer);
     }
     let reply = function.and_then(|f| f.in_flight.lock().unwrap().remove(id));
     match reply {
@@ -418,7 +404,7 @@ async fn response(
     body: Bytes,
 ) -> StatusCode {
     let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    settle(&service, &name, &id, Invoked::Ok(value)).await
+    settle(&service, &name, &id, Invoked::Ok(value))
 }
 
 fn diagnostic(body: &[u8]) -> Invoked {
@@ -434,7 +420,7 @@ async fn error(
     UrlPath((name, id)): UrlPath<(String, String)>,
     body: Bytes,
 ) -> StatusCode {
-    settle(&service, &name, &id, diagnostic(&body)).await
+    settle(&service, &name, &id, diagnostic(&body))
 }
 
 async fn init_error(

@@ -385,7 +385,7 @@ async fn init_done(instance: &Instance) -> Result<(Instant, Instant, Duration), 
     let deadline = Instant::now() + INIT_TIMEOUT;
     loop {
         let phases = instance.lambda.phases(instance.name);
-        if let (Some(spawned), Some((at, _))) = (phases.spawned, phases.init_done) {
+        if let (Some(spawned), Some(at)) = (phases.spawned, phases.init_done) {
             return Ok((spawned, at, settled_cpu(instance.pid).await));
         }
         if !alive(instance.pid) {
@@ -435,7 +435,7 @@ pub(crate) async fn cold_start(
     let phases = instance.lambda.phases(instance.name);
     let handshakes_invocation = endpoints.handshakes() - handshakes - handshakes_init;
     check_answer(workload, arm, answer).map_err(|e| fail(e, &instance))?;
-    let Some((answered, _)) = phases.first_answer else {
+    let Some(answered) = phases.first_answer else {
         return Err(fail("no first answer recorded".into(), &instance));
     };
     let calls = ivs.requests() - requests;
