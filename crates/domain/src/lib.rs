@@ -11,6 +11,7 @@
 //! - [`metadata`]: IVS's limits on a timed-metadata payload (templates live in `policy`);
 //! - [`rotation`]: the key-rotation markers and the one rule that says a rotation is settled;
 //! - [`sweep`]: the sweeper's plan for one channel;
+//! - [`rate`]: IVS's account-wide rate quotas and one container's share of them;
 //! - [`secret`]: a string that never reaches a log line;
 //! - [`config`]: the settings error and how booleans read.
 
@@ -19,6 +20,7 @@ pub mod config;
 pub mod events;
 pub mod metadata;
 pub mod policy;
+pub mod rate;
 pub mod rotation;
 pub mod secret;
 pub mod sweep;

@@ -9,10 +9,12 @@
 mod batch;
 mod keys;
 mod metadata;
+mod rate;
 mod retry;
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_config::retry::RetryConfig;
@@ -38,6 +40,7 @@ pub use batch::{
 };
 pub use keys::{NewStreamKey, ResumeOutcome, RotateOutcome, SuspendOutcome};
 pub use metadata::MetadataOutcome;
+pub use rate::{RateBudget, RATE_BUDGET_CODE};
 pub use retry::RetryPolicy;
 
 /// Time allowed to open a connection to IVS.
@@ -183,11 +186,13 @@ pub enum RetryOn {
     Throttling,
 }
 
-/// The IVS helpers: a client and the retry policy every call follows.
+/// The IVS helpers: a client, the retry policy every call follows and, when given, the
+/// container's share of IVS's rate quotas that every attempt waits for ([`RateBudget`]).
 #[derive(Clone, Debug)]
 pub struct Ivs {
     client: Client,
     retry: RetryPolicy,
+    budget: Option<Arc<RateBudget>>,
 }
 
 /// How `stop_stream` ended.
@@ -213,7 +218,22 @@ impl Ivs {
     }
 
     pub fn with_retry(client: Client, retry: RetryPolicy) -> Self {
-        Ivs { client, retry }
+        Ivs {
+            client,
+            retry,
+            budget: None,
+        }
+    }
+
+    /// The same helpers, every attempt paced by `budget` (shared by every clone).
+    pub fn with_budget(mut self, budget: Arc<RateBudget>) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// The rate budget every attempt waits for, if any.
+    pub fn budget(&self) -> Option<&RateBudget> {
+        self.budget.as_deref()
     }
 
     pub fn client(&self) -> &Client {
@@ -238,6 +258,9 @@ impl Ivs {
     {
         let mut attempt = 1;
         loop {
+            if let Some(budget) = &self.budget {
+                budget.acquire(operation, attempt - 1).await?;
+            }
             let err = match send().await {
                 Ok(output) => return Ok(output),
                 Err(err) => err,
