@@ -106,6 +106,10 @@ if [ -z "$arm64_reason" ]; then
                 "$(stat -c %s "target/bench/lambda/$b/bootstrap.zip")" >>"$sizes"
         done
         echo "# Built by \`cargo lambda build --release --arm64 --output-format zip\` ($(cargo lambda -V)); the zip is the one cargo-lambda (and so \`sam build\`) deploys." >>"$sizes"
+        # The deployed build must not link aws-lc's jitter-entropy source (scripts/tools.sh).
+        jitter_check=$(check_no_jitter_entropy "$arm64")
+        echo "$jitter_check" >&2
+        echo "# $jitter_check." >>"$sizes"
     else
         arm64_reason="\`cargo lambda build --release --arm64\` failed (target/bench/arm64.log)"
     fi
