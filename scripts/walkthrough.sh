@@ -52,12 +52,15 @@ for k in sys.argv[1].strip(".").split("."):
 print(v if not isinstance(v, (dict, list)) else json.dumps(v))' "$1"
 }
 
-# Waits until the command's output contains a string (the functions act asynchronously).
+# Waits until the command's output contains a string (the functions act asynchronously),
+# asking at most twice a second for 30 s: the IVS calls it repeats (ListStreamKeys, GetStream)
+# share IVS's account-wide quota of 5 per second with the functions, which the emulator
+# enforces as IVS does, so polling faster would throttle the automation it is watching.
 await_output() {
     local want=$1; shift
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 60); do
         if "$@" 2>/dev/null | grep -q -- "$want"; then return 0; fi
-        sleep 0.2
+        sleep 0.5
     done
     echo "gave up waiting for '$want'" >&2
     return 1
