@@ -22,7 +22,9 @@ show() { printf '$ %s\n' "$*" | sed -E 's/sk_[A-Za-z0-9_-]+/sk_… (secret)/g' >
 ivs() {
     local op=$1 body=$2
     show "curl -s --aws-sigv4 'aws:amz:$REGION:ivs' --user \"\$AWS_ACCESS_KEY_ID:\$AWS_SECRET_ACCESS_KEY\" -H 'content-type: application/json' $IVS/$op -d '$body'"
-    curl -sS --fail-with-body --aws-sigv4 "aws:amz:$REGION:ivs" \
+    # A 429 (IVS's quota, shared with the functions) is tried again a second later: IVS
+    # refused the request, so nothing happened.
+    curl -sS --fail-with-body --retry 4 --retry-delay 1 --aws-sigv4 "aws:amz:$REGION:ivs" \
         --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
         -H 'content-type: application/json' "$IVS/$op" -d "$body"
 }
@@ -31,7 +33,7 @@ ivs() {
 admin() {
     local method=$1 path=$2 body=${3:-}
     show "curl -s -X $method --aws-sigv4 'aws:amz:$REGION:execute-api' --user \"\$AWS_ACCESS_KEY_ID:\$AWS_SECRET_ACCESS_KEY\" -H 'content-type: application/json' $ADMIN$path${body:+ -d '$body'}"
-    curl -sS --fail-with-body -X "$method" --aws-sigv4 "aws:amz:$REGION:execute-api" \
+    curl -sS --fail-with-body --retry 4 --retry-delay 1 -X "$method" --aws-sigv4 "aws:amz:$REGION:execute-api" \
         --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
         -H 'content-type: application/json' "$ADMIN$path" ${body:+-d "$body"}
 }
