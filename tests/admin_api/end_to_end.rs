@@ -448,29 +448,11 @@ fn answer_body(invoked: test_support::lambda::Invoked) -> Value {
 /// logged).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_credential_or_secret_reaches_the_logs_at_trace() {
-    use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
     use test_support::lambda::{function_binaries, Invoked, LocalLambda};
 
     let (emulator, server) = start_emulator(29).await;
     let (private_pem, _) = p384_key_pair();
-    let secrets_manager = aws_sdk_secretsmanager::Client::from_conf(
-        aws_sdk_secretsmanager::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-west-2"))
-            .credentials_provider(Credentials::for_tests())
-            .endpoint_url(server.url())
-            .build(),
-    );
-    let secret_arn = secrets_manager
-        .create_secret()
-        .name("ivs-automation/playback-key")
-        .secret_string(&private_pem)
-        .send()
-        .await
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_owned();
+    let secret_arn = store_secret(&server.url(), "ivs-automation/playback-key", &private_pem).await;
 
     let lambda = LocalLambda::start().await;
     let env = vec![
@@ -641,7 +623,6 @@ async fn emulator_keys(endpoint: &str, channel_arn: &str) -> Vec<String> {
 /// Manager (plain HTTP: TLS plays no part in this).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_switch_to_a_rotated_playback_key_within_the_refresh_interval() {
-    use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
     use std::time::{Duration, Instant};
     use test_support::lambda::{function_binaries, LocalLambda};
 
@@ -651,24 +632,8 @@ async fn tokens_switch_to_a_rotated_playback_key_within_the_refresh_interval() {
     let channel_id = channel.rsplit('/').next().unwrap().to_owned();
     let (old_private, old_public) = p384_key_pair();
     let (new_private, new_public) = p384_key_pair();
-    let secrets_manager = aws_sdk_secretsmanager::Client::from_conf(
-        aws_sdk_secretsmanager::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-west-2"))
-            .credentials_provider(Credentials::for_tests())
-            .endpoint_url(server.url())
-            .build(),
-    );
-    let secret = secrets_manager
-        .create_secret()
-        .name("ivs-automation/playback-key")
-        .secret_string(&old_private)
-        .send()
-        .await
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_owned();
+    let secrets_manager = secrets_client(&server.url());
+    let secret = store_secret(&server.url(), "ivs-automation/playback-key", &old_private).await;
 
     let refresh = Duration::from_secs(1);
     let lambda = LocalLambda::start().await;

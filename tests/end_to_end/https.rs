@@ -264,28 +264,14 @@ async fn ivs_is_reached_through_an_https_proxy() {
 
 #[tokio::test]
 async fn the_admin_api_loads_its_signing_key_during_init_and_survives_a_missing_one() {
-    use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
-
     let ivs = HttpsIvs::start(16).await;
     let (private_pem, _) = test_support::p384_key_pair();
-    let secrets_manager = aws_sdk_secretsmanager::Client::from_conf(
-        aws_sdk_secretsmanager::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-west-2"))
-            .credentials_provider(Credentials::for_tests())
-            .endpoint_url(ivs.server.url())
-            .build(),
-    );
-    let secret_arn = secrets_manager
-        .create_secret()
-        .name("ivs-automation/playback-key")
-        .secret_string(&private_pem)
-        .send()
-        .await
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_owned();
+    let secret_arn = test_support::store_secret(
+        &ivs.server.url(),
+        "ivs-automation/playback-key",
+        &private_pem,
+    )
+    .await;
     let loaded = "loaded the playback signing key";
 
     let mut env = ivs.env(Some(ivs.front.url()), true);

@@ -196,6 +196,35 @@ pub fn admin_api_over(ivs: Ivs, signer: Option<SignerCell>) -> AdminApi {
     )
 }
 
+/// A Secrets Manager client for the emulator's Secrets Manager at `endpoint` (test
+/// credentials, us-west-2).
+pub fn secrets_client(endpoint: &str) -> aws_sdk_secretsmanager::Client {
+    use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
+    aws_sdk_secretsmanager::Client::from_conf(
+        aws_sdk_secretsmanager::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-west-2"))
+            .credentials_provider(Credentials::for_tests())
+            .endpoint_url(endpoint)
+            .build(),
+    )
+}
+
+/// Creates the secret `name` holding `value` in the emulator's Secrets Manager at
+/// `endpoint`; its ARN.
+pub async fn store_secret(endpoint: &str, name: &str, value: &str) -> String {
+    secrets_client(endpoint)
+        .create_secret()
+        .name(name)
+        .secret_string(value)
+        .send()
+        .await
+        .expect("CreateSecret")
+        .arn()
+        .expect("the new secret's ARN")
+        .to_owned()
+}
+
 /// A directory under the system temp dir, unique to this process and moment, removed when
 /// dropped.
 pub struct TempDir(PathBuf);
