@@ -22,7 +22,9 @@ use test_support::lambda::{alive, settled_cpu};
 use test_support::tls::{TestAuthority, TlsFront};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::{check_answer, ms, verdict, Arm, Arms, Instance, Ivs0, Sample, Workload};
+use crate::{
+    check_answer, measurement_failure, ms, verdict, Arm, Arms, Instance, Ivs0, Sample, Workload,
+};
 
 /// Memory (MB) at which Lambda gives a function one full vCPU.
 pub(crate) const FULL_VCPU_MB: f64 = 1769.0;
@@ -418,14 +420,8 @@ pub(crate) async fn cold_start(
         &endpoints.env(arm, workload, memory_mb),
     )
     .await;
-    let fail = |e: String, instance: &Instance| {
-        format!(
-            "{} / {} (HTTPS): {e}\n{}",
-            workload.function(),
-            arm.label(),
-            instance.logs().join("\n")
-        )
-    };
+    let fail =
+        |e: String, instance: &Instance| measurement_failure(workload, arm, "HTTPS", &e, instance);
     let (spawned, init_at, init_cpu) =
         init_done(&instance).await.map_err(|e| fail(e, &instance))?;
     let handshakes_init = endpoints.handshakes() - handshakes;
@@ -475,12 +471,7 @@ pub(crate) async fn warm(
     )
     .await;
     let fail = |e: String, instance: &Instance| {
-        format!(
-            "{} / {} (HTTPS, warm): {e}\n{}",
-            workload.function(),
-            arm.label(),
-            instance.logs().join("\n")
-        )
+        measurement_failure(workload, arm, "HTTPS, warm", &e, instance)
     };
     let first = instance.invoke(&ivs.event(workload, 0)).await;
     check_answer(workload, arm, first).map_err(|e| fail(e, &instance))?;

@@ -433,6 +433,23 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// A failed measurement's message: the function, the arm, what was measured, the error and
+/// everything the function logged.
+fn measurement_failure(
+    workload: Workload,
+    arm: Arm,
+    what: &str,
+    error: &str,
+    instance: &Instance,
+) -> String {
+    format!(
+        "{} / {} ({what}): {error}\n{}",
+        workload.function(),
+        arm.label(),
+        instance.logs().join("\n")
+    )
+}
+
 /// One function instance under the harness.
 struct Instance {
     lambda: LocalLambda,
@@ -582,14 +599,8 @@ async fn warm(
     figures: &mut Figures,
 ) -> Result<(), String> {
     let (instance, _) = Instance::spawn(&arms.binary(arm, workload), &arms.env(arm, ivs)).await;
-    let fail = |e: String, instance: &Instance| {
-        format!(
-            "{} / {} (warm): {e}\n{}",
-            workload.function(),
-            arm.label(),
-            instance.logs().join("\n")
-        )
-    };
+    let fail =
+        |e: String, instance: &Instance| measurement_failure(workload, arm, "warm", &e, instance);
     let first = instance.invoke(&ivs.event(workload, 0)).await;
     check_answer(workload, arm, first).map_err(|e| fail(e, &instance))?;
     let requests = ivs.requests();
