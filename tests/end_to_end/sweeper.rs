@@ -4,7 +4,7 @@
 //! forward, suspended channels are left alone; and the pure plan for the edge cases.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chrono::{TimeDelta, Utc};
 use domain::arn::{IvsArn, ResourceType};
@@ -15,7 +15,8 @@ use domain::sweep::{
     SweepSettings,
 };
 use ivs_adapter::{Automation, STREAM_EVENTS};
-use ivs_emulator::{Config, RateQuotas};
+use ivs_emulator::{Config, RateQuotas, SeedSpec};
+use lambda_runtime::{Context, LambdaEvent};
 use sweeper::Sweeper;
 use test_support::*;
 
@@ -122,6 +123,8 @@ async fn the_sweeper_reconciles_what_events_missed() {
         "the idle channel's key; the suspended one is left alone"
     );
     assert_eq!(first.failures, 0);
+    assert!(first.complete);
+    assert_eq!(first.stopped_after, None);
     let rotated = keys(&client, &rotating).await;
     assert_eq!(rotated.len(), 1);
     assert_eq!(
@@ -197,6 +200,104 @@ async fn the_sweeper_reconciles_what_events_missed() {
         "a fresh key is not rotated again"
     );
     assert_eq!(again.failures, 0);
+}
+
+/// Every channel ARN, in IVS's listing order.
+async fn listing(client: &aws_sdk_ivs::Client) -> Vec<String> {
+    let mut arns = Vec::new();
+    let mut next = None;
+    loop {
+        let page = client
+            .list_channels()
+            .max_results(100)
+            .set_next_token(next)
+            .send()
+            .await
+            .unwrap();
+        arns.extend(page.channels().iter().map(|c| c.arn().unwrap().to_owned()));
+        match page.next_token() {
+            Some(t) if !t.is_empty() => next = Some(t.to_owned()),
+            _ => return arns,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweeper_stops_before_its_deadline_and_says_where() {
+    // 250 channels that rotate after each stream (two reads each: the latest session and the
+    // keys), at 10 calls per second: a full pass takes about 50 s. The invocation has 6 s
+    // (the pacer lets 10 calls go in any rolling second, so a call may wait up to a second for
+    // its slot: the margin, a quarter of a short invocation, must be more than that).
+    let (emulator, server) = start_emulator_with(Config {
+        seed: 23,
+        rate_quotas: RateQuotas::scaled(10.0),
+        ..Config::default()
+    })
+    .await;
+    emulator
+        .seed_channels(&SeedSpec {
+            channels: 250,
+            name_prefix: "deadline-".to_owned(),
+            tags: [(tags::ROTATE_KEY_ON.to_owned(), "stream-end".to_owned())]
+                .into_iter()
+                .collect(),
+            ..SeedSpec::default()
+        })
+        .unwrap();
+    let client = ivs_client(&server.url());
+    let order = listing(&client).await;
+    assert_eq!(order.len(), 250);
+    let mut paced = sweep_settings(false);
+    paced.calls_per_second = 10;
+    let sweeper = Sweeper::new(fast_ivs(ivs_client(&server.url()), 3), settings(&[]), paced);
+
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let mut context = Context::default();
+    context.deadline = now_ms + 6_000;
+    let started = Instant::now();
+    let summary = sweeper
+        .handle(LambdaEvent::new(serde_json::json!({}), context))
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    // It stopped once less than a quarter of the time was left (the margin of a short
+    // invocation: 1.5 s), before the deadline, having swept the first channels of the listing,
+    // and said which was the last.
+    assert!(took < Duration::from_millis(6_000), "{took:?}");
+    assert!(took >= Duration::from_millis(4_500), "{took:?}");
+    assert!(!summary.complete);
+    assert_eq!(summary.failures, 0);
+    assert!(
+        (10..60).contains(&summary.channels_seen),
+        "{}",
+        summary.channels_seen
+    );
+    assert_eq!(
+        summary.stopped_after.as_deref(),
+        Some(order[summary.channels_seen - 1].as_str())
+    );
+    let response = serde_json::to_value(&summary).unwrap();
+    assert_eq!(response["complete"], false);
+    assert_eq!(response["stoppedAfter"], order[summary.channels_seen - 1]);
+}
+
+#[test]
+fn the_deadline_margin_is_30_seconds_or_a_quarter_of_a_short_invocation() {
+    assert_eq!(
+        sweeper::deadline_margin(Duration::from_secs(540)),
+        Duration::from_secs(30)
+    );
+    assert_eq!(
+        sweeper::deadline_margin(Duration::from_secs(60)),
+        Duration::from_secs(15)
+    );
+    assert_eq!(
+        sweeper::deadline_margin(Duration::from_secs(2)),
+        Duration::from_millis(500)
+    );
 }
 
 fn snapshot(tags_: &[(&str, &str)]) -> ChannelSnapshot {

@@ -9,11 +9,18 @@
 //!   function: a late end event then finds it done);
 //! - rotates a key older than the rotation period on an idle channel, carrying the rotation
 //!   marker forward (keys without a creation time are dated on first sight);
-//! - logs one summary line (channels seen, actions taken, failures).
+//! - logs one summary line (channels seen, actions taken, failures, whether the pass
+//!   completed).
+//!
+//! It knows its invocation's deadline ([`Sweeper::run_until`], set from the Lambda context):
+//! it stops starting channels when less than [`deadline_margin`] is left, and returns
+//! success with `complete: false` and the last channel it swept, instead of being killed by
+//! the timeout. The channels are listed and swept one page at a time.
 //!
 //! What to do is a pure function ([`plan`]) of a channel snapshot; executing it is separate.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_ivs::primitives::DateTime as SdkDateTime;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -26,7 +33,18 @@ use domain::rotation::TAG_CREATED_AT;
 pub use domain::sweep::*;
 
 use ivs_adapter::error::Error;
-use ivs_adapter::ivs::{client_from_env, env_var, Ivs, Pacer, RetryOn};
+use ivs_adapter::ivs::{client_from_env, env_var, with_deadline, Ivs, Pacer, RetryOn};
+
+/// Time kept free before the invocation's deadline: no channel is started later than this
+/// (at most; see [`deadline_margin`]). One channel is a few paced calls, each of which gives
+/// up its retries [`ivs_adapter::ivs::RETRY_MARGIN`] before the deadline.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(30);
+
+/// The margin for a run with `time_left` at its start: [`DEADLINE_MARGIN`], or a quarter of
+/// the time left when that is shorter (a short timeout still leaves time to sweep).
+pub fn deadline_margin(time_left: Duration) -> Duration {
+    DEADLINE_MARGIN.min(time_left / 4)
+}
 
 /// One run's figures: the summary line, and the function's response.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -40,6 +58,11 @@ pub struct SweepSummary {
     pub keys_dated: usize,
     pub failures: usize,
     pub calls: usize,
+    /// Every channel was visited (false: the run stopped before its deadline).
+    pub complete: bool,
+    /// The last channel this run swept, when it stopped before the end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_after: Option<String>,
 }
 
 /// The sweeper as the scheduled function runs it.
@@ -66,30 +89,27 @@ impl Sweeper {
         ))
     }
 
-    /// One sweep at `now`. Fails only when the account cannot be listed (nothing could be
-    /// swept; the scheduled invocation is retried); a failure on one channel is counted,
-    /// logged and left for the next run.
+    /// One sweep at `now`, to the end whatever it takes. Fails only when the account cannot
+    /// be listed (nothing could be swept; the scheduled invocation is retried); a failure on
+    /// one channel is counted, logged and left for the next run.
     pub async fn run(&self, now: DateTime<Utc>) -> Result<SweepSummary, Error> {
-        let mut pacer = Pacer::new(self.settings.calls_per_second);
-        let mut summary = SweepSummary::default();
-        let live = self.live_streams(&mut pacer, &mut summary).await?;
-        summary.live_streams_seen = live.len();
-        let channels = self.channels(&mut pacer, &mut summary).await?;
-        summary.channels_seen = channels.len();
-        for (arn, channel_tags) in channels {
-            let Ok(channel) = IvsArn::parse_as(&arn, ResourceType::Channel) else {
-                warn!(channel_arn = %arn, "IVS listed a channel ARN that does not parse; skipped");
-                summary.failures += 1;
-                continue;
-            };
-            if let Err(e) = self
-                .sweep_channel(channel, channel_tags, &live, now, &mut pacer, &mut summary)
-                .await
-            {
-                summary.failures += 1;
-                error!(channel_arn = %arn, error = %e, "sweeping the channel failed; the next run tries again");
-            }
-        }
+        self.run_until(now, None).await
+    }
+
+    /// One sweep at `now` that starts no channel once less than [`deadline_margin`] is left
+    /// before `deadline` (`None`: no deadline), and whose IVS calls give up their retries
+    /// before it. Stopping early is success: `complete` is false and `stopped_after` names
+    /// the last channel swept.
+    pub async fn run_until(
+        &self,
+        now: DateTime<Utc>,
+        deadline: Option<Instant>,
+    ) -> Result<SweepSummary, Error> {
+        let work = self.sweep(now, deadline);
+        let summary = match deadline {
+            Some(deadline) => with_deadline(deadline, work).await?,
+            None => work.await?,
+        };
         info!(
             channels_seen = summary.channels_seen,
             live_streams_seen = summary.live_streams_seen,
@@ -99,9 +119,65 @@ impl Sweeper {
             keys_dated = summary.keys_dated,
             failures = summary.failures,
             calls = summary.calls,
+            complete = summary.complete,
+            stopped_after = summary.stopped_after.as_deref().unwrap_or(""),
             "sweep summary"
         );
         Ok(summary)
+    }
+
+    async fn sweep(
+        &self,
+        now: DateTime<Utc>,
+        deadline: Option<Instant>,
+    ) -> Result<SweepSummary, Error> {
+        let margin = deadline.map(|d| deadline_margin(d.saturating_duration_since(Instant::now())));
+        let out_of_time = || match (deadline, margin) {
+            (Some(deadline), Some(margin)) => {
+                deadline.saturating_duration_since(Instant::now()) < margin
+            }
+            _ => false,
+        };
+        let mut pacer = Pacer::new(self.settings.calls_per_second);
+        let mut summary = SweepSummary::default();
+        let live = self.live_streams(&mut pacer, &mut summary).await?;
+        summary.live_streams_seen = live.len();
+        let mut next: Option<String> = None;
+        let mut last: Option<String> = None;
+        loop {
+            if out_of_time() {
+                return Ok(stopped(summary, last));
+            }
+            let (channels, token) = self
+                .channel_page(next.take(), &mut pacer, &mut summary)
+                .await?;
+            for (arn, channel_tags) in channels {
+                if out_of_time() {
+                    return Ok(stopped(summary, last));
+                }
+                summary.channels_seen += 1;
+                last = Some(arn.clone());
+                let Ok(channel) = IvsArn::parse_as(&arn, ResourceType::Channel) else {
+                    warn!(channel_arn = %arn, "IVS listed a channel ARN that does not parse; skipped");
+                    summary.failures += 1;
+                    continue;
+                };
+                if let Err(e) = self
+                    .sweep_channel(channel, channel_tags, &live, now, &mut pacer, &mut summary)
+                    .await
+                {
+                    summary.failures += 1;
+                    error!(channel_arn = %arn, error = %e, "sweeping the channel failed; the next run tries again");
+                }
+            }
+            match token {
+                Some(t) => next = Some(t),
+                None => {
+                    summary.complete = true;
+                    return Ok(summary);
+                }
+            }
+        }
     }
 
     async fn sweep_channel(
@@ -245,36 +321,34 @@ impl Sweeper {
         }
     }
 
-    /// Every channel with its tags.
-    async fn channels(
+    /// One page of channels with their tags, and the token of the next page (`None`: the last).
+    async fn channel_page(
         &self,
+        token: Option<String>,
         pacer: &mut Pacer,
         summary: &mut SweepSummary,
-    ) -> Result<Vec<(String, HashMap<String, String>)>, Error> {
-        let mut channels = Vec::new();
-        let mut next: Option<String> = None;
+    ) -> Result<(Vec<(String, HashMap<String, String>)>, Option<String>), Error> {
         let client = self.ivs.client();
-        loop {
-            summary.calls += 1;
-            let page = pacer
-                .pace(self.ivs.call("ListChannels", RetryOn::Transient, || {
-                    client
-                        .list_channels()
-                        .max_results(100)
-                        .set_next_token(next.clone())
-                        .send()
-                }))
-                .await?;
-            for c in page.channels() {
-                if let Some(arn) = c.arn() {
-                    channels.push((arn.to_owned(), c.tags().cloned().unwrap_or_default()));
-                }
-            }
-            match page.next_token() {
-                Some(t) if !t.is_empty() => next = Some(t.to_owned()),
-                _ => return Ok(channels),
-            }
-        }
+        summary.calls += 1;
+        let page = pacer
+            .pace(self.ivs.call("ListChannels", RetryOn::Transient, || {
+                client
+                    .list_channels()
+                    .max_results(100)
+                    .set_next_token(token.clone())
+                    .send()
+            }))
+            .await?;
+        let channels = page
+            .channels()
+            .iter()
+            .filter_map(|c| Some((c.arn()?.to_owned(), c.tags().cloned().unwrap_or_default())))
+            .collect();
+        let next = page
+            .next_token()
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned);
+        Ok((channels, next))
     }
 
     /// The latest stream of an offline channel, if it ended.
@@ -295,19 +369,46 @@ impl Sweeper {
     }
 }
 
+/// The summary of a run that stopped before its deadline, after `last`.
+fn stopped(mut summary: SweepSummary, last: Option<String>) -> SweepSummary {
+    warn!(
+        channels_seen = summary.channels_seen,
+        stopped_after = last.as_deref().unwrap_or(""),
+        "the invocation's deadline is near: sweep stopped before the end"
+    );
+    summary.complete = false;
+    summary.stopped_after = last;
+    summary
+}
+
+/// The Lambda context's deadline (milliseconds since the epoch) as an instant; `None` for 0
+/// (no deadline given).
+pub fn invocation_deadline(deadline_ms: u64) -> Option<Instant> {
+    if deadline_ms == 0 {
+        return None;
+    }
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    Some(Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms)))
+}
+
 fn to_chrono(t: Option<&SdkDateTime>) -> Option<DateTime<Utc>> {
     let t = t?;
     DateTime::from_timestamp(t.secs(), t.subsec_nanos())
 }
 
 impl Sweeper {
-    /// The Lambda entry point (any scheduled event): one sweep now. Boxed like the event
-    /// functions' handler, for the same reason (deeply nested SDK futures).
+    /// The Lambda entry point (any scheduled event): one sweep now, until the invocation's
+    /// deadline. Boxed like the event functions' handler, for the same reason (deeply nested
+    /// SDK futures).
     pub fn handle(
         &self,
-        _event: lambda_runtime::LambdaEvent<serde_json::Value>,
+        event: lambda_runtime::LambdaEvent<serde_json::Value>,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<SweepSummary, Error>> + Send + '_>>
     {
-        Box::pin(self.run(Utc::now()))
+        let deadline = invocation_deadline(event.context.deadline);
+        Box::pin(self.run_until(Utc::now(), deadline))
     }
 }
