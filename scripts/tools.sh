@@ -33,9 +33,11 @@ ensure_tools() {
     fi
     # moto's EventBridge (rules, targets, PutEvents) checks the template's event patterns
     # (tests/deployment/event_patterns.rs); its `events` extra brings what rule targets need.
-    if ! "$venv/bin/python" -c "import importlib.metadata as m, sys, jsonpath_ng; sys.exit(m.version('moto') != '$MOTO_VERSION')" 2>/dev/null; then
+    # Its server mode (`server`: flask) with DynamoDB (`dynamodb`) holds the sweeper's state
+    # table in tests/end_to_end/sweeper.rs.
+    if ! "$venv/bin/python" -c "import importlib.metadata as m, sys, jsonpath_ng, flask, py_partiql_parser; sys.exit(m.version('moto') != '$MOTO_VERSION')" 2>/dev/null; then
         echo "installing moto $MOTO_VERSION into .venv" >&2
-        "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[events]==$MOTO_VERSION" "boto3==$BOTO3_VERSION"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[events,dynamodb,server]==$MOTO_VERSION" "boto3==$BOTO3_VERSION"
     fi
     if ! "$venv/bin/aws" --version 2>&1 | grep -q "^aws-cli/$AWSCLI_VERSION "; then
         echo "installing awscli $AWSCLI_VERSION into .venv" >&2

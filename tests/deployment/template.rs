@@ -650,12 +650,23 @@ fn no_ivs_wildcards_and_star_only_for_account_wide_lists() {
                 );
                 let (service, _) = action.split_once(':').unwrap();
                 assert!(
-                    ["ivs", "secretsmanager"].contains(&service),
+                    ["ivs", "secretsmanager", "dynamodb"].contains(&service),
                     "{name}: {action}"
                 );
             }
             let resources = one_or_many(&statement["Resource"]);
             assert!(!resources.is_empty(), "{name}: {statement}");
+            if actions[0].starts_with("dynamodb:") {
+                // The sweeper's state table, by the sweeper only, nothing else of DynamoDB
+                // (the actions: each_function_policy_grants_exactly_the_ivs_calls_of_its_code).
+                assert_eq!(name, SWEEPER_FN);
+                assert!(actions.iter().all(|a| a.starts_with("dynamodb:")));
+                assert_eq!(
+                    resources,
+                    [json!({"Fn::GetAtt": ["SweeperStateTable", "Arn"]})]
+                );
+                continue;
+            }
             if actions[0].starts_with("secretsmanager:") {
                 // The playback key's secret, read only, by the admin function only.
                 assert_eq!(name, ADMIN_FN);
@@ -1077,7 +1088,33 @@ fn every_deployment_default_of_the_code_has_a_parameter() {
         Ok(admin_api::token::DEFAULT_REFRESH),
         "the template's PLAYBACK_KEY_REFRESH_SECONDS default is the code's"
     );
-    let sweep_deployed = environment(sweeper);
+    // The state table is the stack's own (not a parameter), with the key the code uses.
+    assert_eq!(
+        sweeper[sweeper::state::SWEEP_STATE_TABLE],
+        json!({"Ref": "SweeperStateTable"})
+    );
+    let table = &template["Resources"]["SweeperStateTable"];
+    assert_eq!(table["Type"], "AWS::DynamoDB::Table");
+    assert_eq!(table["Properties"]["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(
+        table["Properties"]["KeySchema"],
+        json!([{"AttributeName": sweeper::state::KEY_ATTRIBUTE, "KeyType": "HASH"}])
+    );
+    assert_eq!(
+        table["Properties"]["AttributeDefinitions"],
+        json!([{"AttributeName": sweeper::state::KEY_ATTRIBUTE, "AttributeType": "S"}])
+    );
+    // One run at a time (its lease does the rest).
+    assert_eq!(
+        template["Resources"][SWEEPER_FN]["Properties"]["ReservedConcurrentExecutions"],
+        json!(1)
+    );
+    let mut sweeper = sweeper.clone();
+    sweeper
+        .as_object_mut()
+        .unwrap()
+        .remove(sweeper::state::SWEEP_STATE_TABLE);
+    let sweep_deployed = environment(&sweeper);
     let sweep_settings = SweepSettings::from_lookup(|k| lookup(&sweep_deployed, k)).unwrap();
     assert_eq!(
         sweep_settings,
@@ -1547,6 +1584,73 @@ async fn each_function_policy_grants_exactly_the_ivs_calls_of_its_code() {
     .filter_map(|(function, called)| compare(function, &template, called))
     .collect();
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}
+
+/// The DynamoDB actions a function's policy grants (without the `dynamodb:` prefix).
+fn granted_dynamodb_actions(template: &Value, function: &str) -> BTreeSet<String> {
+    statements(&template["Resources"][function], function)
+        .iter()
+        .filter(|s| s["Effect"] == "Allow")
+        .flat_map(|s| one_or_many(&s["Action"]))
+        .filter_map(|a| {
+            a.as_str()
+                .and_then(|a| a.strip_prefix("dynamodb:"))
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+/// The DynamoDB operations a crate's sources make on a client (`.get_item()`, `.put_item()`…:
+/// the SDK's fluent builders, one per operation), as action names.
+fn dynamodb_operations_in(dir: &str) -> BTreeSet<String> {
+    const OPERATIONS: &[(&str, &str)] = &[
+        ("get_item", "GetItem"),
+        ("put_item", "PutItem"),
+        ("update_item", "UpdateItem"),
+        ("delete_item", "DeleteItem"),
+        ("query", "Query"),
+        ("scan", "Scan"),
+        ("batch_get_item", "BatchGetItem"),
+        ("batch_write_item", "BatchWriteItem"),
+        ("transact_get_items", "TransactGetItems"),
+        ("transact_write_items", "TransactWriteItems"),
+    ];
+    let mut found = BTreeSet::new();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(dir);
+    for entry in std::fs::read_dir(&root).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            if !text.contains("aws_sdk_dynamodb") {
+                continue;
+            }
+            for (method, action) in OPERATIONS {
+                if text.contains(&format!(".{method}()")) {
+                    found.insert((*action).to_owned());
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_sweeper_policy_grants_exactly_the_dynamodb_calls_of_its_code() {
+    let template = cfn::template();
+    let called = dynamodb_operations_in("functions/sweeper/src");
+    assert!(
+        called.contains("GetItem"),
+        "the sources were read: {called:?}"
+    );
+    assert_eq!(granted_dynamodb_actions(&template, SWEEPER_FN), called);
+    for (function, _) in functions(&template) {
+        if function != SWEEPER_FN {
+            assert!(
+                granted_dynamodb_actions(&template, &function).is_empty(),
+                "{function}"
+            );
+        }
+    }
 }
 
 /// Every `.call("<Operation>"` of the IVS adapter and the function crates (the places IVS is

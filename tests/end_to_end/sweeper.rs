@@ -300,6 +300,239 @@ fn the_deadline_margin_is_30_seconds_or_a_quarter_of_a_short_invocation() {
     );
 }
 
+/// moto's server (DynamoDB) on a free loopback port, with the sweeper's state table; stopped
+/// when dropped. Needs python with `moto[dynamodb,server]` (./scripts/tools.sh installs it
+/// into .venv): `PYTHON`, else the workspace's .venv, else `python3`.
+struct Moto {
+    child: std::process::Child,
+    url: String,
+}
+
+const STATE_TABLE: &str = "sweeper-state";
+
+const MOTO_SCRIPT: &str = r#"
+import sys, boto3
+from moto.server import ThreadedMotoServer
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+server.start()
+host, port = server.get_host_and_port()
+url = "http://%s:%d" % (host, port)
+boto3.client("dynamodb", endpoint_url=url).create_table(
+    TableName=sys.argv[1],
+    KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+    BillingMode="PAY_PER_REQUEST",
+)
+print(url, flush=True)
+sys.stdin.read()
+server.stop()
+"#;
+
+impl Moto {
+    fn start() -> Moto {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+        let python = std::env::var("PYTHON").unwrap_or_else(|_| {
+            if venv.exists() {
+                venv.display().to_string()
+            } else {
+                "python3".to_owned()
+            }
+        });
+        let mut child = Command::new(&python)
+            .args(["-c", MOTO_SCRIPT, STATE_TABLE])
+            .env("AWS_ACCESS_KEY_ID", "AKIDTESTMOTO")
+            .env("AWS_SECRET_ACCESS_KEY", "test-secret")
+            .env("AWS_DEFAULT_REGION", "us-west-2")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_ENDPOINT_URL")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
+        let mut line = String::new();
+        let stdout = child.stdout.take().unwrap();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .unwrap();
+        let url = line.trim().to_owned();
+        assert!(
+            url.starts_with("http://127.0.0.1:"),
+            "this test needs {python} with moto[dynamodb,server] (./scripts/tools.sh installs it): got {url:?}"
+        );
+        Moto { child, url }
+    }
+
+    fn client(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::Config::builder()
+                .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+                .region(aws_sdk_dynamodb::config::Region::new("us-west-2"))
+                .credentials_provider(aws_sdk_dynamodb::config::Credentials::for_tests())
+                .endpoint_url(&self.url)
+                .build(),
+        )
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        // Closing its stdin stops the server; kill it if it does not go.
+        drop(self.child.stdin.take());
+        for _ in 0..50 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn context(deadline_in: Duration) -> Context {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let mut context = Context::default();
+    context.deadline = now_ms + deadline_in.as_millis() as u64;
+    context
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweeper_resumes_where_the_last_run_stopped_one_run_at_a_time() {
+    // 150 channels that rotate after each stream (two reads each), at 30 calls per second with
+    // IVS's quotas scaled by 10: a pass is two ListChannels pages and about 10 s of calls. Each
+    // invocation has 5 s (a margin of 1.25 s).
+    let moto = Moto::start();
+    let (emulator, server) = start_emulator_with(Config {
+        seed: 29,
+        rate_quotas: RateQuotas::scaled(10.0),
+        ..Config::default()
+    })
+    .await;
+    emulator
+        .seed_channels(&SeedSpec {
+            channels: 150,
+            name_prefix: "resume-".to_owned(),
+            tags: [(tags::ROTATE_KEY_ON.to_owned(), "stream-end".to_owned())]
+                .into_iter()
+                .collect(),
+            ..SeedSpec::default()
+        })
+        .unwrap();
+    let order = listing(&ivs_client(&server.url())).await;
+    assert_eq!(order.len(), 150);
+    let sweeper = || {
+        let mut paced = sweep_settings(false);
+        paced.calls_per_second = 30;
+        Sweeper::new(fast_ivs(ivs_client(&server.url()), 3), settings(&[]), paced)
+            .with_state(sweeper::state::StateStore::new(moto.client(), STATE_TABLE))
+    };
+    let invoke = |s: Sweeper, deadline_in: Duration| async move {
+        s.handle(LambdaEvent::new(
+            serde_json::json!({}),
+            context(deadline_in),
+        ))
+        .await
+        .unwrap()
+    };
+    let five = Duration::from_secs(5);
+
+    // The first run stops inside the first page and saves where.
+    let first = invoke(sweeper(), five).await;
+    assert!(!first.complete && !first.resumed, "{first:?}");
+    let n1 = first.channels_seen;
+    assert!((20..100).contains(&n1), "{n1}");
+    assert_eq!(first.pass_channels_seen, n1 as u64);
+    assert_eq!(first.stopped_after.as_deref(), Some(order[n1 - 1].as_str()));
+    let item = moto
+        .client()
+        .get_item()
+        .table_name(STATE_TABLE)
+        .key(
+            "id",
+            aws_sdk_dynamodb::types::AttributeValue::S("sweeper".into()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(
+        item["after"].as_s().unwrap(),
+        &order[n1 - 1],
+        "the position is saved"
+    );
+    assert!(
+        !item.contains_key("lease_owner"),
+        "the lease is released when the run stops"
+    );
+
+    // The second resumes after that channel, crosses into the second page and completes the
+    // pass: every channel visited once over the two runs.
+    let second = invoke(sweeper(), Duration::from_secs(10)).await;
+    assert!(second.resumed && second.complete, "{second:?}");
+    assert_eq!(second.channels_seen, 150 - n1);
+    assert_eq!(second.pass_channels_seen, 150);
+    assert_eq!(second.pass_started_at, first.pass_started_at);
+    assert_eq!(second.failures, 0);
+
+    // Two overlapping runs: one takes the lease and starts a new pass, the other exits at once
+    // saying another run holds it.
+    let started = Instant::now();
+    let (a, b) = tokio::join!(invoke(sweeper(), five), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let summary = invoke(sweeper(), five).await;
+        (summary, started.elapsed())
+    });
+    let (b, b_took) = b;
+    assert!(!a.resumed && a.channels_seen > 0, "{a:?}");
+    assert_eq!(a.pass_channels_seen, a.channels_seen as u64, "a new pass");
+    assert!(b.lease_held_by.is_some(), "{b:?}");
+    assert_eq!((b.channels_seen, b.calls), (0, 0));
+    assert!(b_took < Duration::from_secs(1), "{b_took:?}");
+
+    // A page token IVS no longer accepts: the pass restarts from the first channel, and says so.
+    let mut item = moto
+        .client()
+        .get_item()
+        .table_name(STATE_TABLE)
+        .key(
+            "id",
+            aws_sdk_dynamodb::types::AttributeValue::S("sweeper".into()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    item.insert(
+        "page_token".into(),
+        aws_sdk_dynamodb::types::AttributeValue::S("expired-token".into()),
+    );
+    moto.client()
+        .put_item()
+        .table_name(STATE_TABLE)
+        .set_item(Some(item))
+        .send()
+        .await
+        .unwrap();
+    let restarted = invoke(sweeper(), Duration::from_secs(2)).await;
+    assert!(restarted.pass_restarted, "{restarted:?}");
+    assert_eq!(
+        restarted.pass_channels_seen, restarted.channels_seen as u64,
+        "counted from the restart"
+    );
+    assert_eq!(restarted.failures, 0);
+    drop(moto);
+}
+
 fn snapshot(tags_: &[(&str, &str)]) -> ChannelSnapshot {
     ChannelSnapshot {
         arn: IvsArn::parse_as(CHANNEL_ARN, ResourceType::Channel).unwrap(),

@@ -32,8 +32,14 @@ use domain::policy::Settings;
 use domain::rotation::TAG_CREATED_AT;
 pub use domain::sweep::*;
 
-use ivs_adapter::error::Error;
-use ivs_adapter::ivs::{client_from_env, env_var, with_deadline, Ivs, Pacer, RetryOn};
+use ivs_adapter::error::{Error, IvsErrorKind};
+use ivs_adapter::ivs::{aws_from_env, env_var, with_deadline, Ivs, Pacer, RetryOn};
+
+pub mod state;
+use state::{lease_until, Lease, Position, StateError, StateStore, SWEEP_STATE_TABLE};
+
+/// Lambda's longest timeout: how long a lease lasts when the run has no deadline.
+const LAMBDA_MAX_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// Time kept free before the invocation's deadline: no channel is started later than this
 /// (at most; see [`deadline_margin`]). One channel is a few paced calls, each of which gives
@@ -63,6 +69,18 @@ pub struct SweepSummary {
     /// The last channel this run swept, when it stopped before the end.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped_after: Option<String>,
+    /// When the pass this run worked on started (a pass may take several runs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pass_started_at: Option<String>,
+    /// Channels swept in that pass so far, over every run.
+    pub pass_channels_seen: u64,
+    /// This run went on from where the last one stopped.
+    pub resumed: bool,
+    /// IVS no longer accepted the saved page token: the pass started again from the first page.
+    pub pass_restarted: bool,
+    /// Another run held the lease: this one did nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease_held_by: Option<String>,
 }
 
 /// The sweeper as the scheduled function runs it.
@@ -70,6 +88,7 @@ pub struct Sweeper {
     ivs: Ivs,
     policy: Settings,
     settings: SweepSettings,
+    state: Option<StateStore>,
 }
 
 impl Sweeper {
@@ -78,21 +97,49 @@ impl Sweeper {
             ivs,
             policy,
             settings,
+            state: None,
         }
     }
 
+    /// The same sweeper, saving its position and taking its lease in `store`.
+    pub fn with_state(mut self, store: StateStore) -> Self {
+        self.state = Some(store);
+        self
+    }
+
+    /// The sweeper from the environment: IVS, the policy, the sweep settings, and the state
+    /// table `SWEEP_STATE_TABLE` when set (DynamoDB, reached at `AWS_ENDPOINT_URL_DYNAMODB` when
+    /// set; the SDK retries its calls up to three times).
     pub async fn from_env() -> Result<Self, Error> {
-        Ok(Self::new(
-            Ivs::new(client_from_env().await?),
+        let aws = aws_from_env().await?;
+        let sweeper = Self::new(
+            Ivs::new(aws_sdk_ivs::Client::new(&aws.config)),
             Settings::from_lookup(env_var)?,
             SweepSettings::from_lookup(env_var)?,
-        ))
+        );
+        Ok(
+            match env_var(SWEEP_STATE_TABLE).filter(|t| !t.trim().is_empty()) {
+                None => sweeper,
+                Some(table) => {
+                    let config = aws_sdk_dynamodb::config::Builder::from(&aws.config)
+                        .retry_config(
+                            aws_sdk_dynamodb::config::retry::RetryConfig::standard()
+                                .with_max_attempts(3),
+                        )
+                        .build();
+                    sweeper.with_state(StateStore::new(
+                        aws_sdk_dynamodb::Client::from_conf(config),
+                        table,
+                    ))
+                }
+            },
+        )
     }
 
     /// One sweep at `now`, to the end whatever it takes. Fails only when the account cannot
     /// be listed (nothing could be swept; the scheduled invocation is retried); a failure on
     /// one channel is counted, logged and left for the next run.
-    pub async fn run(&self, now: DateTime<Utc>) -> Result<SweepSummary, Error> {
+    pub async fn run(&self, now: DateTime<Utc>) -> Result<SweepSummary, SweepError> {
         self.run_until(now, None).await
     }
 
@@ -104,7 +151,7 @@ impl Sweeper {
         &self,
         now: DateTime<Utc>,
         deadline: Option<Instant>,
-    ) -> Result<SweepSummary, Error> {
+    ) -> Result<SweepSummary, SweepError> {
         let work = self.sweep(now, deadline);
         let summary = match deadline {
             Some(deadline) => with_deadline(deadline, work).await?,
@@ -121,6 +168,11 @@ impl Sweeper {
             calls = summary.calls,
             complete = summary.complete,
             stopped_after = summary.stopped_after.as_deref().unwrap_or(""),
+            pass_started_at = summary.pass_started_at.as_deref().unwrap_or(""),
+            pass_channels_seen = summary.pass_channels_seen,
+            resumed = summary.resumed,
+            pass_restarted = summary.pass_restarted,
+            lease_held_by = summary.lease_held_by.as_deref().unwrap_or(""),
             "sweep summary"
         );
         Ok(summary)
@@ -130,32 +182,163 @@ impl Sweeper {
         &self,
         now: DateTime<Utc>,
         deadline: Option<Instant>,
-    ) -> Result<SweepSummary, Error> {
-        let margin = deadline.map(|d| deadline_margin(d.saturating_duration_since(Instant::now())));
+    ) -> Result<SweepSummary, SweepError> {
+        let time_left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let margin = time_left.map(deadline_margin);
         let out_of_time = || match (deadline, margin) {
             (Some(deadline), Some(margin)) => {
                 deadline.saturating_duration_since(Instant::now()) < margin
             }
             _ => false,
         };
-        let mut pacer = Pacer::new(self.settings.calls_per_second);
         let mut summary = SweepSummary::default();
-        let live = self.live_streams(&mut pacer, &mut summary).await?;
+        // The saved position, and the lease on it (when a state table is configured).
+        let (mut position, mut version, lease) = match &self.state {
+            None => (Position::new_pass(now), 0, None),
+            Some(store) => match self.take_lease(store, now, time_left).await? {
+                Taken::Yes {
+                    position,
+                    version,
+                    lease,
+                    resumed,
+                } => {
+                    summary.resumed = resumed;
+                    (position, version, Some(lease))
+                }
+                Taken::No { holder } => {
+                    info!(lease_owner = %holder.owner, lease_expires = %holder.expires, "another sweep run holds the lease: this one exits");
+                    summary.lease_held_by = Some(holder.owner);
+                    return Ok(summary);
+                }
+            },
+        };
+        let mut state = Saving {
+            version: &mut version,
+            lease: lease.as_ref(),
+        };
+        let mut pacer = Pacer::new(self.settings.calls_per_second);
+        let result = self
+            .pass(
+                now,
+                &out_of_time,
+                &mut position,
+                &mut state,
+                &mut pacer,
+                &mut summary,
+            )
+            .await;
+        summary.pass_started_at = Some(
+            position
+                .pass_started
+                .to_rfc3339_opts(SecondsFormat::Secs, true),
+        );
+        summary.pass_channels_seen = position.pass_channels;
+        match result {
+            Ok(()) => Ok(summary),
+            Err(SweepError::State(StateError::Conflict)) => {
+                warn!("another run wrote the sweep state since this one read it: this one stops");
+                summary.complete = false;
+                summary.stopped_after = summary.stopped_after.take().or(position.after);
+                Ok(summary)
+            }
+            Err(e) => {
+                // Free the lease at once (best effort; it expires anyway), keeping the position.
+                if let (Some(store), Some(_)) = (&self.state, state.lease) {
+                    if let Err(release) = store.save(*state.version, &position, None).await {
+                        warn!(error = %release, "the sweep lease could not be released; it expires on its own");
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Reads the saved state and takes the lease, unless another run holds it.
+    async fn take_lease(
+        &self,
+        store: &StateStore,
+        now: DateTime<Utc>,
+        time_left: Option<Duration>,
+    ) -> Result<Taken, SweepError> {
+        let saved = store.load().await?;
+        let wall = Utc::now();
+        if let Some(holder) = saved.lease.filter(|l| l.expires > wall) {
+            return Ok(Taken::No { holder });
+        }
+        let (position, resumed) = match saved.position {
+            Some(p) if !p.complete => (p, true),
+            _ => (Position::new_pass(now), false),
+        };
+        let lease = Lease {
+            owner: uuid::Uuid::new_v4().to_string(),
+            expires: lease_until(wall, time_left.unwrap_or(LAMBDA_MAX_TIMEOUT)),
+        };
+        match store.save(saved.version, &position, Some(&lease)).await {
+            Ok(version) => Ok(Taken::Yes {
+                position,
+                version,
+                lease,
+                resumed,
+            }),
+            Err(StateError::Conflict) => {
+                // Another run wrote the item between the read and this write: it holds it.
+                let holder = store.load().await?.lease.unwrap_or(Lease {
+                    owner: "another run".to_owned(),
+                    expires: wall,
+                });
+                Ok(Taken::No { holder })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The pass from `position` on, page by page, saving the position after each page and
+    /// when stopping for the deadline.
+    async fn pass(
+        &self,
+        now: DateTime<Utc>,
+        out_of_time: &(dyn Fn() -> bool + Send + Sync),
+        position: &mut Position,
+        state: &mut Saving<'_>,
+        pacer: &mut Pacer,
+        summary: &mut SweepSummary,
+    ) -> Result<(), SweepError> {
+        let live = self.live_streams(pacer, summary).await?;
         summary.live_streams_seen = live.len();
-        let mut next: Option<String> = None;
         let mut last: Option<String> = None;
         loop {
             if out_of_time() {
-                return Ok(stopped(summary, last));
+                self.save(state, position, false).await?;
+                stopped(summary, last);
+                return Ok(());
             }
-            let (channels, token) = self
-                .channel_page(next.take(), &mut pacer, &mut summary)
-                .await?;
-            for (arn, channel_tags) in channels {
+            let token = position.page_token.clone();
+            let (channels, next) = match self.channel_page(token.clone(), pacer, summary).await {
+                Ok(page) => page,
+                Err(e) if token.is_some() && e.ivs_kind() == Some(IvsErrorKind::Invalid) => {
+                    warn!(error = %e, "IVS no longer accepts the saved ListChannels page token: the pass restarts from the first channel");
+                    summary.pass_restarted = true;
+                    *position = Position::new_pass(now);
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            // Resuming inside a page: skip what the last run swept (all of it when the channel
+            // it stopped after is gone).
+            let skip = position
+                .after
+                .as_ref()
+                .and_then(|after| channels.iter().position(|(arn, _)| arn == after))
+                .map_or(0, |i| i + 1);
+            for (arn, channel_tags) in channels.into_iter().skip(skip) {
                 if out_of_time() {
-                    return Ok(stopped(summary, last));
+                    self.save(state, position, false).await?;
+                    stopped(summary, last);
+                    return Ok(());
                 }
                 summary.channels_seen += 1;
+                position.pass_channels += 1;
+                position.after = Some(arn.clone());
                 last = Some(arn.clone());
                 let Ok(channel) = IvsArn::parse_as(&arn, ResourceType::Channel) else {
                     warn!(channel_arn = %arn, "IVS listed a channel ARN that does not parse; skipped");
@@ -163,21 +346,39 @@ impl Sweeper {
                     continue;
                 };
                 if let Err(e) = self
-                    .sweep_channel(channel, channel_tags, &live, now, &mut pacer, &mut summary)
+                    .sweep_channel(channel, channel_tags, &live, now, pacer, summary)
                     .await
                 {
                     summary.failures += 1;
                     error!(channel_arn = %arn, error = %e, "sweeping the channel failed; the next run tries again");
                 }
             }
-            match token {
-                Some(t) => next = Some(t),
-                None => {
-                    summary.complete = true;
-                    return Ok(summary);
-                }
+            position.page_token = next;
+            position.after = None;
+            if position.page_token.is_none() {
+                position.complete = true;
+                self.save(state, position, false).await?;
+                summary.complete = true;
+                return Ok(());
             }
+            self.save(state, position, true).await?;
         }
+    }
+
+    /// Saves the position (when a state table is configured), keeping the lease when the run
+    /// goes on, releasing it otherwise.
+    async fn save(
+        &self,
+        state: &mut Saving<'_>,
+        position: &Position,
+        keep_lease: bool,
+    ) -> Result<(), SweepError> {
+        let Some(store) = &self.state else {
+            return Ok(());
+        };
+        let lease = if keep_lease { state.lease } else { None };
+        *state.version = store.save(*state.version, position, lease).await?;
+        Ok(())
     }
 
     async fn sweep_channel(
@@ -369,8 +570,8 @@ impl Sweeper {
     }
 }
 
-/// The summary of a run that stopped before its deadline, after `last`.
-fn stopped(mut summary: SweepSummary, last: Option<String>) -> SweepSummary {
+/// Marks the summary of a run that stopped before its deadline, after `last`.
+fn stopped(summary: &mut SweepSummary, last: Option<String>) {
     warn!(
         channels_seen = summary.channels_seen,
         stopped_after = last.as_deref().unwrap_or(""),
@@ -378,7 +579,62 @@ fn stopped(mut summary: SweepSummary, last: Option<String>) -> SweepSummary {
     );
     summary.complete = false;
     summary.stopped_after = last;
-    summary
+}
+
+/// What taking the lease gave.
+enum Taken {
+    Yes {
+        position: Position,
+        version: u64,
+        lease: Lease,
+        resumed: bool,
+    },
+    No {
+        holder: Lease,
+    },
+}
+
+/// The state item's version this run last wrote, and its lease.
+struct Saving<'a> {
+    version: &'a mut u64,
+    lease: Option<&'a Lease>,
+}
+
+/// A failed sweep.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error(transparent)]
+    Ivs(#[from] Error),
+    #[error("sweep state ({SWEEP_STATE_TABLE}): {0}")]
+    State(#[from] StateError),
+}
+
+impl SweepError {
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            SweepError::Ivs(e) => e.is_retryable(),
+            SweepError::State(e) => e.is_retryable(),
+        }
+    }
+
+    /// The Lambda `errorType`: the IVS error's, or `Retryable.SweepState` /
+    /// `Permanent.SweepState`.
+    pub fn error_type(&self) -> String {
+        match self {
+            SweepError::Ivs(e) => e.error_type(),
+            SweepError::State(e) if e.is_retryable() => "Retryable.SweepState".to_owned(),
+            SweepError::State(_) => "Permanent.SweepState".to_owned(),
+        }
+    }
+}
+
+impl From<SweepError> for lambda_runtime::Diagnostic {
+    fn from(e: SweepError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: e.error_type(),
+            error_message: e.to_string(),
+        }
+    }
 }
 
 /// The Lambda context's deadline (milliseconds since the epoch) as an instant; `None` for 0
@@ -406,8 +662,9 @@ impl Sweeper {
     pub fn handle(
         &self,
         event: lambda_runtime::LambdaEvent<serde_json::Value>,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<SweepSummary, Error>> + Send + '_>>
-    {
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<SweepSummary, SweepError>> + Send + '_>,
+    > {
         let deadline = invocation_deadline(event.context.deadline);
         Box::pin(self.run_until(Utc::now(), deadline))
     }
