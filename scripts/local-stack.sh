@@ -3,8 +3,10 @@
 # 127.0.0.1.
 #
 #   ./scripts/local-stack.sh            runs until Ctrl-C, showing what the automation does
-#   ./scripts/local-stack.sh --smoke    starts it on free ports, runs the README walkthrough
-#                                       (scripts/walkthrough.sh) against it, and stops
+#   ./scripts/local-stack.sh --smoke    starts it on free ports, runs the README's commands as
+#                                       written (scripts/readme-check.py: curl and AWS CLI
+#                                       forms) and the walkthrough (scripts/walkthrough.sh,
+#                                       twice) against it, and stops
 #
 # The emulator (ivs-emulator) serves the IVS API (and a minimal Secrets Manager) and emits
 # IVS's EventBridge events; it delivers them through the Lambda Invoke API to `cargo lambda
@@ -129,6 +131,11 @@ EOF
 fi
 
 if $smoke; then
+    # The README's own commands, as written, in both forms (curl and the AWS CLI), first: as a
+    # reader runs them on a fresh stack (their create-secret succeeds once per stack).
+    ./scripts/readme-check.py "$ivs_url" "$admin_url"
+    echo
+    echo "── the walkthrough script"
     ./scripts/walkthrough.sh "$ivs_url" "$admin_url"
     # Again, against the same stack: it stores a new playback key, and its token must verify
     # with the new public key (the admin function refreshes its key; README, "Rotating the
