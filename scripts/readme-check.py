@@ -30,6 +30,9 @@ as a reader would paste them:
 
 Printed: every command as run and the start of its answer, stream key values and tokens
 masked. Fails (exit 1) at the first command that does not do what the README says.
+
+Run it against a fresh stack, as the smoke run does before anything else: the README's
+`create-secret` succeeds once per stack, and its key pairs count towards IVS's 3.
 """
 
 import json
