@@ -244,9 +244,24 @@ async fn the_sweeper_stops_before_its_deadline_and_says_where() {
             ..SeedSpec::default()
         })
         .unwrap();
+    // And one more, live for two hours with a limit of 30 minutes: whichever page it is on,
+    // its stream is stopped first (ListStreams, then BatchGetChannel for its tags).
+    let overdue = emulator
+        .seed_channels(&SeedSpec {
+            channels: 1,
+            name_prefix: "deadline-overdue-".to_owned(),
+            tags: [(sweep_tags::MAX_STREAM_MINUTES.to_owned(), "30".to_owned())]
+                .into_iter()
+                .collect(),
+            live: ivs_emulator::Live::Count(1),
+            live_started_seconds_ago: 7_200,
+            ..SeedSpec::default()
+        })
+        .unwrap()
+        .remove(0);
     let client = ivs_client(&server.url());
     let order = listing(&client).await;
-    assert_eq!(order.len(), 250);
+    assert_eq!(order.len(), 251);
     let mut paced = sweep_settings(false);
     paced.calls_per_second = 10;
     let sweeper = Sweeper::new(fast_ivs(ivs_client(&server.url()), 3), settings(&[]), paced);
@@ -270,6 +285,20 @@ async fn the_sweeper_stops_before_its_deadline_and_says_where() {
     assert!(took >= Duration::from_millis(4_500), "{took:?}");
     assert!(!summary.complete);
     assert_eq!(summary.failures, 0);
+    assert_eq!(summary.live_streams_seen, 1);
+    assert_eq!(summary.streams_stopped, 1, "the overdue stream, first");
+    let place = order.iter().position(|a| *a == overdue.arn).unwrap();
+    assert!(
+        place >= summary.channels_seen,
+        "the pass did not reach it ({place}, {})",
+        summary.channels_seen
+    );
+    assert!(client
+        .get_stream()
+        .channel_arn(&overdue.arn)
+        .send()
+        .await
+        .is_err());
     assert!(
         (10..60).contains(&summary.channels_seen),
         "{}",

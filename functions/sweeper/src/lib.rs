@@ -1,7 +1,9 @@
 //! The scheduled sweeper: reconciles what events missed and enforces time-based policy.
 //!
-//! Each run pages through the live streams and the channels (IVS's rate quotas respected: the
-//! sweeper's own calls are paced, and every call backs off on throttling) and, per channel:
+//! Each run lists the live streams and stops the overdue ones first (their channels' tags read
+//! 50 at a time with BatchGetChannel), then pages through the channels from where the last
+//! run stopped (IVS's rate quotas respected: the sweeper's own calls are paced, and every call
+//! backs off on throttling) and, per channel:
 //! - stops a stream live longer than the channel's maximum duration (revoking the key first
 //!   when asked);
 //! - gives a channel whose last stream ended without its key being rotated (a missed end
@@ -15,11 +17,13 @@
 //! It knows its invocation's deadline ([`Sweeper::run_until`], set from the Lambda context):
 //! it stops starting channels when less than [`deadline_margin`] is left, and returns
 //! success with `complete: false` and the last channel it swept, instead of being killed by
-//! the timeout. The channels are listed and swept one page at a time.
+//! the timeout. The channels are listed and swept one page at a time; with a state table
+//! ([`state`]) the position is saved after each page and the next run resumes there, and a
+//! lease keeps a second run from sweeping at the same time.
 //!
 //! What to do is a pure function ([`plan`]) of a channel snapshot; executing it is separate.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_ivs::primitives::DateTime as SdkDateTime;
@@ -305,6 +309,10 @@ impl Sweeper {
     ) -> Result<(), SweepError> {
         let live = self.live_streams(pacer, summary).await?;
         summary.live_streams_seen = live.len();
+        // Overdue live streams first, whatever page the pass is on.
+        let judged = self
+            .stop_overdue(&live, now, out_of_time, pacer, summary)
+            .await;
         let mut last: Option<String> = None;
         loop {
             if out_of_time() {
@@ -340,6 +348,10 @@ impl Sweeper {
                 position.pass_channels += 1;
                 position.after = Some(arn.clone());
                 last = Some(arn.clone());
+                if judged.contains(&arn) {
+                    // Its live stream was judged at the start of this run.
+                    continue;
+                }
                 let Ok(channel) = IvsArn::parse_as(&arn, ResourceType::Channel) else {
                     warn!(channel_arn = %arn, "IVS listed a channel ARN that does not parse; skipped");
                     summary.failures += 1;
@@ -363,6 +375,66 @@ impl Sweeper {
             }
             self.save(state, position, true).await?;
         }
+    }
+
+    /// Stops the overdue live streams before the channel pass: the channels of the streams
+    /// live longer than a minute (the shortest limit a tag can set) are read 50 at a time
+    /// (BatchGetChannel: their tags, hence their limits) and swept now. Returns the channels
+    /// swept so (the pass skips them). A failure is counted and left to the pass.
+    async fn stop_overdue(
+        &self,
+        live: &HashMap<String, LiveStream>,
+        now: DateTime<Utc>,
+        out_of_time: &(dyn Fn() -> bool + Send + Sync),
+        pacer: &mut Pacer,
+        summary: &mut SweepSummary,
+    ) -> HashSet<String> {
+        let mut candidates: Vec<String> = live
+            .iter()
+            .filter(|(_, stream)| now - stream.started_at > chrono::TimeDelta::minutes(1))
+            .map(|(arn, _)| arn.clone())
+            .collect();
+        candidates.sort();
+        let mut judged = HashSet::new();
+        let client = self.ivs.client();
+        for batch in candidates.chunks(50) {
+            if out_of_time() {
+                break;
+            }
+            summary.calls += 1;
+            let read = pacer
+                .pace(self.ivs.call("BatchGetChannel", RetryOn::Transient, || {
+                    client
+                        .batch_get_channel()
+                        .set_arns(Some(batch.to_vec()))
+                        .send()
+                }))
+                .await;
+            let output = match read {
+                Ok(output) => output,
+                Err(e) => {
+                    summary.failures += 1;
+                    error!(error = %e, channels = batch.len(), "reading live channels failed; the pass sweeps them");
+                    continue;
+                }
+            };
+            for c in output.channels() {
+                let Some(arn) = c.arn() else { continue };
+                let Ok(channel) = IvsArn::parse_as(arn, ResourceType::Channel) else {
+                    continue;
+                };
+                judged.insert(arn.to_owned());
+                let channel_tags = c.tags().cloned().unwrap_or_default();
+                if let Err(e) = self
+                    .sweep_channel(channel, channel_tags, live, now, pacer, summary)
+                    .await
+                {
+                    summary.failures += 1;
+                    error!(channel_arn = %arn, error = %e, "stopping an overdue stream failed; the next run tries again");
+                }
+            }
+        }
+        judged
     }
 
     /// Saves the position (when a state table is configured), keeping the lease when the run
