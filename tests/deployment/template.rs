@@ -1036,6 +1036,7 @@ fn every_deployment_default_of_the_code_has_a_parameter() {
         sweep_env::REVOKE_KEY_ON_MAX_DURATION,
         sweep_env::KEY_ROTATION_DAYS,
         sweep_env::SWEEP_CALLS_PER_SECOND,
+        domain::rate::IVS_RATE_SHARE,
     ];
     let admin_vars = [
         admin_api::env::PLAYBACK_KEY_SECRET_ID,
@@ -1115,6 +1116,15 @@ fn every_deployment_default_of_the_code_has_a_parameter() {
         .unwrap()
         .remove(sweeper::state::SWEEP_STATE_TABLE);
     let sweep_deployed = environment(&sweeper);
+    assert_eq!(
+        domain::rate::RateSettings::from_lookup(
+            |k| lookup(&sweep_deployed, k),
+            sweeper::SWEEPER_RATE_SHARE
+        )
+        .unwrap(),
+        domain::rate::RateSettings::from_lookup(|_| None, sweeper::SWEEPER_RATE_SHARE).unwrap(),
+        "the template's SweeperRateShare default is the code's"
+    );
     let sweep_settings = SweepSettings::from_lookup(|k| lookup(&sweep_deployed, k)).unwrap();
     assert_eq!(
         sweep_settings,

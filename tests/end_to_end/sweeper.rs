@@ -329,6 +329,52 @@ fn the_deadline_margin_is_30_seconds_or_a_quarter_of_a_short_invocation() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweeper_keeps_to_its_share_of_each_quota() {
+    // IVS's quotas scaled by 10 (ListStreamSessions, ListStreamKeys: 50 per second); the
+    // sweeper's budget at the same factor with its default share, 0.2: 10 per second each, a
+    // burst of 10. 40 channels that rotate after each stream need 40 of each: at least 3 s,
+    // however fast its overall pacer (50 calls per second here) would let it go.
+    let (emulator, server) = start_emulator_with(Config {
+        seed: 31,
+        rate_quotas: RateQuotas::scaled(10.0),
+        ..Config::default()
+    })
+    .await;
+    emulator
+        .seed_channels(&SeedSpec {
+            channels: 40,
+            name_prefix: "share-".to_owned(),
+            tags: [(tags::ROTATE_KEY_ON.to_owned(), "stream-end".to_owned())]
+                .into_iter()
+                .collect(),
+            ..SeedSpec::default()
+        })
+        .unwrap();
+    let rate = domain::rate::RateSettings::from_lookup(
+        |k| (k == domain::rate::IVS_RATE_FACTOR).then(|| "10".to_owned()),
+        sweeper::SWEEPER_RATE_SHARE,
+    )
+    .unwrap();
+    assert_eq!(rate.per_container("ListStreamKeys"), Some(10.0));
+    let ivs = fast_ivs(ivs_client(&server.url()), 3)
+        .with_budget(std::sync::Arc::new(ivs_adapter::ivs::RateBudget::new(rate)));
+    let sweeper = Sweeper::new(ivs, settings(&[]), sweep_settings(false));
+    let started = Instant::now();
+    let summary = sweeper.run(Utc::now()).await.unwrap();
+    let took = started.elapsed();
+    assert!(summary.complete && summary.failures == 0, "{summary:?}");
+    assert_eq!(summary.channels_seen, 40);
+    assert!(took >= Duration::from_millis(2_900), "{took:?}");
+    assert!(took < Duration::from_secs(6), "{took:?}");
+    // Never throttled: it left the other 80 % of every quota to the rest of the account.
+    let stats = emulator.stats();
+    for op in ["ListStreamSessions", "ListStreamKeys", "ListChannels"] {
+        assert_eq!(stats.operations[op].rate_throttled, 0, "{op}");
+    }
+    assert_eq!(stats.operations["ListStreamKeys"].requests, 40);
+}
+
 /// moto's server (DynamoDB) on a free loopback port, with the sweeper's state table; stopped
 /// when dropped. Needs python with `moto[dynamodb,server]` (./scripts/tools.sh installs it
 /// into .venv): `PYTHON`, else the workspace's .venv, else `python3`.

@@ -3,7 +3,9 @@
 //! Each run lists the live streams and stops the overdue ones first (their channels' tags read
 //! 50 at a time with BatchGetChannel), then pages through the channels from where the last
 //! run stopped (IVS's rate quotas respected: the sweeper's own calls are paced, and every call
-//! backs off on throttling) and, per channel:
+//! backs off on throttling; each operation's calls stay inside the sweeper's share of its
+//! quota, [`SWEEPER_RATE_SHARE`], and all of them under `SWEEP_CALLS_PER_SECOND`) and, per
+//! channel:
 //! - stops a stream live longer than the channel's maximum duration (revoking the key first
 //!   when asked);
 //! - gives a channel whose last stream ended without its key being rotated (a missed end
@@ -24,6 +26,7 @@
 //! What to do is a pure function ([`plan`]) of a channel snapshot; executing it is separate.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_ivs::primitives::DateTime as SdkDateTime;
@@ -36,8 +39,15 @@ use domain::policy::Settings;
 use domain::rotation::TAG_CREATED_AT;
 pub use domain::sweep::*;
 
+use domain::rate::RateSettings;
 use ivs_adapter::error::{Error, IvsErrorKind};
-use ivs_adapter::ivs::{aws_from_env, env_var, with_deadline, Ivs, Pacer, RetryOn};
+use ivs_adapter::ivs::{aws_from_env, env_var, with_deadline, Ivs, Pacer, RateBudget, RetryOn};
+
+/// The sweeper's share of each of IVS's rate quotas when `IVS_RATE_SHARE` is unset (one
+/// container: `IVS_RATE_CONCURRENCY` 1). The event functions and the platform's own back end
+/// keep the rest; `SWEEP_CALLS_PER_SECOND` still caps the sweeper's calls of all operations
+/// together.
+pub const SWEEPER_RATE_SHARE: f64 = 0.2;
 
 pub mod state;
 use state::{lease_until, Lease, Position, StateError, StateStore, SWEEP_STATE_TABLE};
@@ -111,13 +121,16 @@ impl Sweeper {
         self
     }
 
-    /// The sweeper from the environment: IVS, the policy, the sweep settings, and the state
+    /// The sweeper from the environment: IVS (every call inside the sweeper's share of each
+    /// quota, [`SWEEPER_RATE_SHARE`] by default: `domain::rate`), the policy, the sweep
+    /// settings, and the state
     /// table `SWEEP_STATE_TABLE` when set (DynamoDB, reached at `AWS_ENDPOINT_URL_DYNAMODB` when
     /// set; the SDK retries its calls up to three times).
     pub async fn from_env() -> Result<Self, Error> {
         let aws = aws_from_env().await?;
+        let budget = RateBudget::new(RateSettings::from_lookup(env_var, SWEEPER_RATE_SHARE)?);
         let sweeper = Self::new(
-            Ivs::new(aws_sdk_ivs::Client::new(&aws.config)),
+            Ivs::new(aws_sdk_ivs::Client::new(&aws.config)).with_budget(Arc::new(budget)),
             Settings::from_lookup(env_var)?,
             SweepSettings::from_lookup(env_var)?,
         );
