@@ -608,6 +608,84 @@ async fn the_sweeper_resumes_where_the_last_run_stopped_one_run_at_a_time() {
     drop(moto);
 }
 
+/// The sweeper binary as Lambda runs it (the real runtime loop), its state table in moto's
+/// server reached through `AWS_ENDPOINT_URL_DYNAMODB`, its rate budget at the emulator's factor
+/// (`IVS_RATE_FACTOR`): a pass completes and is saved, the lease released, and the next run
+/// starts a new pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweeper_binary_keeps_its_state_in_dynamodb() {
+    use test_support::lambda::{function_binaries, LocalLambda};
+
+    let moto = Moto::start();
+    let (emulator, server) = start_emulator_with(Config {
+        seed: 37,
+        rate_quotas: RateQuotas::scaled(10.0),
+        ..Config::default()
+    })
+    .await;
+    emulator
+        .seed_channels(&SeedSpec {
+            channels: 30,
+            name_prefix: "binary-".to_owned(),
+            tags: [(tags::ROTATE_KEY_ON.to_owned(), "stream-end".to_owned())]
+                .into_iter()
+                .collect(),
+            ..SeedSpec::default()
+        })
+        .unwrap();
+    let lambda = LocalLambda::start().await;
+    let env = vec![
+        ("AWS_REGION", "us-west-2".to_owned()),
+        ("AWS_ACCESS_KEY_ID", "AKIDTESTSWEEPER".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "test-secret".to_owned()),
+        ("AWS_ENDPOINT_URL_IVS", server.url()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", moto.url.clone()),
+        ("SWEEP_STATE_TABLE", STATE_TABLE.to_owned()),
+        ("IVS_RATE_FACTOR", "10".to_owned()),
+        ("SWEEP_CALLS_PER_SECOND", "50".to_owned()),
+    ];
+    lambda.spawn("sweeper", &function_binaries().join("sweeper"), &env);
+
+    let first = lambda
+        .invoke("sweeper", &serde_json::json!({"source": "aws.scheduler"}))
+        .await
+        .ok();
+    assert_eq!(first["complete"], true, "{first}");
+    assert_eq!(first["channelsSeen"], 30);
+    assert_eq!(first["passChannelsSeen"], 30);
+    assert_eq!(first["resumed"], false);
+    assert_eq!(first["failures"], 0);
+    let item = moto
+        .client()
+        .get_item()
+        .table_name(STATE_TABLE)
+        .key(
+            "id",
+            aws_sdk_dynamodb::types::AttributeValue::S("sweeper".into()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(
+        item["pass_complete"],
+        aws_sdk_dynamodb::types::AttributeValue::Bool(true)
+    );
+    assert!(!item.contains_key("lease_owner"), "{item:?}");
+
+    let second = lambda
+        .invoke("sweeper", &serde_json::json!({"source": "aws.scheduler"}))
+        .await
+        .ok();
+    assert_eq!(second["resumed"], false, "a new pass: {second}");
+    assert_eq!(second["complete"], true);
+    assert_eq!(second["passChannelsSeen"], 30);
+    let stats = emulator.stats();
+    assert_eq!(stats.operations["ListStreamKeys"].rate_throttled, 0);
+    drop(moto);
+}
+
 fn snapshot(tags_: &[(&str, &str)]) -> ChannelSnapshot {
     ChannelSnapshot {
         arn: IvsArn::parse_as(CHANNEL_ARN, ResourceType::Channel).unwrap(),
