@@ -22,7 +22,9 @@ pub mod env {
     pub const REVOKE_KEY_ON_MAX_DURATION: &str = "REVOKE_KEY_ON_MAX_DURATION";
     /// Days after which an idle channel's key is rotated (0 or unset: never).
     pub const KEY_ROTATION_DAYS: &str = "KEY_ROTATION_DAYS";
-    /// IVS calls per second the sweeper allows itself (default 4, below IVS's 5 TPS quotas).
+    /// IVS calls per second the sweeper allows itself, all operations together (default 4, below
+    /// IVS's 5 TPS quotas); each operation is also kept to the sweeper's share of its quota
+    /// (`domain::rate`, `IVS_RATE_SHARE`).
     pub const SWEEP_CALLS_PER_SECOND: &str = "SWEEP_CALLS_PER_SECOND";
 }
 
