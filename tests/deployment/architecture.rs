@@ -57,6 +57,7 @@ fn the_domain_crate_depends_on_no_io_crate() {
         "aws-smithy-http-client",
         "aws-sdk-ivs",
         "aws-sdk-secretsmanager",
+        "aws-sdk-dynamodb",
         "lambda_runtime",
         "lambda_http",
         "tracing-subscriber",
@@ -90,6 +91,15 @@ fn the_event_functions_do_not_link_what_only_the_admin_api_needs() {
     for needed in ["lambda_http", "jsonwebtoken", "aws-sdk-secretsmanager"] {
         assert!(admin.contains(needed), "admin-api: {needed}");
     }
+    // The sweeper's saved position (DynamoDB) is the sweeper's alone: the event functions and
+    // the admin API do not carry its SDK.
+    for function in ["stream-events", "recording-events", "admin-api", "ivs-adapter"] {
+        assert!(
+            !dependencies(function).contains("aws-sdk-dynamodb"),
+            "{function} links aws-sdk-dynamodb, which only the sweeper needs"
+        );
+    }
+    assert!(dependencies("sweeper").contains("aws-sdk-dynamodb"));
 }
 
 /// The crate-level module a `crate::a::b` path names, if any.

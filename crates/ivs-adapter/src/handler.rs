@@ -147,7 +147,7 @@ impl Automation {
 
 /// The invocation's deadline (Unix milliseconds, as the Runtime API gives it) as an
 /// `Instant`; `None` when unset (0).
-fn invocation_deadline(deadline_ms: u64) -> Option<Instant> {
+pub fn invocation_deadline(deadline_ms: u64) -> Option<Instant> {
     if deadline_ms == 0 {
         return None;
     }

@@ -27,7 +27,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use aws_sdk_ivs::primitives::DateTime as SdkDateTime;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -42,6 +42,7 @@ pub use domain::sweep::*;
 use domain::rate::RateSettings;
 use ivs_adapter::error::{Error, IvsErrorKind};
 use ivs_adapter::ivs::{aws_from_env, env_var, with_deadline, Ivs, Pacer, RateBudget, RetryOn};
+use ivs_adapter::handler::invocation_deadline;
 
 /// The sweeper's share of each of IVS's rate quotas when `IVS_RATE_SHARE` is unset (one
 /// container: `IVS_RATE_CONCURRENCY` 1). The event functions and the platform's own back end
@@ -720,19 +721,6 @@ impl From<SweepError> for lambda_runtime::Diagnostic {
             error_message: e.to_string(),
         }
     }
-}
-
-/// The Lambda context's deadline (milliseconds since the epoch) as an instant; `None` for 0
-/// (no deadline given).
-pub fn invocation_deadline(deadline_ms: u64) -> Option<Instant> {
-    if deadline_ms == 0 {
-        return None;
-    }
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    Some(Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms)))
 }
 
 fn to_chrono(t: Option<&SdkDateTime>) -> Option<DateTime<Utc>> {
