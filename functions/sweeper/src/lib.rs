@@ -41,8 +41,8 @@ pub use domain::sweep::*;
 
 use domain::rate::RateSettings;
 use ivs_adapter::error::{Error, IvsErrorKind};
-use ivs_adapter::ivs::{aws_from_env, env_var, with_deadline, Ivs, Pacer, RateBudget, RetryOn};
 use ivs_adapter::handler::invocation_deadline;
+use ivs_adapter::ivs::{aws_from_env, env_var, with_deadline, Ivs, Pacer, RateBudget, RetryOn};
 
 /// The sweeper's share of each of IVS's rate quotas when `IVS_RATE_SHARE` is unset (one
 /// container: `IVS_RATE_CONCURRENCY` 1). The event functions and the platform's own back end
