@@ -93,7 +93,12 @@ fn the_event_functions_do_not_link_what_only_the_admin_api_needs() {
     }
     // The sweeper's saved position (DynamoDB) is the sweeper's alone: the event functions and
     // the admin API do not carry its SDK.
-    for function in ["stream-events", "recording-events", "admin-api", "ivs-adapter"] {
+    for function in [
+        "stream-events",
+        "recording-events",
+        "admin-api",
+        "ivs-adapter",
+    ] {
         assert!(
             !dependencies(function).contains("aws-sdk-dynamodb"),
             "{function} links aws-sdk-dynamodb, which only the sweeper needs"
