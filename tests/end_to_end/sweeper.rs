@@ -15,7 +15,7 @@ use domain::sweep::{
     SweepSettings,
 };
 use ivs_adapter::{Automation, STREAM_EVENTS};
-use ivs_emulator::{Config, RateQuotas, SeedSpec};
+use ivs_emulator::{Config, Emulator, RateQuotas, SeedSpec, Server};
 use lambda_runtime::{Context, LambdaEvent};
 use sweeper::Sweeper;
 use test_support::*;
@@ -222,28 +222,36 @@ async fn listing(client: &aws_sdk_ivs::Client) -> Vec<String> {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_sweeper_stops_before_its_deadline_and_says_where() {
-    // 250 channels that rotate after each stream (two reads each: the latest session and the
-    // keys), at 10 calls per second: a full pass takes about 50 s. The invocation has 6 s
-    // (the pacer lets 10 calls go in any rolling second, so a call may wait up to a second for
-    // its slot: the margin, a quarter of a short invocation, must be more than that).
+/// An emulator with IVS's quotas scaled by 10 (the sweeper's budget then takes
+/// `IVS_RATE_FACTOR=10`) and `count` seeded channels named `prefix…` that rotate their key
+/// after each stream.
+async fn rotating_channels(seed: u64, count: usize, prefix: &str) -> (Emulator, Server) {
     let (emulator, server) = start_emulator_with(Config {
-        seed: 23,
+        seed,
         rate_quotas: RateQuotas::scaled(10.0),
         ..Config::default()
     })
     .await;
     emulator
         .seed_channels(&SeedSpec {
-            channels: 250,
-            name_prefix: "deadline-".to_owned(),
+            channels: count,
+            name_prefix: prefix.to_owned(),
             tags: [(tags::ROTATE_KEY_ON.to_owned(), "stream-end".to_owned())]
                 .into_iter()
                 .collect(),
             ..SeedSpec::default()
         })
         .unwrap();
+    (emulator, server)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweeper_stops_before_its_deadline_and_says_where() {
+    // 250 channels that rotate after each stream (two reads each: the latest session and the
+    // keys), at 10 calls per second: a full pass takes about 50 s. The invocation has 6 s
+    // (the pacer lets 10 calls go in any rolling second, so a call may wait up to a second for
+    // its slot: the margin, a quarter of a short invocation, must be more than that).
+    let (emulator, server) = rotating_channels(23, 250, "deadline-").await;
     // And one more, live for two hours with a limit of 30 minutes: whichever page it is on,
     // its stream is stopped first (ListStreams, then BatchGetChannel for its tags).
     let overdue = emulator
@@ -335,22 +343,7 @@ async fn the_sweeper_keeps_to_its_share_of_each_quota() {
     // sweeper's budget at the same factor with its default share, 0.2: 10 per second each, a
     // burst of 10. 40 channels that rotate after each stream need 40 of each: at least 3 s,
     // however fast its overall pacer (50 calls per second here) would let it go.
-    let (emulator, server) = start_emulator_with(Config {
-        seed: 31,
-        rate_quotas: RateQuotas::scaled(10.0),
-        ..Config::default()
-    })
-    .await;
-    emulator
-        .seed_channels(&SeedSpec {
-            channels: 40,
-            name_prefix: "share-".to_owned(),
-            tags: [(tags::ROTATE_KEY_ON.to_owned(), "stream-end".to_owned())]
-                .into_iter()
-                .collect(),
-            ..SeedSpec::default()
-        })
-        .unwrap();
+    let (emulator, server) = rotating_channels(31, 40, "share-").await;
     let rate = domain::rate::RateSettings::from_lookup(
         |k| (k == domain::rate::IVS_RATE_FACTOR).then(|| "10".to_owned()),
         sweeper::SWEEPER_RATE_SHARE,
@@ -485,22 +478,7 @@ async fn the_sweeper_resumes_where_the_last_run_stopped_one_run_at_a_time() {
     // IVS's quotas scaled by 10: a pass is two ListChannels pages and about 10 s of calls. Each
     // invocation has 5 s (a margin of 1.25 s).
     let moto = Moto::start();
-    let (emulator, server) = start_emulator_with(Config {
-        seed: 29,
-        rate_quotas: RateQuotas::scaled(10.0),
-        ..Config::default()
-    })
-    .await;
-    emulator
-        .seed_channels(&SeedSpec {
-            channels: 150,
-            name_prefix: "resume-".to_owned(),
-            tags: [(tags::ROTATE_KEY_ON.to_owned(), "stream-end".to_owned())]
-                .into_iter()
-                .collect(),
-            ..SeedSpec::default()
-        })
-        .unwrap();
+    let (_emulator, server) = rotating_channels(29, 150, "resume-").await;
     let order = listing(&ivs_client(&server.url())).await;
     assert_eq!(order.len(), 150);
     let sweeper = || {
@@ -617,22 +595,7 @@ async fn the_sweeper_binary_keeps_its_state_in_dynamodb() {
     use test_support::lambda::{function_binaries, LocalLambda};
 
     let moto = Moto::start();
-    let (emulator, server) = start_emulator_with(Config {
-        seed: 37,
-        rate_quotas: RateQuotas::scaled(10.0),
-        ..Config::default()
-    })
-    .await;
-    emulator
-        .seed_channels(&SeedSpec {
-            channels: 30,
-            name_prefix: "binary-".to_owned(),
-            tags: [(tags::ROTATE_KEY_ON.to_owned(), "stream-end".to_owned())]
-                .into_iter()
-                .collect(),
-            ..SeedSpec::default()
-        })
-        .unwrap();
+    let (emulator, server) = rotating_channels(37, 30, "binary-").await;
     let lambda = LocalLambda::start().await;
     let env = vec![
         ("AWS_REGION", "us-west-2".to_owned()),
