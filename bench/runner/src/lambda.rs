@@ -23,7 +23,8 @@ use test_support::tls::{TestAuthority, TlsFront};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::{
-    check_answer, measurement_failure, ms, verdict, Arm, Arms, Instance, Ivs0, Sample, Workload,
+    check_answer, check_calls, measurement_failure, ms, verdict, Arm, Arms, Instance, Ivs0, Sample,
+    Workload,
 };
 
 /// Memory (MB) at which Lambda gives a function one full vCPU.
@@ -487,15 +488,7 @@ pub(crate) async fn warm(
     }
     let cpu = settled_cpu(instance.pid).await.saturating_sub(cpu_before);
     let calls = ivs.requests() - requests;
-    if calls != workload.expected_calls() * events as u64 {
-        return Err(fail(
-            format!(
-                "{calls} IVS requests for {events} events, expected {} each",
-                workload.expected_calls()
-            ),
-            &instance,
-        ));
-    }
+    check_calls(workload, calls, events).map_err(|e| fail(e, &instance))?;
     Ok(WarmRun {
         wall: walls.median(),
         cpu: ms(cpu) / events.max(1) as f64,

@@ -433,6 +433,18 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// Checks that `events` events of `workload` cost the IVS requests they should.
+fn check_calls(workload: Workload, calls: u64, events: usize) -> Result<(), String> {
+    if calls == workload.expected_calls() * events as u64 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{calls} IVS requests for {events} events, expected {} each",
+            workload.expected_calls()
+        ))
+    }
+}
+
 /// A failed measurement's message: the function, the arm, what was measured, the error and
 /// everything the function logged.
 fn measurement_failure(
@@ -620,15 +632,7 @@ async fn warm(
         .warm_rss_mib
         .push(instance.peak_rss_kib() as f64 / 1024.0);
     let calls = ivs.requests() - requests;
-    if calls != workload.expected_calls() * events as u64 {
-        return Err(fail(
-            format!(
-                "{calls} IVS requests for {events} events, expected {} each",
-                workload.expected_calls()
-            ),
-            &instance,
-        ));
-    }
+    check_calls(workload, calls, events).map_err(|e| fail(e, &instance))?;
     Ok(())
 }
 
