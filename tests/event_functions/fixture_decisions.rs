@@ -492,3 +492,80 @@ fn events_that_lack_what_an_action_needs_are_reported_not_guessed() {
         ["log:limit_breach", "log:cannot_act"]
     );
 }
+
+/// Every policy the tags and variables can give, as far as `decide` looks at it: each switch
+/// on and off, each rotation moment, suspended or not, built-in or other templates.
+fn every_policy() -> Vec<ChannelPolicy> {
+    let base = default_policy();
+    let mut policies = Vec::new();
+    for bits in 0u32..64 {
+        for rotate in [RotateOn::Never, RotateOn::StreamEnd, RotateOn::SessionEnded] {
+            let mut p = base.clone();
+            p.start_metadata = bits & 1 != 0;
+            p.stop_on_limit_breach = bits & 2 != 0;
+            p.must_record = bits & 4 != 0;
+            p.starvation_metadata = bits & 8 != 0;
+            p.suspended = bits & 16 != 0;
+            p.rotate_key_on = rotate;
+            if bits & 32 != 0 {
+                p.templates = settings(&[
+                    (env::START_METADATA_TEMPLATE, r#"{"other":"{stream_id}"}"#),
+                    (
+                        env::STARVATION_START_METADATA_TEMPLATE,
+                        r#"{"s":"{channel_id}"}"#,
+                    ),
+                    (
+                        env::STARVATION_END_METADATA_TEMPLATE,
+                        r#"{"e":"{channel_id}"}"#,
+                    ),
+                ])
+                .defaults
+                .templates;
+            }
+            policies.push(p);
+        }
+    }
+    policies
+}
+
+/// `needs_policy` is exact on every fixture: an event said not to need a policy gets the same
+/// actions under every policy (so the event functions may skip reading its channel's tags),
+/// and an event said to need one gets different actions under some two policies (so no tag
+/// read is spent for nothing).
+#[test]
+fn needs_policy_is_exact_on_every_fixture() {
+    let policies = every_policy();
+    let (mut with, mut without) = (0, 0);
+    for (name, value) in eventbridge_fixtures() {
+        let Ok(event) = IvsEvent::from_value(value) else {
+            continue;
+        };
+        let Ok(channel) = event.channel_arn() else {
+            continue;
+        };
+        let decisions: Vec<Vec<Action>> = policies
+            .iter()
+            .map(|p| decide(&event, channel.as_ref(), p))
+            .collect();
+        let all_same = decisions.iter().all(|d| d == &decisions[0]);
+        if domain::policy::needs_policy(&event) {
+            with += 1;
+            assert!(
+                !all_same || channel.is_none(),
+                "{name}: said to need a policy, but every policy decides {:?}",
+                kinds(&decisions[0])
+            );
+        } else {
+            without += 1;
+            assert!(
+                all_same,
+                "{name}: said to need no policy, but policies decide differently"
+            );
+        }
+    }
+    // Both sides are exercised by the fixtures.
+    assert!(
+        with >= 10 && without >= 10,
+        "with {with}, without {without}"
+    );
+}

@@ -305,6 +305,31 @@ pub fn decide(event: &IvsEvent, channel: Option<&IvsArn>, policy: &ChannelPolicy
     }
 }
 
+/// Whether [`decide`] can give different actions for `event` under different channel
+/// policies: `false` for events whose decision is the same under every policy (informational
+/// stream events, stream failures, account-level limit breaches, recordings that started,
+/// ended or failed to end, and events this version does not know). For those the event
+/// functions read no channel tags: IVS's tag quota is the tightest of the event path.
+pub fn needs_policy(event: &IvsEvent) -> bool {
+    match event {
+        IvsEvent::Unknown(_) => false,
+        IvsEvent::StreamState(e) => matches!(
+            e.detail.event_name,
+            StreamEventName::StreamStart
+                | StreamEventName::StreamEnd
+                | StreamEventName::SessionEnded
+        ),
+        IvsEvent::StreamHealth(e) => !matches!(e.detail.event_name, HealthEventName::Other(_)),
+        IvsEvent::LimitBreach(e) => {
+            !matches!(e.detail.limit_name, LimitName::Other(_))
+                && e.detail.limit_name.is_channel_level()
+        }
+        IvsEvent::Recording(e) => {
+            e.detail.recording_status == RecordingStatus::RecordingStartFailure
+        }
+    }
+}
+
 fn rotation(event: &IvsEvent, channel: Option<&IvsArn>) -> Vec<Action> {
     match (channel, event.stream_id()) {
         (Some(channel), Some(stream_id)) => vec![Action::RotateStreamKey {

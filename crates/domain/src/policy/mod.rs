@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use decide::{decide, Action, MetadataPurpose, Notice, StopReason};
+pub use decide::{decide, needs_policy, Action, MetadataPurpose, Notice, StopReason};
 pub use template::{Template, TemplateError, TemplateValues, PLACEHOLDERS};
 
 use crate::config::parse_bool;
