@@ -13,3 +13,5 @@ mod ivs_helpers;
 mod metadata_batching;
 /// The function binaries in the real runtime loop, against a local Runtime API.
 mod runtime_loop;
+/// SQS batches: partial failures, visibility back-off, dead letters, one tag read per batch.
+mod sqs_batches;

@@ -59,6 +59,15 @@ pub fn ivs_quota(operation: &str) -> Option<f64> {
     Some(tps)
 }
 
+/// The default share of the `stream-events` function (the template's StreamEventsRateShare).
+pub const STREAM_EVENTS_RATE_SHARE: f64 = 0.4;
+/// The default share of the `recording-events` function (RecordingEventsRateShare): it reads
+/// a channel's tags only for a recording that failed to start.
+pub const RECORDING_EVENTS_RATE_SHARE: f64 = 0.1;
+/// The default share of the admin API (AdminRateShare). With the sweeper's 0.2, the defaults
+/// use 0.8 of every quota and leave 0.2 to the platform's own back end.
+pub const ADMIN_RATE_SHARE: f64 = 0.1;
+
 /// One container's part of the quotas.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RateSettings {

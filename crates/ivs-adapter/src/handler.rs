@@ -8,22 +8,42 @@
 //! - `Err` with a permanent [`Error`] when the event cannot be read or acted upon (a malformed
 //!   channel ARN, a detail of the wrong shape) or IVS refused for good: after Lambda's retries
 //!   the event lands in the dead-letter queue, where an operator sees it. Nothing is dropped.
+//!
+//! The deployed functions get their events in SQS batches (EventBridge → SQS → the event
+//! source mapping, template.yaml) and answer with the batch's failures
+//! (`ReportBatchItemFailures`): each record is handled as one event is, and
+//! - an applied record is done (the mapping deletes it);
+//! - a record that failed for a transient reason is reported as failed and returned to the
+//!   queue with a growing visibility timeout ([`crate::queue`]); the later records of the same
+//!   channel in the batch are returned with it, so that one channel's events keep their order;
+//! - a record that can never be applied goes to the dead-letter queue now, with the reason.
+//!
+//! Before the records are handled, the channel policies the batch needs are read together,
+//! 50 channels per `BatchGetChannel` ([`PolicyCache::prefetch`]), and only for the events whose
+//! decision depends on a policy ([`domain::policy::needs_policy`]).
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use serde_json::Value;
-use tracing::{error, field, info_span, warn, Instrument, Span};
+use tracing::{error, field, info, info_span, warn, Instrument, Span};
 
 use crate::error::Error;
 use crate::execute::{execute, ActionReport};
-use crate::ivs::{aws_from_env, env_var, warm_up_wanted, with_deadline, Ivs};
+use crate::ivs::{
+    aws_from_env, env_var, has_time_left, warm_up_wanted, with_deadline, Ivs, RateBudget,
+};
 use crate::policy_cache::PolicyCache;
+use crate::queue::{self, DeadLetter, EventQueue, ReturnLater, EVENT_DEAD_LETTER_QUEUE_URL};
 use domain::events::{DetailType, IvsEvent};
-use domain::policy::{decide, Settings};
+use domain::policy::{decide, needs_policy, ChannelPolicy, Settings};
+use domain::rate::{RateSettings, RECORDING_EVENTS_RATE_SHARE, STREAM_EVENTS_RATE_SHARE};
 
 /// Detail-types handled by the `stream-events` function.
 pub const STREAM_EVENTS: &[DetailType] = &[
@@ -45,13 +65,43 @@ pub struct HandlerOutput {
     pub actions: Vec<ActionReport>,
 }
 
-/// The automation as one event function runs it: IVS helpers, cached channel policies and
-/// the detail-types this function is deployed for.
+/// What the function answers: one event's output, or an SQS batch's failures.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Response {
+    Event(HandlerOutput),
+    Batch(SqsBatchResponse),
+}
+
+/// Time kept at the end of a batch's invocation for returning records and dead-lettering
+/// (SQS calls): the records' IVS work stops this long before the deadline.
+pub const QUEUE_MARGIN: Duration = Duration::from_secs(3);
+
+/// The automation as one event function runs it: IVS helpers, cached channel policies, the
+/// detail-types this function is deployed for and, for SQS batches, its queue.
 #[derive(Debug)]
 pub struct Automation {
     ivs: Ivs,
     policies: PolicyCache,
     accepts: &'static [DetailType],
+    queue: Option<Queue>,
+}
+
+#[derive(Debug)]
+struct Queue {
+    sqs: EventQueue,
+    /// `AWS_ENDPOINT_URL_SQS` (or `AWS_ENDPOINT_URL`) when set: where the batch's queue is.
+    endpoint: Option<String>,
+}
+
+/// The share of IVS's quotas a function deployed for `accepts` uses when `IVS_RATE_SHARE`
+/// is not set.
+pub fn default_rate_share(accepts: &[DetailType]) -> f64 {
+    if accepts == RECORDING_EVENTS {
+        RECORDING_EVENTS_RATE_SHARE
+    } else {
+        STREAM_EVENTS_RATE_SHARE
+    }
 }
 
 impl Automation {
@@ -60,7 +110,15 @@ impl Automation {
             ivs,
             policies: PolicyCache::new(settings),
             accepts,
+            queue: None,
         }
+    }
+
+    /// The same automation, handling SQS batches with `sqs` (dead letters, visibility) and
+    /// finding the batch's queue under `endpoint` when the SQS endpoint is overridden.
+    pub fn with_queue(mut self, sqs: EventQueue, endpoint: Option<String>) -> Self {
+        self.queue = Some(Queue { sqs, endpoint });
+        self
     }
 
     /// Builds everything from the environment, once per container.
@@ -72,32 +130,51 @@ impl Automation {
             let endpoint = aws.ivs_endpoint().await;
             aws.warm_up(endpoint.as_slice()).await;
         }
-        let ivs = Ivs::new(aws_sdk_ivs::Client::new(&aws.config));
-        Ok(Self::new(ivs, settings, accepts))
+        let rate = RateSettings::from_lookup(env_var, default_rate_share(accepts))?;
+        let ivs = Ivs::new(aws_sdk_ivs::Client::new(&aws.config))
+            .with_budget(Arc::new(RateBudget::new(rate)));
+        let sqs = EventQueue::new(&aws.config, env_var(EVENT_DEAD_LETTER_QUEUE_URL));
+        let endpoint = aws.endpoint_override("AWS_ENDPOINT_URL_SQS");
+        Ok(Self::new(ivs, settings, accepts).with_queue(sqs, endpoint))
     }
 
-    /// The Lambda entry point. The future is boxed: the SDK's futures nest deeply, and a
-    /// `main` that holds them unboxed overflows the compiler's layout query depth.
+    /// The Lambda entry point: an SQS batch, or one EventBridge event (a direct invocation).
+    /// The future is boxed: the SDK's futures nest deeply, and a `main` that holds them
+    /// unboxed overflows the compiler's layout query depth.
     pub fn handle(
         &self,
         event: LambdaEvent<Value>,
-    ) -> Pin<Box<dyn Future<Output = Result<HandlerOutput, Error>> + Send + '_>> {
+    ) -> Pin<Box<dyn Future<Output = Result<Response, Error>> + Send + '_>> {
         let deadline = invocation_deadline(event.context.deadline);
-        let work = self.handle_value(event.payload);
+        let payload = event.payload;
         Box::pin(async move {
+            if is_sqs_batch(&payload) {
+                return self
+                    .handle_batch(payload, deadline)
+                    .await
+                    .map(Response::Batch);
+            }
+            let work = self.handle_value(payload);
             match deadline {
                 Some(deadline) => with_deadline(deadline, work).await,
                 None => work.await,
             }
+            .map(Response::Event)
         })
     }
 
     /// Handles one raw EventBridge event.
     pub async fn handle_value(&self, payload: Value) -> Result<HandlerOutput, Error> {
-        let event = IvsEvent::from_value(payload).map_err(|e| {
-            error!(error = %e, "event rejected: it cannot be read");
-            Error::from(e)
-        })?;
+        let event = read_event(payload)?;
+        self.handle_read(&event, None).await
+    }
+
+    /// Handles one event in its span, with its channel's policy if already read.
+    async fn handle_read(
+        &self,
+        event: &IvsEvent,
+        policy: Option<&ChannelPolicy>,
+    ) -> Result<HandlerOutput, Error> {
         let span = info_span!(
             "ivs_event",
             event_id = event.id(),
@@ -106,12 +183,168 @@ impl Automation {
             channel_arn = field::Empty,
             stream_id = event.stream_id(),
         );
-        self.handle_event(&event, &span)
+        self.handle_event(event, policy, &span)
             .instrument(span.clone())
             .await
     }
 
-    async fn handle_event(&self, event: &IvsEvent, span: &Span) -> Result<HandlerOutput, Error> {
+    /// Handles an SQS batch: the records in order, each as one event, and answers with the
+    /// records to return to the queue (see the module's documentation). The records' IVS
+    /// work stops [`QUEUE_MARGIN`] before `deadline`; what is left then is returned.
+    pub async fn handle_batch(
+        &self,
+        payload: Value,
+        deadline: Option<Instant>,
+    ) -> Result<SqsBatchResponse, Error> {
+        let batch: SqsEvent = serde_json::from_value(payload)
+            .map_err(|e| Error::InvalidEvent(format!("SQS batch: {e}")))?;
+        let records = batch
+            .records
+            .into_iter()
+            .map(Record::read)
+            .collect::<Result<Vec<_>, _>>()?;
+        let work_deadline = deadline.map(|d| d.checked_sub(QUEUE_MARGIN).unwrap_or(d));
+        let work = self.handle_records(&records);
+        let outcomes = match work_deadline {
+            Some(deadline) => with_deadline(deadline, work).await,
+            None => work.await,
+        };
+        Ok(self.settle(&records, outcomes).await)
+    }
+
+    /// Each record's outcome, in order.
+    async fn handle_records(&self, records: &[Record]) -> Vec<Outcome> {
+        let channels: Vec<_> = records
+            .iter()
+            .filter_map(|r| r.event.as_ref().ok())
+            .filter(|e| needs_policy(e) && self.accepts.contains(&e.detail_type()))
+            .filter_map(|e| e.channel_arn().ok().flatten())
+            .collect();
+        let policies = if channels.is_empty() || !has_time_left() {
+            HashMap::new()
+        } else {
+            self.policies.prefetch(&self.ivs, &channels).await
+        };
+        // Channels with a record returned to the queue: their later records wait with it.
+        let mut held: HashMap<String, u32> = HashMap::new();
+        let mut outcomes = Vec::with_capacity(records.len());
+        for record in records {
+            if !has_time_left() {
+                // Not tried: back to the queue for the next invocation.
+                outcomes.push(Outcome::Later(record.receive_count));
+                continue;
+            }
+            let event = match &record.event {
+                Ok(event) => event,
+                Err(reason) => {
+                    outcomes.push(Outcome::Permanent(reason.clone()));
+                    continue;
+                }
+            };
+            let channel = event.channel_arn().ok().flatten().map(|c| c.to_string());
+            if let Some(receives) = channel.as_ref().and_then(|c| held.get(c)) {
+                outcomes.push(Outcome::Later(*receives));
+                continue;
+            }
+            let policy = channel.as_ref().and_then(|c| policies.get(c));
+            let outcome = match self.handle_read(event, policy).await {
+                Ok(_) => Outcome::Applied,
+                Err(e) if e.is_retryable() => Outcome::Later(record.receive_count),
+                Err(e) => Outcome::Permanent(PermanentFailure {
+                    error_type: e.error_type(),
+                    reason: e.to_string(),
+                }),
+            };
+            if let (Outcome::Later(receives), Some(channel)) = (&outcome, channel) {
+                held.insert(channel, *receives);
+            }
+            outcomes.push(outcome);
+        }
+        outcomes
+    }
+
+    /// Dead-letters and returns what must be, and answers with the failed records.
+    async fn settle(&self, records: &[Record], outcomes: Vec<Outcome>) -> SqsBatchResponse {
+        let mut response = SqsBatchResponse::default();
+        let mut later: HashMap<Option<String>, Vec<ReturnLater>> = HashMap::new();
+        let (mut applied, mut dead_lettered) = (0usize, 0usize);
+        for (record, outcome) in records.iter().zip(outcomes) {
+            let receives = match outcome {
+                Outcome::Applied => {
+                    applied += 1;
+                    continue;
+                }
+                Outcome::Later(receives) => receives,
+                Outcome::Permanent(failure) => match self.dead_letter(record, &failure).await {
+                    Ok(()) => {
+                        dead_lettered += 1;
+                        continue;
+                    }
+                    Err(why) => {
+                        warn!(message_id = %record.message_id, reason = %why, "the record cannot be applied and could not be dead-lettered now; it stays in the queue");
+                        record.receive_count
+                    }
+                },
+            };
+            response.add_failure(record.message_id.clone());
+            let queue_url = self.queue.as_ref().and_then(|q| {
+                record
+                    .source_arn
+                    .as_deref()
+                    .and_then(|arn| queue::queue_url(arn, q.endpoint.as_deref()))
+            });
+            later.entry(queue_url).or_default().push(ReturnLater {
+                message_id: record.message_id.clone(),
+                receipt_handle: record.receipt_handle.clone(),
+                delay: queue::retry_delay(receives, fastrand::f64()),
+            });
+        }
+        if let Some(q) = &self.queue {
+            for (url, records) in &later {
+                if let Some(url) = url {
+                    q.sqs.return_later(url, records).await;
+                }
+            }
+        }
+        info!(
+            records = records.len(),
+            applied,
+            returned = response.batch_item_failures.len(),
+            dead_lettered,
+            "batch handled"
+        );
+        response
+    }
+
+    async fn dead_letter(&self, record: &Record, failure: &PermanentFailure) -> Result<(), String> {
+        let Some(q) = self
+            .queue
+            .as_ref()
+            .filter(|q| q.sqs.dead_letters_directly())
+        else {
+            return Err(format!(
+                "{EVENT_DEAD_LETTER_QUEUE_URL} is not set: the redrive policy will take it"
+            ));
+        };
+        q.sqs
+            .dead_letter(&DeadLetter {
+                message_id: &record.message_id,
+                body: &record.body,
+                source_queue: record.source_arn.as_deref().unwrap_or(""),
+                error_type: failure.error_type.clone(),
+                reason: failure.reason.clone(),
+            })
+            .await?;
+        error!(message_id = %record.message_id, error_type = %failure.error_type, error = %failure.reason, "event dead-lettered: it cannot be applied");
+        Ok(())
+    }
+
+    async fn handle_event(
+        &self,
+        event: &IvsEvent,
+        prefetched: Option<&ChannelPolicy>,
+        span: &Span,
+    ) -> Result<HandlerOutput, Error> {
         let mut output = HandlerOutput {
             event_id: event.id().to_owned(),
             detail_type: event.detail_type().to_string(),
@@ -132,12 +365,15 @@ impl Automation {
             error!(error = %e, "event rejected: its channel ARN is malformed");
             Error::from(e)
         })?;
-        let policy = match &channel {
-            Some(channel) => {
-                span.record("channel_arn", channel.as_str());
-                self.policies.policy(&self.ivs, channel).await?
-            }
-            None => self.policies.defaults().clone(),
+        if let Some(channel) = &channel {
+            span.record("channel_arn", channel.as_str());
+        }
+        let policy = match (&channel, prefetched) {
+            // Every policy decides the same: no tag read.
+            _ if !needs_policy(event) => self.policies.defaults().clone(),
+            (Some(_), Some(policy)) => policy.clone(),
+            (Some(channel), None) => self.policies.policy(&self.ivs, channel).await?,
+            (None, _) => self.policies.defaults().clone(),
         };
         let actions = decide(event, channel.as_ref(), &policy);
         output.actions = execute(&self.ivs, &actions).await?;
@@ -156,4 +392,82 @@ pub fn invocation_deadline(deadline_ms: u64) -> Option<Instant> {
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
     Some(Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms)))
+}
+
+/// Whether `payload` is an SQS batch (`Records` from `aws:sqs`) rather than one EventBridge
+/// event (which has no `Records`).
+fn is_sqs_batch(payload: &Value) -> bool {
+    payload
+        .get("Records")
+        .and_then(Value::as_array)
+        .is_some_and(|records| {
+            records
+                .iter()
+                .all(|r| r.get("eventSource").and_then(Value::as_str) == Some("aws:sqs"))
+        })
+}
+
+fn read_event(payload: Value) -> Result<IvsEvent, Error> {
+    IvsEvent::from_value(payload).map_err(|e| {
+        error!(error = %e, "event rejected: it cannot be read");
+        Error::from(e)
+    })
+}
+
+/// Why a record can never be applied.
+#[derive(Clone, Debug)]
+struct PermanentFailure {
+    error_type: String,
+    reason: String,
+}
+
+/// What became of one record.
+#[derive(Debug)]
+enum Outcome {
+    Applied,
+    /// Back to the queue; the delay grows with this receive count.
+    Later(u32),
+    Permanent(PermanentFailure),
+}
+
+/// One SQS record, its body read as an event.
+#[derive(Debug)]
+struct Record {
+    message_id: String,
+    receipt_handle: String,
+    body: String,
+    receive_count: u32,
+    source_arn: Option<String>,
+    event: Result<IvsEvent, PermanentFailure>,
+}
+
+impl Record {
+    /// Fails only for a record without a message id (the batch cannot name it as failed).
+    fn read(message: aws_lambda_events::sqs::SqsMessage) -> Result<Record, Error> {
+        let message_id = message
+            .message_id
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| Error::InvalidEvent("an SQS record without a messageId".to_owned()))?;
+        let body = message.body.unwrap_or_default();
+        let event = serde_json::from_str::<Value>(&body)
+            .map_err(|e| Error::InvalidEvent(format!("the record's body is not JSON: {e}")))
+            .and_then(read_event)
+            .map_err(|e| PermanentFailure {
+                error_type: e.error_type(),
+                reason: e.to_string(),
+            });
+        let receive_count = message
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(1);
+        Ok(Record {
+            message_id,
+            receipt_handle: message.receipt_handle.unwrap_or_default(),
+            body,
+            receive_count,
+            source_arn: message.event_source_arn,
+            event,
+        })
+    }
 }

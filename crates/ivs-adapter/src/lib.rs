@@ -7,7 +7,9 @@
 //! - [`https`]: that HTTPS client, and opening its connections during init;
 //! - [`policy_cache`]: channel policies (tags read through IVS), cached per warm container;
 //! - [`execute`]: carrying out the actions a decision returns;
-//! - [`handler`]: the event functions' handler (parse, decide, execute);
+//! - [`handler`]: the event functions' handler (parse, decide, execute), for one event or an
+//!   SQS batch;
+//! - [`queue`]: the batch's SQS side: records returned with a growing delay, dead letters;
 //! - [`error`]: the typed error and its Lambda `Diagnostic` (retryable or permanent);
 //! - [`logging`]: JSON logs, the level applying to the project's own targets only.
 
@@ -18,6 +20,7 @@ pub mod https;
 pub mod ivs;
 pub mod logging;
 pub mod policy_cache;
+pub mod queue;
 pub mod tls;
 
 pub use error::Error;

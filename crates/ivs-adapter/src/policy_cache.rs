@@ -8,7 +8,7 @@ use std::time::Instant;
 use tracing::warn;
 
 use crate::error::{Error, IvsErrorKind};
-use crate::ivs::Ivs;
+use crate::ivs::{Ivs, BATCH_GET_CHANNEL_MAX};
 use domain::arn::IvsArn;
 
 use domain::policy::{ChannelPolicy, Settings};
@@ -53,17 +53,71 @@ impl PolicyCache {
             }
             Err(e) => return Err(e),
         };
-        let (policy, warnings) = self.settings.policy_for(&tags);
+        Ok(self.remember(channel.as_str(), &tags, now))
+    }
+
+    /// Reads the policies of `channels` that are not cached, [`BATCH_GET_CHANNEL_MAX`] per
+    /// `BatchGetChannel` call, and caches them: a batch of events then costs one tag read
+    /// per 50 channels. Returns every policy found (cached or read), by channel ARN; a channel
+    /// IVS does not know gets the defaults, as in [`PolicyCache::policy`]. What could not be
+    /// read is left out and logged: [`PolicyCache::policy`] reads it on its own later.
+    pub async fn prefetch(&self, ivs: &Ivs, channels: &[IvsArn]) -> HashMap<String, ChannelPolicy> {
+        let now = Instant::now();
+        let mut found = HashMap::new();
+        let mut missing: Vec<IvsArn> = Vec::new();
+        for channel in channels {
+            if found.contains_key(channel.as_str())
+                || missing.iter().any(|m| m.as_str() == channel.as_str())
+            {
+                continue;
+            }
+            match self.cached(channel, now) {
+                Some(policy) => {
+                    found.insert(channel.to_string(), policy);
+                }
+                None => missing.push(channel.clone()),
+            }
+        }
+        for chunk in missing.chunks(BATCH_GET_CHANNEL_MAX) {
+            let read = match ivs.channels_tags(chunk).await {
+                Ok(read) => read,
+                Err(e) => {
+                    warn!(error = %e, channels = chunk.len(), "reading the batch's channel tags failed; each event reads its own");
+                    continue;
+                }
+            };
+            for (arn, code) in &read.failed {
+                warn!(channel_arn = %arn, error_code = %code, "BatchGetChannel could not read this channel; its event reads it alone");
+            }
+            let no_tags = HashMap::new();
+            let read_tags = read.tags.iter();
+            let unknown = read.not_found.iter().map(|arn| (arn, &no_tags));
+            for (arn, tags) in read_tags.chain(unknown) {
+                let policy = self.remember(arn, tags, now);
+                found.insert(arn.clone(), policy);
+            }
+        }
+        found
+    }
+
+    /// The policy `tags` give, cached for `channel` as read at `now`.
+    fn remember(
+        &self,
+        channel: &str,
+        tags: &HashMap<String, String>,
+        now: Instant,
+    ) -> ChannelPolicy {
+        let (policy, warnings) = self.settings.policy_for(tags);
         for warning in warnings {
             warn!(channel_arn = %channel, "{warning}");
         }
         if !self.settings.cache_ttl.is_zero() {
             if let Ok(mut entries) = self.entries.lock() {
                 entries.retain(|_, (at, _)| now.duration_since(*at) < self.settings.cache_ttl);
-                entries.insert(channel.to_string(), (now, policy.clone()));
+                entries.insert(channel.to_owned(), (now, policy.clone()));
             }
         }
-        Ok(policy)
+        policy
     }
 
     fn cached(&self, channel: &IvsArn, now: Instant) -> Option<ChannelPolicy> {
