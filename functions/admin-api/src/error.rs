@@ -9,7 +9,9 @@
 
 use serde_json::json;
 
+use crate::ADMIN_MAX_RATE_WAIT;
 use ivs_adapter::error::{Error, IvsErrorKind};
+use ivs_adapter::ivs::RATE_BUDGET_CODE;
 
 /// An error the API answers with.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,6 +88,15 @@ impl ApiError {
                         Some(with_code(409, "ServiceQuotaExceededException"))
                     }
                     IvsErrorKind::Invalid => Some(with_code(400, "ValidationException")),
+                    IvsErrorKind::Throttled if code == Some(RATE_BUDGET_CODE) => Some(ApiError {
+                        retry_after: Some(ADMIN_MAX_RATE_WAIT.as_secs() as u32),
+                        ..ApiError::new(
+                            429,
+                            RATE_BUDGET_CODE,
+                            "the admin API's share of IVS's rate quota for this operation is in \
+                             use (AdminRateShare); retry after the pause given in Retry-After",
+                        )
+                    }),
                     IvsErrorKind::Throttled => Some(ApiError {
                         retry_after: Some(1),
                         ..ApiError::new(
@@ -150,6 +161,7 @@ mod tests {
             ),
             (IvsErrorKind::Invalid, Some("ValidationException"), 400),
             (IvsErrorKind::Throttled, Some("ThrottlingException"), 429),
+            (IvsErrorKind::Throttled, Some(RATE_BUDGET_CODE), 429),
             (
                 IvsErrorKind::ServerError,
                 Some("InternalServerException"),

@@ -22,7 +22,8 @@ pub mod router;
 pub mod token;
 pub mod views;
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, X_CONTENT_TYPE_OPTIONS};
 use lambda_http::request::RequestContext;
@@ -32,9 +33,10 @@ use tracing::{error, info, warn};
 
 use crate::token::SignerCell;
 use domain::arn::{IvsArn, ResourceType};
+use domain::rate::{RateSettings, ADMIN_RATE_SHARE};
 use ivs_adapter::error::Error;
 use ivs_adapter::https::WARM_UP_BUDGET;
-use ivs_adapter::ivs::{aws_from_env, warm_up_wanted, Ivs};
+use ivs_adapter::ivs::{aws_from_env, env_var, warm_up_wanted, Ivs, RateBudget};
 
 pub use auth::{AdminAccess, Caller};
 pub use error::ApiError;
@@ -62,6 +64,10 @@ pub struct Scope {
     pub account: Option<String>,
     pub region: Option<String>,
 }
+
+/// The longest an admin request waits for a slot in the admin API's share of IVS's quotas
+/// before it is answered 429 with `Retry-After`.
+pub const ADMIN_MAX_RATE_WAIT: Duration = Duration::from_secs(2);
 
 /// The admin API, built once per container.
 pub struct AdminApi {
@@ -194,8 +200,13 @@ impl AdminApi {
             tokio::join!(aws.warm_up(endpoint.as_slice()), preload);
         }
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        // The admin API's share of IVS's quotas (AdminRateShare ÷ AdminConcurrency): a call
+        // waits at most ADMIN_MAX_RATE_WAIT for its slot, else the caller gets 429 and
+        // Retry-After, like IVS's own throttling.
+        let rate = RateSettings::from_lookup(env_var, ADMIN_RATE_SHARE)?;
+        let budget = RateBudget::new(rate).with_max_wait(ADMIN_MAX_RATE_WAIT);
         Ok(AdminApi::new(
-            Ivs::new(aws_sdk_ivs::Client::new(&aws.config)),
+            Ivs::new(aws_sdk_ivs::Client::new(&aws.config)).with_budget(Arc::new(budget)),
             signer,
             AdminAccess {
                 scope: var(env::ADMIN_SCOPE).unwrap_or_else(|| AdminAccess::default().scope),

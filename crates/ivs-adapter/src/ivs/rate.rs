@@ -24,6 +24,9 @@ pub const RATE_BUDGET_CODE: &str = "RateBudgetExhausted";
 #[derive(Debug)]
 pub struct RateBudget {
     settings: RateSettings,
+    /// The longest a call waits for its slot (an interactive caller would rather be told to
+    /// come back); `None`: as long as the deadline allows.
+    max_wait: Option<Duration>,
     cells: Mutex<HashMap<&'static str, Cell>>,
 }
 
@@ -64,8 +67,16 @@ impl RateBudget {
     pub fn new(settings: RateSettings) -> Self {
         RateBudget {
             settings,
+            max_wait: None,
             cells: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The same budget, a call waiting at most `max_wait` for its slot; a later slot is
+    /// refused as throttled (the admin API answers 429 with `Retry-After`).
+    pub fn with_max_wait(mut self, max_wait: Duration) -> Self {
+        self.max_wait = Some(max_wait);
+        self
     }
 
     pub fn settings(&self) -> &RateSettings {
@@ -98,7 +109,9 @@ impl RateBudget {
     /// Waits for `operation`'s next slot. Fails (throttled, retryable, nothing sent) when the
     /// slot comes too late for the invocation's deadline.
     pub async fn acquire(&self, operation: &'static str, attempts: u32) -> Result<(), Error> {
-        match self.reserve(operation, Instant::now(), time_left_for) {
+        let max_wait = self.max_wait;
+        let fits = |wait: Duration| max_wait.is_none_or(|m| wait <= m) && time_left_for(wait);
+        match self.reserve(operation, Instant::now(), fits) {
             Some(wait) if wait.is_zero() => Ok(()),
             Some(wait) => {
                 tracing::debug!(
@@ -114,8 +127,8 @@ impl RateBudget {
                 kind: IvsErrorKind::Throttled,
                 code: Some(RATE_BUDGET_CODE.to_owned()),
                 message: format!(
-                    "no {operation} slot in this function's share of IVS's rate quota before \
-                     the invocation's deadline"
+                    "no {operation} slot in this function's share of IVS's rate quota soon \
+                     enough (before the invocation's deadline, or within its longest wait)"
                 ),
                 attempts,
             }),
@@ -194,6 +207,23 @@ mod tests {
             b.reserve("GetChannel", now, |_| true),
             Some(Duration::from_secs(1))
         );
+    }
+
+    #[tokio::test]
+    async fn a_slot_beyond_the_longest_wait_is_refused_at_once() {
+        let b = budget(0.2, 1).with_max_wait(Duration::from_millis(500)); // GetChannel: 1/s
+        let started = Instant::now();
+        assert!(b.acquire("GetChannel", 0).await.is_ok());
+        let refused = b.acquire("GetChannel", 0).await.unwrap_err();
+        assert!(started.elapsed() < Duration::from_millis(200));
+        assert_eq!(refused.ivs_kind(), Some(IvsErrorKind::Throttled));
+        assert!(refused.is_retryable());
+        let Error::Ivs { code, .. } = refused else {
+            unreachable!()
+        };
+        assert_eq!(code.as_deref(), Some(RATE_BUDGET_CODE));
+        // Another operation has its own slots.
+        assert!(b.acquire("ListChannels", 0).await.is_ok());
     }
 
     #[test]
