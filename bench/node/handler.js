@@ -2,7 +2,7 @@
 // functions' IVS work with @aws-sdk/client-ivs (the same calls as the Rust floor, bench/floor):
 // - API Gateway HTTP API `GET /channels/{id}`: GetChannel, answered as JSON;
 // - EventBridge `Stream Start`: ListTagsForResource, then PutMetadata with the start metadata;
-// - any other EventBridge event (`Recording End`): ListTagsForResource.
+// - any other EventBridge event (`Recording Start Failure`): ListTagsForResource.
 // The client is created once per container, outside the handler, as AWS recommends.
 "use strict";
 

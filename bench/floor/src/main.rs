@@ -7,7 +7,7 @@
 //! - an API Gateway HTTP API event (`GET /channels/{id}`): `GetChannel`, answered as JSON;
 //! - an EventBridge `Stream Start`: `ListTagsForResource` on `resources[0]`, then
 //!   `PutMetadata` with the default start metadata;
-//! - any other EventBridge event (`Recording End`): `ListTagsForResource`.
+//! - any other EventBridge event (`Recording Start Failure`): `ListTagsForResource`.
 
 mod handler;
 

@@ -10,7 +10,7 @@
 //! - **cold start, plain HTTP** (the earlier model, kept for comparison): from `exec` of a
 //!   function binary to its first event answered through a Lambda Runtime API on 127.0.0.1
 //!   (`test_support::lambda::LocalLambda`, the harness of the end-to-end tests), the
-//!   function's IVS calls going to the IVS emulator on 127.0.0.1; for each workload (stream-events on a `Stream Start`, recording-events on a `Recording End`,
+//!   function's IVS calls going to the IVS emulator on 127.0.0.1; for each workload (stream-events on a `Stream Start`, recording-events on a `Recording Start Failure`,
 //!   admin-api on an API Gateway HTTP API `GET /channels/{id}`) and for three arms: the
 //!   project's function, the floor (`bench/floor`: `lambda_runtime` + `aws-config` + the same
 //!   SDK calls) and a Node.js 20 handler with `@aws-sdk/client-ivs` (`bench/node`);
@@ -95,7 +95,7 @@ struct Args {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Workload {
     StreamStart,
-    RecordingEnd,
+    RecordingStartFailure,
     AdminGetChannel,
     /// The admin API's first playback token (`POST /channels/{id}/playback-token`), signed
     /// with the key from Secrets Manager: measured in the HTTPS section only.
@@ -106,14 +106,14 @@ impl Workload {
     /// The workloads of the plain-HTTP sections.
     const ALL: [Workload; 3] = [
         Workload::StreamStart,
-        Workload::RecordingEnd,
+        Workload::RecordingStartFailure,
         Workload::AdminGetChannel,
     ];
 
     /// The workloads of the HTTPS section (as Lambda runs them).
     const LAMBDA: [Workload; 4] = [
         Workload::StreamStart,
-        Workload::RecordingEnd,
+        Workload::RecordingStartFailure,
         Workload::AdminGetChannel,
         Workload::AdminPlaybackToken,
     ];
@@ -122,7 +122,7 @@ impl Workload {
     fn function(self) -> &'static str {
         match self {
             Workload::StreamStart => "stream-events",
-            Workload::RecordingEnd => "recording-events",
+            Workload::RecordingStartFailure => "recording-events",
             Workload::AdminGetChannel | Workload::AdminPlaybackToken => "admin-api",
         }
     }
@@ -130,7 +130,7 @@ impl Workload {
     fn event_label(self) -> &'static str {
         match self {
             Workload::StreamStart => "EventBridge `Stream Start`",
-            Workload::RecordingEnd => "EventBridge `Recording End`",
+            Workload::RecordingStartFailure => "EventBridge `Recording Start Failure`",
             Workload::AdminGetChannel => "HTTP API `GET /channels/{id}`",
             Workload::AdminPlaybackToken => "HTTP API `POST /channels/{id}/playback-token`",
         }
@@ -139,7 +139,7 @@ impl Workload {
     fn ivs_calls(self) -> &'static str {
         match self {
             Workload::StreamStart => "ListTagsForResource + PutMetadata",
-            Workload::RecordingEnd => "ListTagsForResource",
+            Workload::RecordingStartFailure => "ListTagsForResource",
             Workload::AdminGetChannel => "GetChannel",
             Workload::AdminPlaybackToken => {
                 "GetChannel (+ Secrets Manager GetSecretValue, once per container)"
@@ -151,7 +151,9 @@ impl Workload {
     fn expected_calls(self) -> u64 {
         match self {
             Workload::StreamStart => 2,
-            Workload::RecordingEnd | Workload::AdminGetChannel | Workload::AdminPlaybackToken => 1,
+            Workload::RecordingStartFailure
+            | Workload::AdminGetChannel
+            | Workload::AdminPlaybackToken => 1,
         }
     }
 }
@@ -315,8 +317,11 @@ impl Ivs0 {
         let channel = &self.channels[index % self.channels.len()];
         match workload {
             Workload::StreamStart => channel.stream_start.clone(),
-            Workload::RecordingEnd => {
-                let mut event = test_support::fixture("recording-state-change/recording-end.json");
+            Workload::RecordingStartFailure => {
+                // Its decision depends on the channel's policy (must-record): one tag read.
+                // (Recording End needs none, and makes no IVS call at all.)
+                let mut event =
+                    test_support::fixture("recording-state-change/recording-start-failure.json");
                 event["resources"][0] = json!(channel.arn);
                 event["id"] = json!(format!("6f1c4d2a-0000-4000-8000-{index:012}"));
                 event
@@ -356,6 +361,8 @@ impl Ivs0 {
             ("AWS_ACCESS_KEY_ID", "AKIDLOCALONLY".to_owned()),
             ("AWS_SECRET_ACCESS_KEY", "local-only".to_owned()),
             ("AWS_ENDPOINT_URL_IVS", self.server.url()),
+            // IVS's quotas are off in this emulator: so are the functions' rate budgets.
+            ("IVS_RATE_FACTOR", "0".to_owned()),
         ]
     }
 }
@@ -385,7 +392,7 @@ fn check_answer(workload: Workload, arm: Arm, answer: Invoked) -> Result<(), Str
                 return Err(format!("{} answered {value}", arm.label()));
             }
         }
-        Workload::StreamStart | Workload::RecordingEnd => {
+        Workload::StreamStart | Workload::RecordingStartFailure => {
             if !value["actions"].is_array() {
                 return Err(format!("{} answered {value}", arm.label()));
             }
