@@ -1,4 +1,5 @@
-//! The template's EventBridge rules against the sample events in `events/`, with a real
+//! The template's EventBridge rules (each sends to its event function's queue) against the
+//! sample events in `events/`, with a real
 //! EventBridge pattern matcher: moto's (rules with SQS targets, PutEvents; in process, nothing
 //! reaches AWS), driven by `event_patterns.py` (beside this file). Each rule delivers exactly
 //! the events of its detail-types, none of the others, and the ChannelArns parameter limits
@@ -18,14 +19,21 @@ use test_support::*;
 
 use crate::cfn::Stack;
 
-const STREAM_RULE: &str = "StreamEventsFunction.IvsStreamEvents";
-const RECORDING_RULE: &str = "RecordingEventsFunction.IvsRecordingEvents";
+const STREAM_RULE: &str = "StreamEventsRule";
+const RECORDING_RULE: &str = "RecordingEventsRule";
 const OTHER_CHANNEL: &str = "arn:aws:ivs:us-west-2:111122223333:channel/OtHeRcHaNnEl";
 
-/// The event patterns of the stack's rules, by `<Function>.<Event>`.
+/// The event patterns of the stack's rules (`AWS::Events::Rule` resources with a pattern, and
+/// any `EventBridgeRule` event of a function, as `<Function>.<Event>`), by name.
 fn rule_patterns(stack: &Stack) -> BTreeMap<String, Value> {
     let mut patterns = BTreeMap::new();
     for (name, resource) in stack.resources() {
+        if resource["Type"] == "AWS::Events::Rule" {
+            if let Some(pattern) = resource["Properties"].get("EventPattern") {
+                patterns.insert(name.clone(), pattern.clone());
+            }
+            continue;
+        }
         if resource["Type"] != "AWS::Serverless::Function" {
             continue;
         }

@@ -1,9 +1,18 @@
 //! `template.yaml` holds what the issue asks of it:
 //! - every function is a Rust `provided.al2023` arm64 function with JSON logs, explicit memory
 //!   and timeout, tracing from a parameter and a log group with retention;
-//! - every event function has a dead-letter path: its rule's target has a retry policy and an
-//!   SQS dead-letter queue that lets the rule in, and its own async failures go to an SQS
-//!   on-failure destination after two retries;
+//! - every event has a dead-letter path: an event function's rule sends to the function's
+//!   queue with a retry policy and an SQS dead-letter queue that lets the rule in, the queue
+//!   lets only that rule in and redrives to FailedEventsQueue after EventMaxReceiveCount
+//!   receives, and the function reads it through an event source mapping with
+//!   ReportBatchItemFailures, MaximumConcurrency EventConcurrency and a visibility timeout of
+//!   at least 6 times its timeout; the sweeper's schedule rule has a retry policy and a
+//!   dead-letter queue, and its async failures go to an SQS on-failure destination after two
+//!   retries;
+//! - the event functions' SQS permissions are scoped: ChangeMessageVisibility on their own
+//!   queue, SendMessage on FailedEventsQueue, nothing else;
+//! - the default shares of IVS's rate quotas sum to at most 0.8, each function's divided by
+//!   its concurrency;
 //! - every admin route requires authorization (IAM by default, JWT by parameter; never none),
 //!   and under JWT exactly the routes of the router that change resources or answer with
 //!   secrets (`Route::needs_admin`) require the admin scope, for every form of their path
@@ -169,8 +178,70 @@ fn queue_of<'r>(resources: &'r BTreeMap<String, Value>, arn: &'r Value, what: &s
     queue
 }
 
+/// Each event function, its queue and the rule that sends to the queue.
+const EVENT_PATHS: &[(&str, &str, &str)] = &[
+    (
+        RECORDING_EVENTS_FN,
+        "RecordingEventsQueue",
+        "RecordingEventsRule",
+    ),
+    (STREAM_EVENTS_FN, "StreamEventsQueue", "StreamEventsRule"),
+];
+
+/// Where the event functions send what they can never apply, and where the queues redrive.
+const FAILED_EVENTS_QUEUE: &str = "FailedEventsQueue";
+
+/// The statements of the queue policies that apply to `queue`.
+fn queue_policy_statements(resources: &BTreeMap<String, Value>, queue: &str) -> Vec<Value> {
+    of_type(resources, "AWS::SQS::QueuePolicy")
+        .into_iter()
+        .filter(|(_, qp)| {
+            one_or_many(&qp["Properties"]["Queues"])
+                .iter()
+                .any(|q| reference(q) == Some(queue))
+        })
+        .flat_map(|(_, qp)| one_or_many(&qp["Properties"]["PolicyDocument"]["Statement"]))
+        .collect()
+}
+
+/// Whether `queue`'s policy lets EventBridge rule `rule` send to it.
+fn lets_rule_in(resources: &BTreeMap<String, Value>, queue: &str, rule: &str) -> bool {
+    queue_policy_statements(resources, queue).iter().any(|s| {
+        s["Effect"] == "Allow"
+            && s["Principal"]["Service"] == "events.amazonaws.com"
+            && one_or_many(&s["Action"]).contains(&json!("sqs:SendMessage"))
+            && one_or_many(&s["Condition"]["ArnEquals"]["aws:SourceArn"])
+                .iter()
+                .any(|arn| get_att(arn) == Some((rule, "Arn")))
+    })
+}
+
+/// Checks an EventBridge retry policy and dead-letter queue (which must let `rule` in).
+fn check_rule_target(
+    resources: &BTreeMap<String, Value>,
+    target: &Value,
+    rule: &str,
+    what: &str,
+) -> String {
+    let retry = &target["RetryPolicy"];
+    assert!(
+        retry["MaximumRetryAttempts"].as_u64().is_some(),
+        "{what}: retries"
+    );
+    assert!(
+        retry["MaximumEventAgeInSeconds"].as_u64().is_some(),
+        "{what}: age"
+    );
+    let dlq = queue_of(resources, &target["DeadLetterConfig"]["Arn"], what);
+    assert!(
+        lets_rule_in(resources, dlq, rule),
+        "{what}: {dlq}'s policy does not let rule {rule} in"
+    );
+    dlq.to_owned()
+}
+
 #[test]
-fn every_event_function_has_a_dead_letter_path() {
+fn every_event_has_a_dead_letter_path() {
     let template = cfn::template();
     let stack = Stack::new(&template, &[]);
     let resources = stack.resources();
@@ -185,75 +256,341 @@ fn every_event_function_has_a_dead_letter_path() {
             continue;
         };
         event_functions.push(name.as_str());
+        if let Some((_, queue, rule)) = EVENT_PATHS.iter().find(|(f, _, _)| f == name) {
+            // Its one event source: its queue, through an event source mapping.
+            assert_eq!(events.len(), 1, "{name}: one event source");
+            let (event_name, event) = events.iter().next().unwrap();
+            let what = format!("{name}.{event_name}");
+            assert_eq!(event["Type"], "SQS", "{what}");
+            assert_eq!(
+                queue_of(&resources, &event["Properties"]["Queue"], &what),
+                *queue,
+                "{what}"
+            );
+            // Not invoked asynchronously: no async retries nor destinations to configure.
+            assert!(
+                function["Properties"].get("EventInvokeConfig").is_none(),
+                "{name}: EventInvokeConfig on a function read from a queue"
+            );
+            // Its rule sends to its queue only, retried by EventBridge, then dead-lettered.
+            let rule_resource = &resources[*rule];
+            assert_eq!(rule_resource["Type"], "AWS::Events::Rule", "{rule}");
+            let targets = one_or_many(&rule_resource["Properties"]["Targets"]);
+            assert_eq!(targets.len(), 1, "{rule}: one target");
+            assert_eq!(
+                queue_of(&resources, &targets[0]["Arn"], rule),
+                *queue,
+                "{rule} sends to {queue}"
+            );
+            let dlq = check_rule_target(&resources, &targets[0], rule, rule);
+            assert_eq!(dlq, "EventDeliveryDeadLetterQueue", "{rule}");
+            // The queue lets its rule in; what keeps failing is redriven to FailedEventsQueue.
+            assert!(
+                lets_rule_in(&resources, queue, rule),
+                "{queue}'s policy does not let {rule} in"
+            );
+            let redrive = &resources[*queue]["Properties"]["RedrivePolicy"];
+            assert_eq!(
+                queue_of(&resources, &redrive["deadLetterTargetArn"], queue),
+                FAILED_EVENTS_QUEUE,
+                "{queue}"
+            );
+            assert_eq!(
+                template["Resources"][*queue]["Properties"]["RedrivePolicy"]["maxReceiveCount"],
+                json!({"Ref": "EventMaxReceiveCount"}),
+                "{queue}"
+            );
+            continue;
+        }
+        // The sweeper: its schedule rule, then its own async failures.
         for (event_name, event) in events {
             let what = format!("{name}.{event_name}");
-            assert!(
-                ["EventBridgeRule", "Schedule"].contains(&event["Type"].as_str().unwrap()),
-                "{what}: an EventBridge rule"
-            );
-            let p = &event["Properties"];
-            // Retried by EventBridge, then dead-lettered in a queue that lets the rule in.
-            let retry = &p["RetryPolicy"];
-            assert!(
-                retry["MaximumRetryAttempts"].as_u64().is_some(),
-                "{what}: retries"
-            );
-            assert!(
-                retry["MaximumEventAgeInSeconds"].as_u64().is_some(),
-                "{what}: age"
-            );
-            let dlq = queue_of(&resources, &p["DeadLetterConfig"]["Arn"], &what);
+            assert_eq!(event["Type"], "Schedule", "{what}: an EventBridge schedule");
             // The rule SAM generates is <Function><Event>: the queue's policy names it.
-            let rule = format!("{name}{event_name}");
-            let allowed = of_type(&resources, "AWS::SQS::QueuePolicy")
-                .into_iter()
-                .filter(|(_, qp)| {
-                    one_or_many(&qp["Properties"]["Queues"])
-                        .iter()
-                        .any(|q| reference(q) == Some(dlq))
-                })
-                .flat_map(|(_, qp)| one_or_many(&qp["Properties"]["PolicyDocument"]["Statement"]))
-                .any(|s| {
-                    s["Effect"] == "Allow"
-                        && s["Principal"]["Service"] == "events.amazonaws.com"
-                        && one_or_many(&s["Action"]).contains(&json!("sqs:SendMessage"))
-                        && one_or_many(&s["Condition"]["ArnEquals"]["aws:SourceArn"])
-                            .iter()
-                            .any(|arn| get_att(arn) == Some((rule.as_str(), "Arn")))
-                });
-            assert!(
-                allowed,
-                "{what}: {dlq}'s policy does not let rule {rule} in"
+            check_rule_target(
+                &resources,
+                &event["Properties"],
+                &format!("{name}{event_name}"),
+                &what,
             );
         }
-        // The function's own async failures: two retries, then an SQS on-failure destination.
+        // Its async failures: two retries, then an SQS on-failure destination.
         let invoke = &function["Properties"]["EventInvokeConfig"];
         assert_eq!(invoke["MaximumRetryAttempts"], 2, "{name}");
         let on_failure = &invoke["DestinationConfig"]["OnFailure"];
         assert_eq!(on_failure["Type"], "SQS", "{name}");
-        queue_of(&resources, &on_failure["Destination"], name);
+        assert_eq!(
+            queue_of(&resources, &on_failure["Destination"], name),
+            FAILED_EVENTS_QUEUE,
+            "{name}"
+        );
     }
     assert_eq!(
         event_functions,
         [RECORDING_EVENTS_FN, STREAM_EVENTS_FN, SWEEPER_FN]
     );
-    // Dead letters are kept as long as SQS allows, and only over TLS.
-    for (name, queue) in of_type(&resources, "AWS::SQS::Queue") {
+    // The queues keep messages as long as SQS allows, encrypted, and only over TLS.
+    let queues = of_type(&resources, "AWS::SQS::Queue");
+    assert_eq!(
+        queues.len(),
+        4,
+        "two dead-letter queues and two event queues"
+    );
+    for (name, queue) in queues {
         assert_eq!(
             queue["Properties"]["MessageRetentionPeriod"], 1_209_600,
             "{name}"
         );
+        assert_eq!(queue["Properties"]["SqsManagedSseEnabled"], true, "{name}");
+        let tls_only = queue_policy_statements(&resources, name).iter().any(|s| {
+            s["Effect"] == "Deny"
+                && s["Principal"] == "*"
+                && s["Action"] == "sqs:*"
+                && get_att(&s["Resource"]) == Some((name, "Arn"))
+                && s["Condition"]["Bool"]["aws:SecureTransport"] == "false"
+        });
+        assert!(tls_only, "{name}: no TlsOnly deny");
     }
-    // Both queues are outputs.
+    // The queues are outputs (their URLs; the event queues' and FailedEventsQueue's ARNs too).
     let outputs = template["Outputs"].as_object().unwrap();
-    for queue in ["EventDeliveryDeadLetterQueue", "FailedEventsQueue"] {
+    let output = |pred: &dyn Fn(&Value) -> bool| outputs.values().any(|o| pred(&o["Value"]));
+    for queue in [
+        "EventDeliveryDeadLetterQueue",
+        FAILED_EVENTS_QUEUE,
+        "StreamEventsQueue",
+        "RecordingEventsQueue",
+    ] {
         assert!(
-            outputs
-                .values()
-                .any(|o| reference(&o["Value"]) == Some(queue)),
-            "no output for {queue}"
+            output(&|v| reference(v) == Some(queue)),
+            "no output of {queue}'s URL"
+        );
+        if queue != "EventDeliveryDeadLetterQueue" {
+            assert!(
+                output(&|v| get_att(v) == Some((queue, "Arn"))),
+                "no output of {queue}'s ARN"
+            );
+        }
+    }
+}
+
+#[test]
+fn each_event_queue_feeds_its_function_as_lambda_advises() {
+    let template = cfn::template();
+    let parameters = &template["Parameters"];
+    // The parameters' bounds: Lambda's (MaximumConcurrency 2 to 1000, BatchSize up to 10000
+    // with a batching window), and a redrive that leaves the function's back-off its time.
+    for (parameter, min, max, default) in [
+        ("EventConcurrency", 2, 1000, 2),
+        ("EventBatchSize", 1, 100, 10),
+        ("EventMaxReceiveCount", 5, 1000, 20),
+    ] {
+        let p = &parameters[parameter];
+        assert_eq!(p["Type"], "Number", "{parameter}");
+        assert_eq!(p["MinValue"], min, "{parameter}");
+        assert_eq!(p["MaxValue"], max, "{parameter}");
+        assert_eq!(p["Default"], default, "{parameter}");
+    }
+    // Whatever the parameters, not only their defaults.
+    for overrides in [
+        vec![],
+        vec![
+            ("EventConcurrency", "7"),
+            ("EventBatchSize", "100"),
+            ("EventMaxReceiveCount", "9"),
+        ],
+    ] {
+        let stack = Stack::new(&template, &overrides);
+        let resources = stack.resources();
+        let value = |p: &str| stack.parameters[p].clone();
+        for (function, queue, rule) in EVENT_PATHS {
+            let events = resources[*function]["Properties"]["Events"]
+                .as_object()
+                .unwrap();
+            let mapping = &events.values().next().unwrap()["Properties"];
+            let what = format!("{function} {overrides:?}");
+            // Partial batch failures: only the failed records come back.
+            assert_eq!(
+                mapping["FunctionResponseTypes"],
+                json!(["ReportBatchItemFailures"]),
+                "{what}"
+            );
+            assert_eq!(
+                mapping["ScalingConfig"]["MaximumConcurrency"],
+                value("EventConcurrency"),
+                "{what}"
+            );
+            assert_eq!(mapping["BatchSize"], value("EventBatchSize"), "{what}");
+            // Lambda needs a batching window of at least 1 s for batches above 10.
+            assert!(
+                mapping["MaximumBatchingWindowInSeconds"]
+                    .as_u64()
+                    .is_some_and(|w| w >= 1),
+                "{what}"
+            );
+            // The function's rate budget is divided by the mapping's concurrency.
+            let variables = &resources[*function]["Properties"]["Environment"]["Variables"];
+            assert_eq!(
+                variables[domain::rate::IVS_RATE_CONCURRENCY],
+                value("EventConcurrency"),
+                "{what}"
+            );
+            // Dead letters go to FailedEventsQueue, by its URL (a queue's Ref).
+            assert_eq!(
+                variables[ivs_adapter::queue::EVENT_DEAD_LETTER_QUEUE_URL],
+                json!({"Ref": FAILED_EVENTS_QUEUE}),
+                "{what}"
+            );
+            let properties = &resources[*queue]["Properties"];
+            assert_eq!(
+                properties["RedrivePolicy"]["maxReceiveCount"],
+                value("EventMaxReceiveCount"),
+                "{what}"
+            );
+            // Lambda's guidance: a visibility timeout of at least 6 times the function's
+            // timeout, so that the mapping's retries of a throttled batch fit in.
+            let timeout = stack
+                .function_property(function, "Timeout")
+                .and_then(|t| t.as_u64())
+                .unwrap();
+            let visibility = properties["VisibilityTimeout"].as_u64().unwrap_or(0);
+            assert!(
+                visibility >= 6 * timeout,
+                "{queue}: visibility timeout {visibility} s < 6 x {function}'s {timeout} s"
+            );
+            // Only its rule sends to the queue: no other Allow, no other principal.
+            let allows: Vec<Value> = queue_policy_statements(&resources, queue)
+                .into_iter()
+                .filter(|s| s["Effect"] == "Allow")
+                .collect();
+            assert_eq!(allows.len(), 1, "{queue}: {allows:?}");
+            let allow = &allows[0];
+            assert_eq!(
+                allow["Principal"],
+                json!({"Service": "events.amazonaws.com"}),
+                "{queue}"
+            );
+            assert_eq!(allow["Action"], "sqs:SendMessage", "{queue}");
+            assert_eq!(
+                get_att(&allow["Resource"]),
+                Some((*queue, "Arn")),
+                "{queue}"
+            );
+            assert_eq!(
+                one_or_many(&allow["Condition"]["ArnEquals"]["aws:SourceArn"]),
+                [json!({"Fn::GetAtt": [rule, "Arn"]})],
+                "{queue}"
+            );
+            assert_eq!(
+                allow["Condition"].as_object().map(|c| c.len()),
+                Some(1),
+                "{queue}"
+            );
+            // The rule listens on the default bus (where IVS sends its events).
+            let bus = &resources[*rule]["Properties"]["EventBusName"];
+            assert!(bus.is_null() || *bus == "default", "{rule}: {bus}");
+        }
+    }
+}
+
+#[test]
+fn the_event_functions_sqs_permissions_are_scoped_to_their_queues() {
+    let template = cfn::template();
+    for (name, function) in functions(&template) {
+        let sqs: Vec<(String, Value)> = statements(&function, &name)
+            .into_iter()
+            .flat_map(|s| {
+                one_or_many(&s["Action"])
+                    .into_iter()
+                    .filter_map(|a| a.as_str().map(str::to_owned))
+                    .filter(|a| a.starts_with("sqs:"))
+                    .map(|a| (a, s["Resource"].clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let Some((_, queue, _)) = EVENT_PATHS.iter().find(|(f, _, _)| *f == name) else {
+            // The sweeper's on-failure destination is granted by SAM, from EventInvokeConfig.
+            assert!(sqs.is_empty(), "{name}: {sqs:?}");
+            continue;
+        };
+        let mut sqs = sqs;
+        sqs.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            sqs,
+            [
+                // Returning a record later: its own queue only.
+                (
+                    "sqs:ChangeMessageVisibility".to_owned(),
+                    json!({"Fn::GetAtt": [queue, "Arn"]})
+                ),
+                // Dead-lettering at once: FailedEventsQueue only.
+                (
+                    "sqs:SendMessage".to_owned(),
+                    json!({"Fn::GetAtt": [FAILED_EVENTS_QUEUE, "Arn"]})
+                ),
+            ],
+            "{name}"
         );
     }
+}
+
+/// The parameters that give a function its share of IVS's rate quotas.
+const RATE_SHARES: &[(&str, &str)] = &[
+    (STREAM_EVENTS_FN, "StreamEventsRateShare"),
+    (RECORDING_EVENTS_FN, "RecordingEventsRateShare"),
+    (SWEEPER_FN, "SweeperRateShare"),
+    (ADMIN_FN, "AdminRateShare"),
+];
+
+#[test]
+fn the_default_rate_shares_leave_a_fifth_of_every_quota_to_the_platform() {
+    let template = cfn::template();
+    let parameters = &template["Parameters"];
+    let number = |v: &Value| -> f64 {
+        v.as_f64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            .unwrap_or_else(|| panic!("{v} is not a number"))
+    };
+    let mut sum = 0.0;
+    for (function, parameter) in RATE_SHARES {
+        // Every function draws on IVS's quotas through its share parameter: none escapes the sum.
+        let variables = &template["Resources"][*function]["Properties"]["Environment"]["Variables"];
+        assert_eq!(
+            variables[domain::rate::IVS_RATE_SHARE],
+            json!({"Ref": parameter}),
+            "{function}"
+        );
+        let p = &parameters[*parameter];
+        assert_eq!(p["Type"], "Number", "{parameter}");
+        assert!(number(&p["MinValue"]) > 0.0, "{parameter}");
+        assert!(number(&p["MaxValue"]) <= 1.0, "{parameter}");
+        sum += number(&p["Default"]);
+    }
+    assert_eq!(functions(&template).len(), RATE_SHARES.len());
+    assert!(sum <= 0.8 + 1e-9, "the default shares sum to {sum}");
+    // Each share is divided among the containers that may run at once: the event functions'
+    // mapping concurrency, the admin API's reserved concurrency, one sweeper.
+    for function in [STREAM_EVENTS_FN, RECORDING_EVENTS_FN] {
+        let variables = &template["Resources"][function]["Properties"]["Environment"]["Variables"];
+        assert_eq!(
+            variables[domain::rate::IVS_RATE_CONCURRENCY],
+            json!({"Ref": "EventConcurrency"}),
+            "{function}"
+        );
+    }
+    let admin = &template["Resources"][ADMIN_FN]["Properties"];
+    assert_eq!(
+        admin["Environment"]["Variables"][domain::rate::IVS_RATE_CONCURRENCY],
+        json!({"Ref": "AdminConcurrency"})
+    );
+    assert_eq!(
+        admin["ReservedConcurrentExecutions"],
+        json!({"Ref": "AdminConcurrency"})
+    );
+    let sweeper = &template["Resources"][SWEEPER_FN]["Properties"];
+    assert_eq!(sweeper["ReservedConcurrentExecutions"], json!(1));
+    assert!(sweeper["Environment"]["Variables"]
+        .get(domain::rate::IVS_RATE_CONCURRENCY)
+        .is_none());
 }
 
 /// How well a route's path matches a request path, by API Gateway's priorities for HTTP APIs
@@ -650,12 +987,32 @@ fn no_ivs_wildcards_and_star_only_for_account_wide_lists() {
                 );
                 let (service, _) = action.split_once(':').unwrap();
                 assert!(
-                    ["ivs", "secretsmanager", "dynamodb"].contains(&service),
+                    ["ivs", "secretsmanager", "dynamodb", "sqs"].contains(&service),
                     "{name}: {action}"
                 );
             }
             let resources = one_or_many(&statement["Resource"]);
             assert!(!resources.is_empty(), "{name}: {statement}");
+            if actions[0].starts_with("sqs:") {
+                // The stack's own queues, by the event functions only, nothing else of SQS
+                // (which queue for which action:
+                // the_event_functions_sqs_permissions_are_scoped_to_their_queues).
+                assert!(
+                    [STREAM_EVENTS_FN, RECORDING_EVENTS_FN].contains(&name.as_str()),
+                    "{name}: {statement}"
+                );
+                assert!(actions.iter().all(|a| a.starts_with("sqs:")));
+                for resource in &resources {
+                    let (queue, attribute) = get_att(resource)
+                        .unwrap_or_else(|| panic!("{name}: {resource} is not a queue's ARN"));
+                    assert_eq!(attribute, "Arn", "{name}");
+                    assert_eq!(
+                        template["Resources"][queue]["Type"], "AWS::SQS::Queue",
+                        "{name}: {queue}"
+                    );
+                }
+                continue;
+            }
             if actions[0].starts_with("dynamodb:") {
                 // The sweeper's state table, by the sweeper only, nothing else of DynamoDB
                 // (the actions: each_function_policy_grants_exactly_the_ivs_calls_of_its_code).
@@ -783,10 +1140,12 @@ fn with_channel_arns_the_event_functions_may_act_on_those_channels_only() {
                 }
                 let resources = stack.resolve(&statement["Resource"]).unwrap();
                 for resource in one_or_many(&resources) {
-                    assert!(
-                        !resource.as_str().unwrap().contains(":channel/"),
-                        "{what}: {function}: {statement}"
-                    );
+                    // A string, or a GetAtt of the stack's own resources (its queues).
+                    let names_channels = match resource.as_str() {
+                        Some(arn) => arn.contains(":channel/"),
+                        None => get_att(&resource).is_none(),
+                    };
+                    assert!(!names_channels, "{what}: {function}: {statement}");
                 }
             }
         }
@@ -1042,6 +1401,8 @@ fn every_deployment_default_of_the_code_has_a_parameter() {
         admin_api::env::PLAYBACK_KEY_SECRET_ID,
         admin_api::env::PLAYBACK_KEY_REFRESH_SECONDS,
         admin_api::env::ADMIN_SCOPE,
+        domain::rate::IVS_RATE_SHARE,
+        domain::rate::IVS_RATE_CONCURRENCY,
     ];
     // The Cognito group alternative is gone (the gateway's JWT authorizer checks scopes only).
     assert!(admin.get("ADMIN_GROUP").is_none(), "ADMIN_GROUP is set");
@@ -1089,6 +1450,55 @@ fn every_deployment_default_of_the_code_has_a_parameter() {
         Ok(admin_api::token::DEFAULT_REFRESH),
         "the template's PLAYBACK_KEY_REFRESH_SECONDS default is the code's"
     );
+    let admin_rate = domain::rate::RateSettings::from_lookup(
+        |k| lookup(&admin_deployed, k),
+        domain::rate::ADMIN_RATE_SHARE,
+    )
+    .unwrap();
+    assert_eq!(
+        admin_rate.share,
+        domain::rate::ADMIN_RATE_SHARE,
+        "the template's AdminRateShare default is the code's"
+    );
+    // The event functions' own variables: their rate budget from parameters, the code's
+    // default shares by default; their dead-letter queue is the stack's (not a parameter).
+    for (function, default_share) in [
+        (STREAM_EVENTS_FN, domain::rate::STREAM_EVENTS_RATE_SHARE),
+        (
+            RECORDING_EVENTS_FN,
+            domain::rate::RECORDING_EVENTS_RATE_SHARE,
+        ),
+    ] {
+        let mut variables =
+            template["Resources"][function]["Properties"]["Environment"]["Variables"].clone();
+        for variable in [
+            domain::rate::IVS_RATE_SHARE,
+            domain::rate::IVS_RATE_CONCURRENCY,
+        ] {
+            let parameter = reference(&variables[variable])
+                .unwrap_or_else(|| panic!("{function}: {variable} is not set from a parameter"));
+            assert!(
+                declared.contains_key(parameter),
+                "{function}: {variable}: {parameter}"
+            );
+        }
+        let dead_letters = variables
+            .as_object_mut()
+            .unwrap()
+            .remove(ivs_adapter::queue::EVENT_DEAD_LETTER_QUEUE_URL);
+        assert_eq!(dead_letters, Some(json!({"Ref": "FailedEventsQueue"})));
+        let deployed = environment(&variables);
+        let rate = domain::rate::RateSettings::from_lookup(|k| lookup(&deployed, k), default_share)
+            .unwrap();
+        assert_eq!(
+            rate.share, default_share,
+            "{function}: the template's default share is the code's"
+        );
+        assert_eq!(
+            rate.concurrency, 2,
+            "{function}: EventConcurrency's default"
+        );
+    }
     // The state table is the stack's own (not a parameter), with the key the code uses.
     assert_eq!(
         sweeper[sweeper::state::SWEEP_STATE_TABLE],
@@ -1222,6 +1632,38 @@ async fn ivs_calls_of_event_function(accepts: &'static [DetailType]) -> BTreeSet
             // only the calls made count.
             let _ = automation.handle_value(event).await;
         }
+    }
+    // Then as deployed: every fixture again, in one SQS batch per channel (the batch's
+    // channel tags are read together).
+    for channel in &channels {
+        let records: Vec<Value> = fixtures
+            .iter()
+            .enumerate()
+            .map(|(i, (_, event))| {
+                let mut event = event.clone();
+                if event["resources"][0] == CHANNEL_ARN {
+                    event["resources"][0] = json!(channel);
+                }
+                json!({
+                    "messageId": format!("m-{i}"),
+                    "receiptHandle": format!("r-{i}"),
+                    "body": event.to_string(),
+                    "attributes": {"ApproximateReceiveCount": "1"},
+                    "messageAttributes": {},
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": format!(
+                        "arn:aws:sqs:{}:{}:events-queue",
+                        cfn::REGION,
+                        cfn::ACCOUNT
+                    ),
+                    "awsRegion": cfn::REGION
+                })
+            })
+            .collect();
+        automation
+            .handle_batch(json!({ "Records": records }), None)
+            .await
+            .expect("the batch is read");
     }
     called_since(&emulator, &before)
 }
