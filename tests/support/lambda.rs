@@ -5,12 +5,23 @@
 //! drive the functions.
 //!
 //! One server hosts every function: each function process gets
-//! `AWS_LAMBDA_RUNTIME_API=http://127.0.0.1:<port>/fn/<name>` (the scheme is needed for a URI
-//! with a path), and `lambda_runtime` keeps that base
-//! path in front of its `/2018-06-01/runtime/...` requests.
+//! `AWS_LAMBDA_RUNTIME_API=http://127.0.0.1:<port>/fn/<name>/<instance>` (the scheme is needed
+//! for a URI with a path), and `lambda_runtime` keeps that base path in front of its
+//! `/2018-06-01/runtime/...` requests, so the service knows which instance asks.
 //!
-//! Invocations of one function are handled one at a time, in order, as one Lambda instance
-//! does. Function processes are killed and the server stopped when the service is dropped.
+//! A function may run several instances (processes; Lambda's execution environments), as
+//! Lambda does under an event source mapping's `MaximumConcurrency`: [`LocalLambda::spawn`]
+//! called again with the same name adds an instance ([`LocalLambda::spawn_instances`] starts
+//! several). The function's pending invocations form one queue, in order; every idle instance
+//! waits on its `next` (long poll) and takes the next pending invocation, so up to N
+//! invocations of a function with N instances run at once, and each instance handles its own
+//! one at a time. With one instance, invocations are handled one at a time, in order.
+//!
+//! Per function: [`LocalLambda::pid`] and [`LocalLambda::phases`] are its first instance's,
+//! [`LocalLambda::logs`] every instance's lines in the order they were written,
+//! [`LocalLambda::invocations`] the total; the `instance_*` accessors and
+//! [`LocalLambda::pids`] give each instance's. Function processes are killed and the server
+//! stopped when the service is dropped.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -130,15 +141,50 @@ pub async fn settled_cpu(pid: u32) -> Duration {
     process_cpu(pid).unwrap_or_default()
 }
 
+/// One process of a function (a Lambda execution environment).
 #[derive(Default)]
-struct Function {
+struct Instance {
     pid: Mutex<Option<u32>>,
     phases: Mutex<Phases>,
+    /// Its own output lines.
+    logs: Mutex<Vec<String>>,
+    /// Invocations it took.
+    invocations: AtomicUsize,
+}
+
+/// A function: its pending invocations (one queue for all its instances), the invocations
+/// its instances are handling, and its instances.
+#[derive(Default)]
+struct Function {
     queue: Mutex<VecDeque<Invocation>>,
     ready: Notify,
     in_flight: Mutex<HashMap<String, oneshot::Sender<Invoked>>>,
-    logs: Arc<Mutex<Vec<String>>>,
+    /// Every instance's output lines, in the order they were written.
+    logs: Mutex<Vec<String>>,
+    /// Invocations its instances took, all together.
     invocations: AtomicUsize,
+    instances: Mutex<Vec<Arc<Instance>>>,
+}
+
+impl Function {
+    fn instance(&self, index: usize) -> Option<Arc<Instance>> {
+        self.instances.lock().unwrap().get(index).cloned()
+    }
+
+    /// The next pending invocation, waiting for one. Registered as a waiter before looking
+    /// at the queue, so that an invocation queued meanwhile wakes this instance (or another
+    /// waiting one) and none is left pending while an instance waits.
+    async fn next_invocation(&self) -> Invocation {
+        loop {
+            let notified = self.ready.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(invocation) = self.queue.lock().unwrap().pop_front() {
+                return invocation;
+            }
+            notified.await;
+        }
+    }
 }
 
 #[derive(Default)]
@@ -150,6 +196,12 @@ struct Service {
 impl Service {
     fn function(&self, name: &str) -> Option<Arc<Function>> {
         self.functions.lock().unwrap().get(name).cloned()
+    }
+
+    fn instance(&self, name: &str, index: usize) -> Option<(Arc<Function>, Arc<Instance>)> {
+        let function = self.function(name)?;
+        let instance = function.instance(index)?;
+        Some((function, instance))
     }
 }
 
@@ -169,16 +221,22 @@ impl LocalLambda {
     pub async fn start() -> Self {
         let service = Arc::new(Service::default());
         let app = Router::new()
-            .route("/fn/{name}/2018-06-01/runtime/invocation/next", get(next))
             .route(
-                "/fn/{name}/2018-06-01/runtime/invocation/{id}/response",
+                "/fn/{name}/{instance}/2018-06-01/runtime/invocation/next",
+                get(next),
+            )
+            .route(
+                "/fn/{name}/{instance}/2018-06-01/runtime/invocation/{id}/response",
                 post(response),
             )
             .route(
-                "/fn/{name}/2018-06-01/runtime/invocation/{id}/error",
+                "/fn/{name}/{instance}/2018-06-01/runtime/invocation/{id}/error",
                 post(error),
             )
-            .route("/fn/{name}/2018-06-01/runtime/init/error", post(init_error))
+            .route(
+                "/fn/{name}/{instance}/2018-06-01/runtime/init/error",
+                post(init_error),
+            )
             .route("/2015-03-31/functions/{name}/invocations", post(invoke_api))
             .with_state(service.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -199,22 +257,33 @@ impl LocalLambda {
         format!("http://{}", self.addr)
     }
 
-    /// Starts `binary` as function `name` with exactly `env` (plus the Lambda variables),
-    /// collecting its output lines.
-    pub fn spawn(&self, name: &str, binary: &Path, env: &[(&str, String)]) {
-        let function = Arc::new(Function::default());
-        self.service
+    /// Starts `binary` as an instance of function `name` with exactly `env` (plus the Lambda
+    /// variables), collecting its output lines. The first call for a name creates the
+    /// function; each further call adds an instance, which takes pending invocations of the
+    /// function as soon as it is idle (the binary and environment may differ, though they
+    /// are meant to be the same). Returns the instance's index (0 for the first).
+    pub fn spawn(&self, name: &str, binary: &Path, env: &[(&str, String)]) -> usize {
+        let function = self
+            .service
             .functions
             .lock()
             .unwrap()
-            .insert(name.to_owned(), function.clone());
+            .entry(name.to_owned())
+            .or_default()
+            .clone();
+        let instance = Arc::new(Instance::default());
+        let index = {
+            let mut instances = function.instances.lock().unwrap();
+            instances.push(instance.clone());
+            instances.len() - 1
+        };
         let mut command = Command::new(binary);
         command
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env(
                 "AWS_LAMBDA_RUNTIME_API",
-                format!("http://{}/fn/{name}", self.addr),
+                format!("http://{}/fn/{name}/{index}", self.addr),
             )
             .env("AWS_LAMBDA_FUNCTION_NAME", name)
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
@@ -229,8 +298,8 @@ impl LocalLambda {
         let mut child = command
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-        *function.pid.lock().unwrap() = child.id();
-        function.phases.lock().unwrap().spawned = Some(spawned);
+        *instance.pid.lock().unwrap() = child.id();
+        instance.phases.lock().unwrap().spawned = Some(spawned);
         for stream in [
             child
                 .stdout
@@ -244,15 +313,44 @@ impl LocalLambda {
         .into_iter()
         .flatten()
         {
-            let logs = function.logs.clone();
+            let (function, instance) = (function.clone(), instance.clone());
             tokio::spawn(async move {
                 let mut lines = BufReader::new(stream).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
-                    logs.lock().unwrap().push(line);
+                    // The function's lines in the order written, its instance's own too.
+                    let mut all = function.logs.lock().unwrap();
+                    instance.logs.lock().unwrap().push(line.clone());
+                    all.push(line);
                 }
             });
         }
         self.children.lock().unwrap().push(child);
+        index
+    }
+
+    /// Starts `n` instances of function `name` ([`LocalLambda::spawn`] `n` times): up to `n`
+    /// of its invocations then run at once, as under an event source mapping's
+    /// `MaximumConcurrency` of `n`. Returns the new instances' indexes.
+    pub fn spawn_instances(
+        &self,
+        name: &str,
+        binary: &Path,
+        env: &[(&str, String)],
+        n: usize,
+    ) -> std::ops::Range<usize> {
+        let first = self.instances(name);
+        for _ in 0..n {
+            self.spawn(name, binary, env);
+        }
+        first..first + n
+    }
+
+    /// How many instances function `name` has (0 for an unknown function).
+    pub fn instances(&self, name: &str) -> usize {
+        self.service
+            .function(name)
+            .map(|f| f.instances.lock().unwrap().len())
+            .unwrap_or(0)
     }
 
     /// Invokes function `name` with `event`, as the Invoke API would.
@@ -261,7 +359,8 @@ impl LocalLambda {
         invoke(&self.service, name, payload).await
     }
 
-    /// Every line the function's process has written so far (stdout and stderr).
+    /// Every line the function's processes have written so far (stdout and stderr), all
+    /// instances together, in the order they were written.
     pub fn logs(&self, name: &str) -> Vec<String> {
         self.service
             .function(name)
@@ -269,26 +368,60 @@ impl LocalLambda {
             .unwrap_or_default()
     }
 
-    /// The process id of function `name`, while it runs.
-    pub fn pid(&self, name: &str) -> Option<u32> {
+    /// Every line instance `index` of function `name` has written so far.
+    pub fn instance_logs(&self, name: &str, index: usize) -> Vec<String> {
         self.service
-            .function(name)
-            .and_then(|f| *f.pid.lock().unwrap())
-    }
-
-    /// When function `name`'s process started, finished its init and first answered.
-    pub fn phases(&self, name: &str) -> Phases {
-        self.service
-            .function(name)
-            .map(|f| *f.phases.lock().unwrap())
+            .instance(name, index)
+            .map(|(_, i)| i.logs.lock().unwrap().clone())
             .unwrap_or_default()
     }
 
-    /// Invocations that reached the function so far.
+    /// The process id of function `name`'s first instance.
+    pub fn pid(&self, name: &str) -> Option<u32> {
+        self.instance_pid(name, 0)
+    }
+
+    /// The process id of instance `index` of function `name`.
+    pub fn instance_pid(&self, name: &str, index: usize) -> Option<u32> {
+        self.service
+            .instance(name, index)
+            .and_then(|(_, i)| *i.pid.lock().unwrap())
+    }
+
+    /// The process ids of every instance of function `name`, in instance order.
+    pub fn pids(&self, name: &str) -> Vec<u32> {
+        (0..self.instances(name))
+            .filter_map(|index| self.instance_pid(name, index))
+            .collect()
+    }
+
+    /// When function `name`'s first instance started, finished its init and first answered.
+    pub fn phases(&self, name: &str) -> Phases {
+        self.instance_phases(name, 0)
+    }
+
+    /// When instance `index` of function `name` started, finished its init and first
+    /// answered.
+    pub fn instance_phases(&self, name: &str, index: usize) -> Phases {
+        self.service
+            .instance(name, index)
+            .map(|(_, i)| *i.phases.lock().unwrap())
+            .unwrap_or_default()
+    }
+
+    /// Invocations that reached the function so far, all instances together.
     pub fn invocations(&self, name: &str) -> usize {
         self.service
             .function(name)
             .map(|f| f.invocations.load(Ordering::SeqCst))
+            .unwrap_or(0)
+    }
+
+    /// Invocations that reached instance `index` of function `name` so far.
+    pub fn instance_invocations(&self, name: &str, index: usize) -> usize {
+        self.service
+            .instance(name, index)
+            .map(|(_, i)| i.invocations.load(Ordering::SeqCst))
             .unwrap_or(0)
     }
 }
@@ -333,18 +466,17 @@ async fn invoke(service: &Service, name: &str, payload: Bytes) -> Invoked {
     }
 }
 
-async fn next(State(service): State<Arc<Service>>, UrlPath(name): UrlPath<String>) -> Response {
-    let Some(function) = service.function(&name) else {
+async fn next(
+    State(service): State<Arc<Service>>,
+    UrlPath((name, index)): UrlPath<(String, usize)>,
+) -> Response {
+    let Some((function, instance)) = service.instance(&name, index) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    function.mark(|p| &mut p.init_done);
-    let invocation = loop {
-        if let Some(inv) = function.queue.lock().unwrap().pop_front() {
-            break inv;
-        }
-        function.ready.notified().await;
-    };
+    instance.mark(|p| &mut p.init_done);
+    let invocation = function.next_invocation().await;
     function.invocations.fetch_add(1, Ordering::SeqCst);
+    instance.invocations.fetch_add(1, Ordering::SeqCst);
     let deadline = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
@@ -375,7 +507,7 @@ async fn next(State(service): State<Arc<Service>>, UrlPath(name): UrlPath<String
     (StatusCode::OK, headers, invocation.payload).into_response()
 }
 
-impl Function {
+impl Instance {
     /// Records now in the phase `which` picks, the first time only.
     fn mark(&self, which: impl Fn(&mut Phases) -> &mut Option<Instant>) {
         let now = Instant::now();
@@ -383,12 +515,12 @@ impl Function {
     }
 }
 
-fn settle(service: &Service, name: &str, id: &str, result: Invoked) -> StatusCode {
-    let function = service.function(name);
-    if let Some(function) = &function {
-        function.mark(|p| &mut p.first_answer);
+fn settle(service: &Service, name: &str, index: usize, id: &str, result: Invoked) -> StatusCode {
+    let found = service.instance(name, index);
+    if let Some((_, instance)) = &found {
+        instance.mark(|p| &mut p.first_answer);
     }
-    let reply = function.and_then(|f| f.in_flight.lock().unwrap().remove(id));
+    let reply = found.and_then(|(f, _)| f.in_flight.lock().unwrap().remove(id));
     match reply {
         Some(reply) => {
             let _ = reply.send(result);
@@ -400,11 +532,11 @@ fn settle(service: &Service, name: &str, id: &str, result: Invoked) -> StatusCod
 
 async fn response(
     State(service): State<Arc<Service>>,
-    UrlPath((name, id)): UrlPath<(String, String)>,
+    UrlPath((name, index, id)): UrlPath<(String, usize, String)>,
     body: Bytes,
 ) -> StatusCode {
     let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    settle(&service, &name, &id, Invoked::Ok(value))
+    settle(&service, &name, index, &id, Invoked::Ok(value))
 }
 
 fn diagnostic(body: &[u8]) -> Invoked {
@@ -417,23 +549,25 @@ fn diagnostic(body: &[u8]) -> Invoked {
 
 async fn error(
     State(service): State<Arc<Service>>,
-    UrlPath((name, id)): UrlPath<(String, String)>,
+    UrlPath((name, index, id)): UrlPath<(String, usize, String)>,
     body: Bytes,
 ) -> StatusCode {
-    settle(&service, &name, &id, diagnostic(&body))
+    settle(&service, &name, index, &id, diagnostic(&body))
 }
 
+/// An instance's init failed: logged, and the function's pending invocations fail with its
+/// error (as Lambda answers the invocation that started the environment).
 async fn init_error(
     State(service): State<Arc<Service>>,
-    UrlPath(name): UrlPath<String>,
+    UrlPath((name, index)): UrlPath<(String, usize)>,
     body: Bytes,
 ) -> StatusCode {
-    if let Some(function) = service.function(&name) {
-        function
-            .logs
-            .lock()
-            .unwrap()
-            .push(format!("INIT ERROR: {}", String::from_utf8_lossy(&body)));
+    if let Some((function, instance)) = service.instance(&name, index) {
+        let line = format!("INIT ERROR: {}", String::from_utf8_lossy(&body));
+        let mut all = function.logs.lock().unwrap();
+        instance.logs.lock().unwrap().push(line.clone());
+        all.push(line);
+        drop(all);
         let pending: Vec<_> = function.queue.lock().unwrap().drain(..).collect();
         for inv in pending {
             let _ = inv.reply.send(diagnostic(&body));
