@@ -98,6 +98,9 @@ pub enum Target {
     JsonLines(JsonLinesTarget),
     /// Invoke local Lambda functions through the Lambda Invoke API.
     Lambda(LambdaTarget),
+    /// Send events to SQS queues (moto's server), one per function, which an event source
+    /// mapping polls to invoke the function with batches (see [`QueueTarget`]).
+    Queue(QueueTarget),
 }
 
 /// Where JSON lines go.
@@ -150,6 +153,73 @@ impl LambdaTarget {
             retry_delay: Duration::from_millis(500),
             timeout: Duration::from_secs(900),
         }
+    }
+}
+
+/// EventBridge's SQS target and Lambda's SQS event source mapping: each event routed to a
+/// function is sent (SendMessage) to the queue `<function>-events` on the SQS server at
+/// `sqs_endpoint` (moto's server mode), and `max_concurrency` pollers per function receive
+/// batches from it and invoke the function through the Invoke API at `lambda_endpoint`, with
+/// partial batch responses (`ReportBatchItemFailures`). Every function queue redrives to one
+/// dead-letter queue, `failed-events`, after `max_receive_count` receives.
+#[derive(Clone, Debug)]
+pub struct QueueTarget {
+    /// Base URL of the SQS server (moto's server: `http://127.0.0.1:PORT`).
+    pub sqs_endpoint: String,
+    /// Base URL of the Lambda Invoke API (as [`LambdaTarget::endpoint`]).
+    pub lambda_endpoint: String,
+    /// Which functions get which detail-types.
+    pub routes: Vec<Route>,
+    /// The event source mapping's `BatchSize`: the most records in one invocation (1 to 10,000;
+    /// default 10).
+    pub batch_size: u32,
+    /// The event source mapping's `MaximumBatchingWindowInSeconds`: how long a poller gathers
+    /// records after the first one before it invokes (default 1 s; zero invokes with what one
+    /// ReceiveMessage returned).
+    pub batching_window: Duration,
+    /// The event source mapping's `ScalingConfig.MaximumConcurrency`: pollers (and so concurrent
+    /// invocations) per function (AWS allows 2 to 1,000; 1 is allowed here for tests; default 2).
+    pub max_concurrency: u32,
+    /// The function queues' `VisibilityTimeout` (default 180 s).
+    pub visibility_timeout: Duration,
+    /// The function queues' `RedrivePolicy.maxReceiveCount` (default 20).
+    pub max_receive_count: u32,
+    /// Time limit of one invocation (default 900 s: the first invocation under
+    /// `cargo lambda watch` compiles the function).
+    pub invocation_timeout: Duration,
+}
+
+impl QueueTarget {
+    /// A target with `routes`, SQS at `sqs_endpoint`, the Invoke API at `lambda_endpoint`, and
+    /// the defaults: batches of 10, a 1 s batching window, 2 concurrent invocations per function,
+    /// a 180 s visibility timeout, redrive after 20 receives, 900 s per invocation.
+    pub fn new(
+        sqs_endpoint: impl Into<String>,
+        lambda_endpoint: impl Into<String>,
+        routes: Vec<Route>,
+    ) -> Self {
+        Self {
+            sqs_endpoint: sqs_endpoint.into(),
+            lambda_endpoint: lambda_endpoint.into(),
+            routes,
+            batch_size: 10,
+            batching_window: Duration::from_secs(1),
+            max_concurrency: 2,
+            visibility_timeout: Duration::from_secs(180),
+            max_receive_count: 20,
+            invocation_timeout: Duration::from_secs(900),
+        }
+    }
+
+    /// The distinct functions of the routes, in route order.
+    pub fn functions(&self) -> Vec<String> {
+        let mut functions: Vec<String> = Vec::new();
+        for route in &self.routes {
+            if !functions.contains(&route.function) {
+                functions.push(route.function.clone());
+            }
+        }
+        functions
     }
 }
 

@@ -60,6 +60,7 @@ pub(crate) fn router() -> Router<Emulator> {
         .route("/faults/next", post(fail_next))
         .route("/rate-quotas", get(get_rate_quotas).post(set_rate_quotas))
         .route("/seed", post(seed))
+        .route("/queues", get(queues))
         .route("/stats", get(stats))
         .route("/dead-letters", get(dead_letters))
         .route("/revocations", get(revocations))
@@ -259,4 +260,21 @@ async fn dead_letters(State(emulator): State<Emulator>) -> ControlResult {
 
 async fn revocations(State(emulator): State<Emulator>) -> ControlResult {
     Ok(Json(emulator.revocations()).into_response())
+}
+
+/// The queue targets' queues: `{"queues": {"<function>": url}, "deadLetterQueue": url}`;
+/// sets them up first if no event has yet. 404 without a queue target, 502 when the SQS
+/// server refuses or cannot be reached.
+async fn queues(State(emulator): State<Emulator>) -> ControlResult {
+    if !emulator.has_queues() {
+        let body = json!({ "error": "not_found", "message": "no queue target is configured (--sqs-endpoint)" });
+        return Ok((StatusCode::NOT_FOUND, Json(body)).into_response());
+    }
+    match emulator.start_queues().await {
+        Ok(urls) => Ok(Json(urls).into_response()),
+        Err(error) => {
+            let body = json!({ "error": "queues_unavailable", "message": error });
+            Ok((StatusCode::BAD_GATEWAY, Json(body)).into_response())
+        }
+    }
 }

@@ -5,7 +5,8 @@
 //! function has its own background task that invokes it with one event at a time, in order;
 //! a failed invocation (a connection error, no complete answer within `timeout`, a non-2xx status
 //! or an `X-Amz-Function-Error` header) is retried `retries` times after `retry_delay`, then the
-//! event is dead-lettered. Nothing is dropped silently: every event reaches its target or the dead
+//! event is dead-lettered. Queue targets (`crate::queue`) send each event to an SQS queue per
+//! function, polled by an event source mapping. Nothing is dropped silently: every event reaches its target or the dead
 //! letters.
 
 use std::collections::{BTreeMap, HashMap};
@@ -24,6 +25,7 @@ use tokio::sync::mpsc;
 use crate::config::{JsonLinesTarget, LambdaTarget, Target};
 use crate::events::Event;
 use crate::invoke::{self, HttpClient};
+use crate::queue::{QueueSink, QueueUrls};
 use crate::stats::DeliveryStats;
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -60,21 +62,21 @@ pub(crate) struct DeliveryLog {
 }
 
 impl DeliveryLog {
-    fn delivered(&self, target: &str) {
+    pub(crate) fn delivered(&self, target: &str) {
         lock(&self.stats)
             .entry(target.to_owned())
             .or_default()
             .delivered += 1;
     }
 
-    fn failed_attempt(&self, target: &str) {
+    pub(crate) fn failed_attempt(&self, target: &str) {
         lock(&self.stats)
             .entry(target.to_owned())
             .or_default()
             .failed_attempts += 1;
     }
 
-    fn dead_letter(&self, target: &str, event: &Event, attempts: u32, error: String) {
+    pub(crate) fn dead_letter(&self, target: &str, event: &Event, attempts: u32, error: String) {
         tracing::error!(target_name = target, event_id = %event.id, detail_type = event.detail_type, attempts, error = %error, "event dead-lettered");
         lock(&self.stats)
             .entry(target.to_owned())
@@ -327,6 +329,7 @@ pub(crate) struct Dispatcher {
     subscribers: Mutex<Vec<mpsc::UnboundedSender<Value>>>,
     json_lines: Vec<JsonLinesSink>,
     lambdas: Vec<LambdaSink>,
+    queues: Vec<QueueSink>,
     log: Arc<DeliveryLog>,
 }
 
@@ -341,25 +344,38 @@ impl std::fmt::Debug for Dispatcher {
                 "lambdas",
                 &self.lambdas.iter().map(|l| &l.target).collect::<Vec<_>>(),
             )
+            .field(
+                "queues",
+                &self
+                    .queues
+                    .iter()
+                    .map(QueueSink::target)
+                    .collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
 
 impl Dispatcher {
-    pub(crate) fn new(targets: &[Target]) -> Self {
+    pub(crate) fn new(targets: &[Target], region: &str) -> Self {
         let log = Arc::new(DeliveryLog::default());
         let mut json_lines = Vec::new();
         let mut lambdas = Vec::new();
+        let mut queues = Vec::new();
         for target in targets {
             match target {
                 Target::JsonLines(target) => json_lines.push(JsonLinesSink::new(target, &log)),
                 Target::Lambda(target) => lambdas.push(LambdaSink::new(target.clone())),
+                Target::Queue(target) => {
+                    queues.push(QueueSink::new(target.clone(), region, &log));
+                }
             }
         }
         Self {
             subscribers: Mutex::new(Vec::new()),
             json_lines,
             lambdas,
+            queues,
             log,
         }
     }
@@ -381,10 +397,77 @@ impl Dispatcher {
             for sink in &self.lambdas {
                 sink.send(&event, &self.log);
             }
+            for sink in &self.queues {
+                sink.send(&event);
+            }
         }
+    }
+
+    /// The delivery counters of every target, the queue targets' included.
+    pub(crate) fn delivery_stats(&self) -> BTreeMap<String, DeliveryStats> {
+        let mut stats = self.log.stats();
+        for sink in &self.queues {
+            sink.add_stats(&mut stats);
+        }
+        stats
+    }
+
+    /// Whether a queue target is configured.
+    pub(crate) fn has_queues(&self) -> bool {
+        !self.queues.is_empty()
+    }
+
+    /// Sets up every queue target (once) and starts its pollers: the queue URLs of all.
+    pub(crate) async fn start_queues(&self) -> Result<QueueUrls, String> {
+        let mut urls = QueueUrls::default();
+        for sink in &self.queues {
+            merge(&mut urls, sink.start().await?);
+        }
+        Ok(urls)
+    }
+
+    /// The queue URLs, once every queue target is set up.
+    pub(crate) fn queue_urls(&self) -> Option<QueueUrls> {
+        let mut urls = QueueUrls::default();
+        for sink in &self.queues {
+            merge(&mut urls, sink.urls()?);
+        }
+        (!self.queues.is_empty()).then_some(urls)
+    }
+
+    /// Whether every queue target is idle (nothing to send, every function queue empty).
+    pub(crate) async fn queues_idle(&self) -> Result<bool, String> {
+        for sink in &self.queues {
+            if !sink.idle().await? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The dead-letter queues' message bodies (see `QueueSink::dead_letters`).
+    pub(crate) async fn queue_dead_letters(&self) -> Result<Vec<Value>, String> {
+        let mut bodies = Vec::new();
+        let mut seen = Vec::new();
+        for sink in &self.queues {
+            let url = sink.start().await?.dead_letter_queue;
+            // Two targets on one SQS server share the dead-letter queue: read it once.
+            if !seen.contains(&url) {
+                bodies.extend(sink.dead_letters().await?);
+                seen.push(url);
+            }
+        }
+        Ok(bodies)
     }
 
     pub(crate) fn log(&self) -> &DeliveryLog {
         &self.log
+    }
+}
+
+fn merge(into: &mut QueueUrls, from: QueueUrls) {
+    into.queues.extend(from.queues);
+    if into.dead_letter_queue.is_empty() {
+        into.dead_letter_queue = from.dead_letter_queue;
     }
 }

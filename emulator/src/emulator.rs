@@ -76,7 +76,7 @@ impl Emulator {
                 stats: Mutex::new(BTreeMap::new()),
                 request_ids: Mutex::new(IdGen::new(config.seed ^ REQUEST_ID_SEED_SALT)),
                 secrets: crate::secrets::SecretStore::new(config.seed),
-                dispatcher: Dispatcher::new(&config.targets),
+                dispatcher: Dispatcher::new(&config.targets, &config.region),
             }),
         }
     }
@@ -337,7 +337,7 @@ impl Emulator {
         let operations = lock(&self.inner.stats).clone();
         let events_emitted = lock(&self.inner.state).events.len() as u64;
         let log = self.inner.dispatcher.log();
-        let deliveries = log.stats();
+        let deliveries = self.inner.dispatcher.delivery_stats();
         let dead_letters = log.dead_letters().len() as u64;
         Stats {
             operations,
@@ -350,6 +350,52 @@ impl Emulator {
     /// The events that could not be delivered.
     pub fn dead_letters(&self) -> Vec<DeadLetter> {
         self.inner.dispatcher.log().dead_letters()
+    }
+
+    /// Whether a queue target ([`crate::QueueTarget`]) is configured.
+    pub fn has_queues(&self) -> bool {
+        self.inner.dispatcher.has_queues()
+    }
+
+    /// Creates the queue targets' queues (once; later calls answer at once) and starts their
+    /// event source mappings; the queue URLs. Without this call, the first event routed to a
+    /// queue does it. An `Err` (no queue target, the SQS server unreachable, a queue refused)
+    /// is also logged; the next call (or event) tries again.
+    pub async fn start_queues(&self) -> Result<crate::QueueUrls, String> {
+        if !self.has_queues() {
+            return Err("no queue target is configured".to_owned());
+        }
+        self.inner.dispatcher.start_queues().await
+    }
+
+    /// The queue URLs (functions' queues by function, and the dead-letter queue), once the
+    /// queues are set up; `None` before (or without a queue target).
+    pub fn queue_urls(&self) -> Option<crate::QueueUrls> {
+        self.inner.dispatcher.queue_urls()
+    }
+
+    /// The bodies of the messages in the dead-letter queue (`failed-events`), oldest first as
+    /// the SQS server returns them; bodies that are JSON (the events) as JSON. They are read
+    /// without being consumed: received with a 30 s visibility timeout until none is left,
+    /// then made visible again at once. Each read counts as a receive of every message, and
+    /// two reads at the same time hide messages from each other.
+    pub async fn queue_dead_letters(&self) -> Result<Vec<Value>, String> {
+        self.inner.dispatcher.queue_dead_letters().await
+    }
+
+    /// Whether every queue target is done: no event waits to be sent, and every function's
+    /// queue is empty, counting messages in flight (being processed, or failed and waiting
+    /// for their visibility timeout) and delayed ones. The dead-letter queue is not counted.
+    /// `false` when the SQS server cannot say (the error is logged); `true` without a queue
+    /// target.
+    pub async fn queues_idle(&self) -> bool {
+        match self.inner.dispatcher.queues_idle().await {
+            Ok(idle) => idle,
+            Err(error) => {
+                tracing::warn!(error = %error, "cannot tell whether the event queues are idle");
+                false
+            }
+        }
     }
 
     fn count(&self, op: Operation, update: impl FnOnce(&mut OperationStats)) {

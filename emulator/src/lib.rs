@@ -75,6 +75,7 @@
 //! | `POST /_emulator/faults/next` | `{"operation", "error", "count"?}` | the next calls of an operation fail with a modelled error |
 //! | `POST /_emulator/seed` | [`SeedSpec`]: `{"channels", "namePrefix"?, "tags"?, "live"?, "liveStartedSecondsAgo"?, "pastSessions"?, "emitEvents"?, "channelQuota"?, "channel"?}` | creates the channels at once, outside the rate quotas: `{"created", "live", "channels"}`, a [`SeededChannel`] each |
 //! | `GET\|POST /_emulator/rate-quotas` | `{"factor"}` | the rate quotas in force: `{"factor", "enabled", "operations": {"GetChannel": 5.0, ...}, "putMetadataPerChannel"}`; POST sets the factor (0 = off) and refills every bucket |
+//! | `GET /_emulator/queues` | | the queue targets' queues: `{"queues": {"<function>": url}, "deadLetterQueue": url}` ([`QueueUrls`]; sets them up if needed); 404 without a queue target |
 //! | `GET /_emulator/stats` | | [`Stats`] |
 //! | `GET /_emulator/dead-letters` | | [`DeadLetter`]s |
 //! | `GET /_emulator/revocations` | | accepted viewer-session revocations |
@@ -95,7 +96,10 @@
 //! Ended` (and `Recording End` or `Recording End Failure`). Events go, in order, to in-process
 //! [`Subscription`]s, to the event log ([`Emulator::events`]), and to the configured [`Target`]s:
 //! JSON lines (stdout or a file) and local Lambda functions through the Lambda Invoke API, with
-//! retries and dead letters.
+//! retries and dead letters, either directly ([`LambdaTarget`]) or through SQS queues on
+//! moto's server polled by an event source mapping ([`QueueTarget`]: batches, partial batch
+//! failures, visibility timeouts, redrive to `failed-events`; see
+//! [`Emulator::start_queues`]).
 //!
 //! # The API Gateway emulator
 //!
@@ -133,7 +137,11 @@
 //! `--default-routes`, `--fault "<Operation|*>:throttle=0.1,error500=0.05,unavailable=0.05,latency_ms=50"`,
 //! `--rate-factor <FACTOR|off>` (default: `IVS_EMULATOR_RATE_FACTOR`, else 1),
 //! `--recording-configuration-delay-ms MS` (default 2000) and `--no-metadata-rate-limit`
-//! configure it (`--help` lists them all).
+//! configure it (`--help` lists them all). `--sqs-endpoint URL` (with `--lambda-endpoint` and
+//! routes) delivers through queues instead, with `--batch-size`, `--batching-window-ms`,
+//! `--max-concurrency`, `--visibility-timeout-seconds` and `--max-receive-count`; it prints
+//! `queue <function>-events <url>` per function and `dead-letter-queue <url>` after the
+//! endpoint (and gateway) lines.
 //!
 //! `--gateway-port N --gateway-function admin-api` (with `--lambda-endpoint`) also runs a
 //! [`Gateway`] on 127.0.0.1, and prints `gateway: http://127.0.0.1:PORT` as the second line of
@@ -181,6 +189,7 @@ mod metadata;
 mod model;
 mod ops;
 mod pagination;
+mod queue;
 mod rate;
 mod secrets;
 mod seed;
@@ -189,7 +198,9 @@ mod state;
 mod stats;
 mod validate;
 
-pub use config::{Config, JsonLinesTarget, LambdaTarget, Quotas, Route, RouteSpecError, Target};
+pub use config::{
+    Config, JsonLinesTarget, LambdaTarget, QueueTarget, Quotas, Route, RouteSpecError, Target,
+};
 pub use delivery::{DeadLetter, Subscription};
 pub use emulator::Emulator;
 pub use error::{ControlError, ErrorKind, IvsError};
@@ -201,6 +212,7 @@ pub use gateway::{Gateway, GatewayAuth, GatewayConfig, GatewayConfigError};
 pub use ingest::{Connected, LimitBreach, RecordingFailure};
 pub use metadata::RecordedMetadata;
 pub use ops::{Operation, NOT_EMULATED};
+pub use queue::{queue_name, QueueUrls, DEAD_LETTER_QUEUE};
 pub use rate::{ivs_rate, RateFactorError, RateQuotas, PUT_METADATA_ACCOUNT_RATE};
 pub use seed::{Live, SeedSpec, SeededChannel, DEFAULT_NAME_PREFIX, MAX_SEED_CHANNELS};
 pub use server::Server;

@@ -3,7 +3,8 @@
 //!
 //! The first line of standard output is the endpoint (`http://127.0.0.1:PORT`), so scripts can
 //! start it with `--port 0` and read where it listens; with a gateway, the second line is
-//! `gateway: http://127.0.0.1:PORT`. Logs go to standard error (`RUST_LOG` filters them, default
+//! `gateway: http://127.0.0.1:PORT`. With `--sqs-endpoint`, one line per function queue
+//! follows (`queue <function>-events <url>`), then `dead-letter-queue <url>`. Logs go to standard error (`RUST_LOG` filters them, default
 //! `info`). Ctrl-C or SIGTERM stops it.
 
 use std::io::Write;
@@ -14,7 +15,7 @@ use std::time::Duration;
 use clap::Parser;
 use ivs_emulator::{
     Config, Emulator, FaultConfig, FaultRule, Gateway, GatewayAuth, GatewayConfig, JsonLinesTarget,
-    LambdaTarget, RateQuotas, Route, Target,
+    LambdaTarget, QueueTarget, RateQuotas, Route, Target,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -70,6 +71,58 @@ struct Cli {
     /// Pause before retrying a failed Lambda invocation, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 500)]
     lambda_retry_delay: u64,
+
+    /// Deliver routed events through SQS queues on this SQS server (moto's server mode,
+    /// http://127.0.0.1:PORT) instead of invoking the functions directly: EventBridge's SQS
+    /// target sends each event to the queue `<function>-events` (dead-letter queue
+    /// `failed-events`), and an event source mapping per function invokes it through
+    /// --lambda-endpoint with batches, reading partial batch failures (ReportBatchItemFailures).
+    /// The queue URLs are printed on start (`queue <name> <url>`, `dead-letter-queue <url>`).
+    #[arg(long, value_name = "URL", requires = "lambda_endpoint")]
+    sqs_endpoint: Option<String>,
+
+    /// Queued delivery: the event source mapping's BatchSize (1 to 10000).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 10,
+        requires = "sqs_endpoint"
+    )]
+    batch_size: u32,
+
+    /// Queued delivery: the event source mapping's MaximumBatchingWindowInSeconds, in
+    /// milliseconds (0 to 300000).
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 1000,
+        requires = "sqs_endpoint"
+    )]
+    batching_window_ms: u64,
+
+    /// Queued delivery: the event source mapping's ScalingConfig.MaximumConcurrency, the
+    /// concurrent invocations per function (AWS: 2 to 1000; 1 allowed here).
+    #[arg(long, value_name = "N", default_value_t = 2, requires = "sqs_endpoint")]
+    max_concurrency: u32,
+
+    /// Queued delivery: the function queues' VisibilityTimeout, in seconds (0 to 43200).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 180,
+        requires = "sqs_endpoint"
+    )]
+    visibility_timeout_seconds: u64,
+
+    /// Queued delivery: the function queues' RedrivePolicy maxReceiveCount (1 to 1000), after
+    /// which the SQS server moves a message to `failed-events`.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 20,
+        requires = "sqs_endpoint"
+    )]
+    max_receive_count: u32,
 
     /// Inject faults: "<Operation|*>:throttle=0.1,error500=0.05,unavailable=0.05,latency_ms=50" (repeatable).
     #[arg(long = "fault", value_name = "SPEC")]
@@ -191,7 +244,13 @@ impl Cli {
                         .to_owned(),
                 );
             }
-            if !routes.is_empty() {
+            if let Some(sqs_endpoint) = &self.sqs_endpoint {
+                config.targets.push(Target::Queue(self.queue_target(
+                    sqs_endpoint,
+                    endpoint,
+                    routes,
+                )?));
+            } else if !routes.is_empty() {
                 let mut target = LambdaTarget::new(endpoint.clone(), routes);
                 target.timeout = Duration::from_secs(self.lambda_timeout);
                 target.retry_delay = Duration::from_millis(self.lambda_retry_delay);
@@ -199,6 +258,49 @@ impl Cli {
             }
         }
         Ok(config)
+    }
+
+    /// The queue target --sqs-endpoint asks for.
+    fn queue_target(
+        &self,
+        sqs_endpoint: &str,
+        lambda_endpoint: &str,
+        routes: Vec<Route>,
+    ) -> Result<QueueTarget, String> {
+        if !sqs_endpoint.starts_with("http://") {
+            return Err(format!(
+                "--sqs-endpoint must be an http:// URL, not '{sqs_endpoint}'"
+            ));
+        }
+        if routes.is_empty() {
+            return Err("--sqs-endpoint needs --route or --default-routes".to_owned());
+        }
+        let in_range = |name: &str, value: u64, low: u64, high: u64| {
+            if (low..=high).contains(&value) {
+                Ok(())
+            } else {
+                Err(format!("--{name} must be {low} to {high}, not {value}"))
+            }
+        };
+        in_range("batch-size", self.batch_size.into(), 1, 10_000)?;
+        in_range("batching-window-ms", self.batching_window_ms, 0, 300_000)?;
+        in_range("max-concurrency", self.max_concurrency.into(), 1, 1_000)?;
+        in_range(
+            "visibility-timeout-seconds",
+            self.visibility_timeout_seconds,
+            0,
+            43_200,
+        )?;
+        in_range("max-receive-count", self.max_receive_count.into(), 1, 1_000)?;
+        Ok(QueueTarget {
+            batch_size: self.batch_size,
+            batching_window: Duration::from_millis(self.batching_window_ms),
+            max_concurrency: self.max_concurrency,
+            visibility_timeout: Duration::from_secs(self.visibility_timeout_seconds),
+            max_receive_count: self.max_receive_count,
+            invocation_timeout: Duration::from_secs(self.lambda_timeout),
+            ..QueueTarget::new(sqs_endpoint, lambda_endpoint, routes)
+        })
     }
 
     /// The gateway and its port, when --gateway-port asks for one.
@@ -264,6 +366,16 @@ async fn run(cli: Cli) -> Result<(), String> {
     let config = cli.config()?;
     let gateway = cli.gateway()?;
     let emulator = Emulator::new(config);
+    let queues = if emulator.has_queues() {
+        Some(
+            emulator
+                .start_queues()
+                .await
+                .map_err(|err| format!("cannot set up the event queues: {err}"))?,
+        )
+    } else {
+        None
+    };
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, cli.port));
     let server = emulator
         .serve(addr)
@@ -282,11 +394,20 @@ async fn run(cli: Cli) -> Result<(), String> {
     };
     let stop = shutdown_signal();
     {
-        // Both lines at once, before any event line: scripts read them by position.
+        // Every line at once, before any event line: scripts read them by position.
         let mut stdout = std::io::stdout().lock();
         let mut lines = format!("{}\n", server.url());
         if let Some(gateway_server) = &gateway_server {
             lines.push_str(&format!("gateway: {}\n", gateway_server.url()));
+        }
+        if let Some(queues) = &queues {
+            for (function, url) in &queues.queues {
+                lines.push_str(&format!(
+                    "queue {} {url}\n",
+                    ivs_emulator::queue_name(function)
+                ));
+            }
+            lines.push_str(&format!("dead-letter-queue {}\n", queues.dead_letter_queue));
         }
         stdout
             .write_all(lines.as_bytes())

@@ -67,7 +67,10 @@ impl FaultCounts {
     }
 }
 
-/// Counters of one delivery target.
+/// Counters of one delivery target. A queue target (`queue:<function>`) counts in
+/// `delivered` the records deleted after a successful invocation, in `failed_attempts` the
+/// failed SendMessage attempts and in `dead_lettered` the events it could not send; the
+/// other counters are its own.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryStats {
@@ -77,4 +80,13 @@ pub struct DeliveryStats {
     pub failed_attempts: u64,
     /// Events given up on.
     pub dead_lettered: u64,
+    /// Queue targets: messages sent to the function's queue.
+    pub sent: u64,
+    /// Queue targets: invocations (one per batch).
+    pub invocations: u64,
+    /// Queue targets: records the function returned as failures (`batchItemFailures`).
+    pub records_failed: u64,
+    /// Queue targets: batches that failed whole (a function error, no answer, an invalid
+    /// partial batch response): none of their records was deleted.
+    pub batches_failed: u64,
 }

@@ -18,6 +18,7 @@ use ivs_adapter::{Automation, STREAM_EVENTS};
 use ivs_emulator::{Config, Emulator, RateQuotas, SeedSpec, Server};
 use lambda_runtime::{Context, LambdaEvent};
 use sweeper::Sweeper;
+use test_support::moto::Moto;
 use test_support::*;
 
 fn sweep_settings(revoke: bool) -> SweepSettings {
@@ -368,98 +369,48 @@ async fn the_sweeper_keeps_to_its_share_of_each_quota() {
     assert_eq!(stats.operations["ListStreamKeys"].requests, 40);
 }
 
-/// moto's server (DynamoDB) on a free loopback port, with the sweeper's state table; stopped
-/// when dropped. Needs python with `moto[dynamodb,server]` (./scripts/tools.sh installs it
-/// into .venv): `PYTHON`, else the workspace's .venv, else `python3`.
-struct Moto {
-    child: std::process::Child,
-    url: String,
-}
-
 const STATE_TABLE: &str = "sweeper-state";
 
-const MOTO_SCRIPT: &str = r#"
-import sys, boto3
-from moto.server import ThreadedMotoServer
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-server.start()
-host, port = server.get_host_and_port()
-url = "http://%s:%d" % (host, port)
-boto3.client("dynamodb", endpoint_url=url).create_table(
-    TableName=sys.argv[1],
-    KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-    AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-    BillingMode="PAY_PER_REQUEST",
-)
-print(url, flush=True)
-sys.stdin.read()
-server.stop()
-"#;
-
-impl Moto {
-    fn start() -> Moto {
-        use std::io::BufRead;
-        use std::process::{Command, Stdio};
-        let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
-        let python = std::env::var("PYTHON").unwrap_or_else(|_| {
-            if venv.exists() {
-                venv.display().to_string()
-            } else {
-                "python3".to_owned()
-            }
-        });
-        let mut child = Command::new(&python)
-            .args(["-c", MOTO_SCRIPT, STATE_TABLE])
-            .env("AWS_ACCESS_KEY_ID", "AKIDTESTMOTO")
-            .env("AWS_SECRET_ACCESS_KEY", "test-secret")
-            .env("AWS_DEFAULT_REGION", "us-west-2")
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_ENDPOINT_URL")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
-        let mut line = String::new();
-        let stdout = child.stdout.take().unwrap();
-        std::io::BufReader::new(stdout)
-            .read_line(&mut line)
-            .unwrap();
-        let url = line.trim().to_owned();
-        assert!(
-            url.starts_with("http://127.0.0.1:"),
-            "this test needs {python} with moto[dynamodb,server] (./scripts/tools.sh installs it): got {url:?}"
-        );
-        Moto { child, url }
-    }
-
-    fn client(&self) -> aws_sdk_dynamodb::Client {
-        aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::Config::builder()
-                .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-                .region(aws_sdk_dynamodb::config::Region::new("us-west-2"))
-                .credentials_provider(aws_sdk_dynamodb::config::Credentials::for_tests())
-                .endpoint_url(&self.url)
-                .build(),
+/// moto's server (`test_support::moto`) with the sweeper's state table.
+async fn moto_with_state_table() -> Moto {
+    let moto = Moto::start();
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    dynamodb(&moto)
+        .create_table()
+        .table_name(STATE_TABLE)
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
         )
-    }
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap();
+    moto
 }
 
-impl Drop for Moto {
-    fn drop(&mut self) {
-        // Closing its stdin stops the server; kill it if it does not go.
-        drop(self.child.stdin.take());
-        for _ in 0..50 {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A DynamoDB client of moto's server.
+fn dynamodb(moto: &Moto) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("us-west-2"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::for_tests())
+            .endpoint_url(moto.url())
+            .build(),
+    )
 }
 
 fn context(deadline_in: Duration) -> Context {
@@ -477,15 +428,16 @@ async fn the_sweeper_resumes_where_the_last_run_stopped_one_run_at_a_time() {
     // 150 channels that rotate after each stream (two reads each), at 30 calls per second with
     // IVS's quotas scaled by 10: a pass is two ListChannels pages and about 10 s of calls. Each
     // invocation has 5 s (a margin of 1.25 s).
-    let moto = Moto::start();
+    let moto = moto_with_state_table().await;
     let (_emulator, server) = rotating_channels(29, 150, "resume-").await;
     let order = listing(&ivs_client(&server.url())).await;
     assert_eq!(order.len(), 150);
     let sweeper = || {
         let mut paced = sweep_settings(false);
         paced.calls_per_second = 30;
-        Sweeper::new(fast_ivs(ivs_client(&server.url()), 3), settings(&[]), paced)
-            .with_state(sweeper::state::StateStore::new(moto.client(), STATE_TABLE))
+        Sweeper::new(fast_ivs(ivs_client(&server.url()), 3), settings(&[]), paced).with_state(
+            sweeper::state::StateStore::new(dynamodb(&moto), STATE_TABLE),
+        )
     };
     let invoke = |s: Sweeper, deadline_in: Duration| async move {
         s.handle(LambdaEvent::new(
@@ -504,8 +456,7 @@ async fn the_sweeper_resumes_where_the_last_run_stopped_one_run_at_a_time() {
     assert!((20..100).contains(&n1), "{n1}");
     assert_eq!(first.pass_channels_seen, n1 as u64);
     assert_eq!(first.stopped_after.as_deref(), Some(order[n1 - 1].as_str()));
-    let item = moto
-        .client()
+    let item = dynamodb(&moto)
         .get_item()
         .table_name(STATE_TABLE)
         .key(
@@ -552,8 +503,7 @@ async fn the_sweeper_resumes_where_the_last_run_stopped_one_run_at_a_time() {
     assert!(b_took < Duration::from_secs(1), "{b_took:?}");
 
     // A page token IVS no longer accepts: the pass restarts from the first channel, and says so.
-    let mut item = moto
-        .client()
+    let mut item = dynamodb(&moto)
         .get_item()
         .table_name(STATE_TABLE)
         .key(
@@ -569,7 +519,7 @@ async fn the_sweeper_resumes_where_the_last_run_stopped_one_run_at_a_time() {
         "page_token".into(),
         aws_sdk_dynamodb::types::AttributeValue::S("expired-token".into()),
     );
-    moto.client()
+    dynamodb(&moto)
         .put_item()
         .table_name(STATE_TABLE)
         .set_item(Some(item))
@@ -594,7 +544,7 @@ async fn the_sweeper_resumes_where_the_last_run_stopped_one_run_at_a_time() {
 async fn the_sweeper_binary_keeps_its_state_in_dynamodb() {
     use test_support::lambda::{function_binaries, LocalLambda};
 
-    let moto = Moto::start();
+    let moto = moto_with_state_table().await;
     let (emulator, server) = rotating_channels(37, 30, "binary-").await;
     let lambda = LocalLambda::start().await;
     let env = vec![
@@ -602,7 +552,7 @@ async fn the_sweeper_binary_keeps_its_state_in_dynamodb() {
         ("AWS_ACCESS_KEY_ID", "AKIDTESTSWEEPER".to_owned()),
         ("AWS_SECRET_ACCESS_KEY", "test-secret".to_owned()),
         ("AWS_ENDPOINT_URL_IVS", server.url()),
-        ("AWS_ENDPOINT_URL_DYNAMODB", moto.url.clone()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", moto.url().to_owned()),
         ("SWEEP_STATE_TABLE", STATE_TABLE.to_owned()),
         ("IVS_RATE_FACTOR", "10".to_owned()),
         ("SWEEP_CALLS_PER_SECOND", "50".to_owned()),
@@ -618,8 +568,7 @@ async fn the_sweeper_binary_keeps_its_state_in_dynamodb() {
     assert_eq!(first["passChannelsSeen"], 30);
     assert_eq!(first["resumed"], false);
     assert_eq!(first["failures"], 0);
-    let item = moto
-        .client()
+    let item = dynamodb(&moto)
         .get_item()
         .table_name(STATE_TABLE)
         .key(
