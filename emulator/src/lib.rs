@@ -30,10 +30,12 @@
 //! One list, in `emulator/README.md`, section "Where the emulator differs from IVS", says what
 //! the emulator knowingly does differently and what to expect: among others, signatures and JWTs
 //! are parsed but never verified; events are delivered at once, exactly once and in order where
-//! EventBridge is at least once, late and unordered; recording configurations never fail and no
-//! recording reaches S3; ad configurations are a record (MediaTailor is never consulted) and
-//! InsertAdBreak is not implemented; playback key pair fingerprints are the emulator's own
-//! (SHA-256 of the key); ingest and playback are simulated; state lives in memory only.
+//! EventBridge is at least once, late and unordered; queued delivery ([`QueueTarget`]) runs on
+//! moto's SQS, with moto's flaws, and a fixed number of pollers; recording configurations never
+//! fail and no recording reaches S3; ad configurations are a record (MediaTailor is never
+//! consulted) and InsertAdBreak is not implemented; playback key pair fingerprints are the
+//! emulator's own (SHA-256 of the key); ingest and playback are simulated; state lives in
+//! memory only.
 //!
 //! # API rate quotas
 //!
