@@ -63,13 +63,16 @@ must_fail "Runtime: provided.al2099" E3030 "$scratch/runtime.yaml"
 broken_copy "$scratch/arch.yaml" "Architectures: [arm64]" "Architectures: [arm65]"
 must_fail "Architectures: [arm65]" E3030 "$scratch/arch.yaml"
 
-rule_with_dlq="                - IVS Recording State Change
-              resources: !If [HasChannelFilter, !Ref ChannelArns, !Ref AWS::NoValue]
-            RetryPolicy:
-              MaximumEventAgeInSeconds: 3600
-              MaximumRetryAttempts: 24
-            DeadLetterConfig:
-              Arn: !GetAtt EventDeliveryDeadLetterQueue.Arn
+rule_with_dlq="          - IVS Recording State Change
+        resources: !If [HasChannelFilter, !Ref ChannelArns, !Ref AWS::NoValue]
+      Targets:
+        - Id: RecordingEventsQueue
+          Arn: !GetAtt RecordingEventsQueue.Arn
+          RetryPolicy:
+            MaximumEventAgeInSeconds: 3600
+            MaximumRetryAttempts: 24
+          DeadLetterConfig:
+            Arn: !GetAtt EventDeliveryDeadLetterQueue.Arn
 "
 broken_copy "$scratch/dlq.yaml" "$rule_with_dlq" "$(sed '/DeadLetterConfig:/,$d' <<<"$rule_with_dlq")
 "

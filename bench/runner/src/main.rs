@@ -1280,6 +1280,17 @@ async fn main() {
     }
 }
 
+/// The markers around the scale benchmark's section of BENCHMARKS.md.
+const SCALE_BEGIN: &str = "<!-- scale:begin (./scripts/bench-scale.sh writes this section) -->";
+const SCALE_END: &str = "<!-- scale:end -->";
+
+/// The scale section of a report, markers included.
+fn scale_section(report: &str) -> Option<&str> {
+    let start = report.find(SCALE_BEGIN)?;
+    let end = report[start..].find(SCALE_END)? + start + SCALE_END.len();
+    Some(&report[start..end])
+}
+
 async fn run(args: &Args) -> Result<(), String> {
     let wall = Instant::now();
     SMOKE.store(args.smoke, std::sync::atomic::Ordering::Relaxed);
@@ -1426,6 +1437,14 @@ async fn run(args: &Args) -> Result<(), String> {
         markdown.push_str(&extra);
     }
     println!("{markdown}");
+    // The scale benchmark's section (./scripts/bench-scale.sh) is its own run: kept as is.
+    if let Ok(previous) = std::fs::read_to_string(&args.out) {
+        if let Some(section) = scale_section(&previous) {
+            markdown.push('\n');
+            markdown.push_str(section);
+            markdown.push('\n');
+        }
+    }
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     }

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The scale benchmark (README "Benchmarks"; its figures are BENCHMARKS.md's "Scale" section):
+# bursts of Stream Starts and Stream Ends through the event path the template deploys
+# (EventBridge -> SQS -> event source mapping -> the real stream-events binary), under IVS's
+# account-wide rate quotas, over HTTPS, with the admin API read meanwhile.
+#
+#   ./scripts/bench-scale.sh          the full run: release build; bursts of 100, 1,000 and
+#                                     5,000 at the quotas x10, the first size again with the
+#                                     event path's share at 1, and the alternative (asynchronous
+#                                     invocation, one container) on 100; writes the section
+#                                     into BENCHMARKS.md (between its scale markers)
+#   ./scripts/bench-scale.sh --smoke  the quick check CI runs: debug build, bursts of 100 and the
+#                                     alternative on 20; writes target/bench/scale-smoke.md
+#
+# Extra arguments go to ivs-bench-scale (--help lists them), e.g. --counts 100 --rate-factor 1.
+# Needs what the README's test command needs (Rust, Python 3 with pip: moto's SQS server).
+# Everything listens on 127.0.0.1 on ports the OS picks; nothing reaches AWS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=full
+if [ "${1:-}" = --smoke ]; then
+    mode=smoke
+    shift
+elif [ "${1:-}" = -h ] || [ "${1:-}" = --help ]; then
+    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+fi
+
+source scripts/tools.sh
+ensure_tools
+mkdir -p target/bench
+
+if [ "$mode" = smoke ]; then
+    cargo build --locked --workspace --bins --quiet
+    exec target/debug/ivs-bench-scale --smoke --bin-dir target/debug --counts 100 \
+        --async-arm 20 --burst-timeout 300 --out target/bench/scale-smoke.md \
+        --command "./scripts/bench-scale.sh --smoke" "$@"
+fi
+
+cargo build --locked --release --workspace --bins
+target/release/ivs-bench-scale --bin-dir target/release --full-share \
+    --out target/bench/scale.md "$@"
+
+# Into BENCHMARKS.md, between the markers (appended the first time).
+python3 - target/bench/scale.md BENCHMARKS.md <<'PY'
+import sys
+begin = "<!-- scale:begin (./scripts/bench-scale.sh writes this section) -->"
+end = "<!-- scale:end -->"
+section = open(sys.argv[1]).read().strip()
+block = f"{begin}\n{section}\n{end}"
+try:
+    report = open(sys.argv[2]).read()
+except FileNotFoundError:
+    report = ""
+if begin in report and end in report:
+    head, rest = report.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    report = head + block + tail
+else:
+    report = report.rstrip("\n") + "\n\n" + block + "\n"
+open(sys.argv[2], "w").write(report)
+print(f"bench-scale: wrote the scale section into {sys.argv[2]}", file=sys.stderr)
+PY
