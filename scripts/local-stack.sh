@@ -9,13 +9,16 @@
 #                                       twice) against it, and stops
 #
 # The emulator (ivs-emulator) serves the IVS API (and a minimal Secrets Manager) and emits
-# IVS's EventBridge events; it delivers them through the Lambda Invoke API to `cargo lambda
-# watch`, which runs the functions in the real Lambda runtime loop (and rebuilds them when
-# you edit the code). Its local API Gateway serves the admin API: SigV4-signed requests
+# IVS's EventBridge events; it delivers them as the template deploys them: to an SQS queue per
+# event function (moto's SQS server, with the dead-letter queue `failed-events` and its
+# redrive policy), then through its model of Lambda's SQS event source mapping (batches of up
+# to 10 within 1 s, two containers at most, partial batch failures) to `cargo lambda watch`
+# over the Lambda Invoke API, which runs the functions in the real Lambda runtime loop (and
+# rebuilds them when you edit the code). Its local API Gateway serves the admin API: SigV4-signed requests
 # (execute-api) become HTTP API events with an IAM identity. The functions call the emulator
 # through AWS_ENDPOINT_URL_IVS / AWS_ENDPOINT_URL_SECRETS_MANAGER. Nothing reaches AWS.
 #
-# Ports: IVS_PORT (default 4566), ADMIN_PORT (4567) and LAMBDA_PORT (9000).
+# Ports: IVS_PORT (default 4566), ADMIN_PORT (4567), LAMBDA_PORT (9000) and SQS_PORT (4568).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/tools.sh
@@ -32,10 +35,12 @@ if $smoke; then
     ivs_port=$(free_port)
     admin_port=$(free_port)
     lambda_port=$(free_port)
+    sqs_port=$(free_port)
 else
     ivs_port=${IVS_PORT:-4566}
     admin_port=${ADMIN_PORT:-4567}
     lambda_port=${LAMBDA_PORT:-9000}
+    sqs_port=${SQS_PORT:-4568}
 fi
 
 echo "building the emulator and the functions…"
@@ -51,23 +56,32 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# The emulator prints its URL as the first line of stdout, the gateway's as the second.
+# moto's SQS server (scripts/tools.sh installed it), in the fake account 111122223333.
+MOTO_ACCOUNT_ID=111122223333 AWS_ACCESS_KEY_ID=AKIDLOCALONLY AWS_SECRET_ACCESS_KEY=local-only \
+    .venv/bin/moto_server -H 127.0.0.1 -p "$sqs_port" >"$logs/sqs.log" 2>&1 &
+pids+=($!)
+wait_for_port "$sqs_port" 60
+sqs_url="http://127.0.0.1:$sqs_port"
+
+# The emulator prints its URL as the first line of stdout, the gateway's as the second, then
+# the queues (`queue <name> <url>`, `dead-letter-queue <url>`).
 # The gateway waits longer than API Gateway's 30 s: cargo lambda compiles a function on its
 # first invocation.
 target/debug/ivs-emulator --port "$ivs_port" \
-    --lambda-endpoint "http://127.0.0.1:$lambda_port" --default-routes \
+    --lambda-endpoint "http://127.0.0.1:$lambda_port" --default-routes --sqs-endpoint "$sqs_url" \
     --gateway-port "$admin_port" --gateway-function admin-api --gateway-timeout 300 \
     --events-out "$logs/events.jsonl" \
     >"$logs/emulator.out" 2>"$logs/emulator.log" &
 pids+=($!)
-for _ in $(seq 1 100); do
-    [ "$(grep -c '' "$logs/emulator.out" 2>/dev/null)" -ge 2 ] && break
+for _ in $(seq 1 300); do
+    grep -q '^dead-letter-queue ' "$logs/emulator.out" 2>/dev/null && break
     sleep 0.1
 done
 ivs_url=$(sed -n 1p "$logs/emulator.out")
 admin_url=$(sed -n 2p "$logs/emulator.out" | sed 's/^gateway: //')
-case "$ivs_url $admin_url" in
-    "http://127.0.0.1:"*" http://127.0.0.1:"*) ;;
+dead_letter_queue=$(sed -n 's/^dead-letter-queue //p' "$logs/emulator.out")
+case "$ivs_url $admin_url $dead_letter_queue" in
+    "http://127.0.0.1:"*" http://127.0.0.1:"*" http://127.0.0.1:"*) ;;
     *) echo "the emulator did not start:" >&2; cat "$logs/emulator.log" >&2; exit 1 ;;
 esac
 
@@ -76,9 +90,14 @@ esac
 # takes effect at once. The admin API builds ARNs in the emulator's account and region, and
 # reads its playback key from the secret the walkthrough stores, checking it for a new version
 # every 2 s (300 s by default) so that a walkthrough run again, which stores a new key, is
-# signed with that key within seconds.
+# signed with that key within seconds. The event functions return throttled records to their
+# queue and send what can never be applied to the dead-letter queue, on moto's SQS. The
+# emulator enforces IVS's quotas (factor 1), and the functions' rate budgets are IVS's too
+# (each function's default share; cargo lambda watch gives every function the same
+# environment, so the budgets are not divided by the mapping's concurrency here).
 AWS_REGION=us-west-2 AWS_ACCESS_KEY_ID=AKIDLOCALONLY AWS_SECRET_ACCESS_KEY=local-only \
 AWS_ENDPOINT_URL_IVS="$ivs_url" AWS_ENDPOINT_URL_SECRETS_MANAGER="$ivs_url" \
+AWS_ENDPOINT_URL_SQS="$sqs_url" EVENT_DEAD_LETTER_QUEUE_URL="$dead_letter_queue" \
 AWS_LAMBDA_LOG_FORMAT=JSON AWS_LAMBDA_LOG_LEVEL=INFO \
 POLICY_CACHE_SECONDS=0 IVS_ACCOUNT_ID=111122223333 IVS_REGION=us-west-2 \
 PLAYBACK_KEY_SECRET_ID=ivs-automation/playback-key PLAYBACK_KEY_REFRESH_SECONDS=2 \
@@ -108,6 +127,7 @@ The local stack is up.
   IVS emulator     $ivs_url   (IVS API, signed requests; control API under /_emulator)
   Admin API        $admin_url   (local API Gateway, IAM: sign for execute-api)
   Lambda functions http://127.0.0.1:$lambda_port   (stream-events, recording-events, admin-api; cargo lambda watch)
+  SQS (moto)       $sqs_url   (the event queues; dead letters: $dead_letter_queue)
 
 Try it (or run: ./scripts/walkthrough.sh $ivs_url $admin_url):
 
@@ -143,6 +163,18 @@ if $smoke; then
     echo
     echo "── the walkthrough again, against the same stack"
     ./scripts/walkthrough.sh "$ivs_url" "$admin_url"
+    echo
+    echo "── the dead-letter queue (it must be empty: every event was applied)"
+    dead=$(.venv/bin/python - "$sqs_url" "$dead_letter_queue" <<'PY'
+import sys, boto3
+sqs = boto3.client("sqs", endpoint_url=sys.argv[1], region_name="us-west-2",
+                   aws_access_key_id="AKIDLOCALONLY", aws_secret_access_key="local-only")
+a = sqs.get_queue_attributes(QueueUrl=sys.argv[2], AttributeNames=["All"])["Attributes"]
+print(int(a["ApproximateNumberOfMessages"]) + int(a["ApproximateNumberOfMessagesNotVisible"]))
+PY
+)
+    echo "messages in failed-events: $dead"
+    [ "$dead" = 0 ] || { echo "events were dead-lettered" >&2; exit 1; }
     echo
     echo "── what the functions logged (actions)"
     grep '"action"' "$logs/functions.log" || true

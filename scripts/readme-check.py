@@ -330,14 +330,16 @@ IVS_URL = None
 
 def settle():
     """Waits until the functions have handled (or the emulator dead-lettered) every event the
-    emulator emitted so far: its deliveries are synchronous invocations."""
+    emulator emitted so far (a queued record counts once the mapping deleted it)."""
     read = lambda path: json.load(urllib.request.urlopen(f"{IVS_URL}/_emulator/{path}", timeout=10))
     deadline = time.monotonic() + SETTLE
     while True:
         routed = sum(1 for event in read("events") if event.get("detail-type") in ROUTED)
-        # Deliveries to the functions only ("lambda:<name>"), not to the --events-out file.
+        # Deliveries to the functions only ("lambda:<name>" directly, "queue:<name>" through
+        # their queues: deleted once handled), not to the --events-out file.
         handled = sum(d.get("delivered", 0) + d.get("deadLettered", 0)
-                      for target, d in read("stats")["deliveries"].items() if target.startswith("lambda:"))
+                      for target, d in read("stats")["deliveries"].items()
+                      if target.startswith(("lambda:", "queue:")))
         if handled >= routed:
             return
         if time.monotonic() > deadline:

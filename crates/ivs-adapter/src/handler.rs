@@ -74,7 +74,8 @@ pub enum Response {
 }
 
 /// Time kept at the end of a batch's invocation for returning records and dead-lettering
-/// (SQS calls): the records' IVS work stops this long before the deadline.
+/// (SQS calls): the records' IVS work stops this long before the deadline, or a quarter of
+/// the invocation's time when that is shorter (a function with a short timeout).
 pub const QUEUE_MARGIN: Duration = Duration::from_secs(3);
 
 /// The automation as one event function runs it: IVS helpers, cached channel policies, the
@@ -190,7 +191,7 @@ impl Automation {
 
     /// Handles an SQS batch: the records in order, each as one event, and answers with the
     /// records to return to the queue (see the module's documentation). The records' IVS
-    /// work stops [`QUEUE_MARGIN`] before `deadline`; what is left then is returned.
+    /// work stops [`QUEUE_MARGIN`] before `deadline`; what is left then is returned untried.
     pub async fn handle_batch(
         &self,
         payload: Value,
@@ -203,24 +204,32 @@ impl Automation {
             .into_iter()
             .map(Record::read)
             .collect::<Result<Vec<_>, _>>()?;
-        let work_deadline = deadline.map(|d| d.checked_sub(QUEUE_MARGIN).unwrap_or(d));
-        let work = self.handle_records(&records);
+        let now = Instant::now();
+        let time_left_ms = deadline.map(|d| d.saturating_duration_since(now).as_millis() as u64);
+        let work_deadline = deadline.map(|d| {
+            let margin = QUEUE_MARGIN.min(d.saturating_duration_since(now) / 4);
+            d.checked_sub(margin).unwrap_or(d)
+        });
+        let work = self.handle_records(&records, work_deadline);
         let outcomes = match work_deadline {
             Some(deadline) => with_deadline(deadline, work).await,
             None => work.await,
         };
-        Ok(self.settle(&records, outcomes).await)
+        Ok(self.settle(&records, outcomes, time_left_ms).await)
     }
 
     /// Each record's outcome, in order.
-    async fn handle_records(&self, records: &[Record]) -> Vec<Outcome> {
+    async fn handle_records(&self, records: &[Record], until: Option<Instant>) -> Vec<Outcome> {
+        // A record is started only before `until` (its IVS calls then respect the deadline
+        // that `with_deadline` set: no retry past it, no rate-budget slot past it).
+        let time_left = || until.is_none_or(|until| Instant::now() < until) && has_time_left();
         let channels: Vec<_> = records
             .iter()
             .filter_map(|r| r.event.as_ref().ok())
             .filter(|e| needs_policy(e) && self.accepts.contains(&e.detail_type()))
             .filter_map(|e| e.channel_arn().ok().flatten())
             .collect();
-        let policies = if channels.is_empty() || !has_time_left() {
+        let policies = if channels.is_empty() || !time_left() {
             HashMap::new()
         } else {
             self.policies.prefetch(&self.ivs, &channels).await
@@ -229,7 +238,7 @@ impl Automation {
         let mut held: HashMap<String, u32> = HashMap::new();
         let mut outcomes = Vec::with_capacity(records.len());
         for record in records {
-            if !has_time_left() {
+            if !time_left() {
                 // Not tried: back to the queue for the next invocation.
                 outcomes.push(Outcome::Later(record.receive_count));
                 continue;
@@ -264,7 +273,13 @@ impl Automation {
     }
 
     /// Dead-letters and returns what must be, and answers with the failed records.
-    async fn settle(&self, records: &[Record], outcomes: Vec<Outcome>) -> SqsBatchResponse {
+    /// `time_left_ms`: the invocation's time when the batch started (logged).
+    async fn settle(
+        &self,
+        records: &[Record],
+        outcomes: Vec<Outcome>,
+        time_left_ms: Option<u64>,
+    ) -> SqsBatchResponse {
         let mut response = SqsBatchResponse::default();
         let mut later: HashMap<Option<String>, Vec<ReturnLater>> = HashMap::new();
         let (mut applied, mut dead_lettered) = (0usize, 0usize);
@@ -311,6 +326,7 @@ impl Automation {
             applied,
             returned = response.batch_item_failures.len(),
             dead_lettered,
+            time_left_ms,
             "batch handled"
         );
         response
@@ -382,7 +398,9 @@ impl Automation {
 }
 
 /// The invocation's deadline (Unix milliseconds, as the Runtime API gives it) as an
-/// `Instant`; `None` when unset (0).
+/// `Instant`; `None` when unset (0) or not in the future: Lambda never starts an invocation
+/// past its deadline, but local runtimes may send one (`cargo lambda watch` sends the time of
+/// the invocation itself), and a past deadline would leave no time for any work.
 pub fn invocation_deadline(deadline_ms: u64) -> Option<Instant> {
     if deadline_ms == 0 {
         return None;
@@ -391,7 +409,15 @@ pub fn invocation_deadline(deadline_ms: u64) -> Option<Instant> {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    Some(Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms)))
+    if deadline_ms <= now_ms {
+        tracing::debug!(
+            deadline_ms,
+            now_ms,
+            "the invocation's deadline is not in the future: ignored"
+        );
+        return None;
+    }
+    Some(Instant::now() + Duration::from_millis(deadline_ms - now_ms))
 }
 
 /// Whether `payload` is an SQS batch (`Records` from `aws:sqs`) rather than one EventBridge
@@ -469,5 +495,30 @@ impl Record {
             source_arn: message.event_source_arn,
             event,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now_ms() -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64
+    }
+
+    #[test]
+    fn only_a_future_deadline_counts() {
+        assert_eq!(invocation_deadline(0), None);
+        assert_eq!(invocation_deadline(now_ms() - 1), None);
+        let left = invocation_deadline(now_ms() + 30_000)
+            .unwrap()
+            .saturating_duration_since(Instant::now());
+        assert!(
+            left > Duration::from_secs(29) && left <= Duration::from_secs(30),
+            "{left:?}"
+        );
     }
 }

@@ -66,8 +66,10 @@ pub struct Scope {
 }
 
 /// The longest an admin request waits for a slot in the admin API's share of IVS's quotas
-/// before it is answered 429 with `Retry-After`.
-pub const ADMIN_MAX_RATE_WAIT: Duration = Duration::from_secs(2);
+/// before it is answered 429 with `Retry-After`. Long enough for an operator's few commands
+/// in a row on the slowest quota (playback key pairs: 3 TPS × 0.1 = one call per 3.3 s), well
+/// inside the function's 28 s timeout and API Gateway's 30 s.
+pub const ADMIN_MAX_RATE_WAIT: Duration = Duration::from_secs(10);
 
 /// The admin API, built once per container.
 pub struct AdminApi {
