@@ -7,7 +7,8 @@
 # 2. `sam validate --lint` (SAM CLI, pinned), with dummy credentials and region.
 # 3. The lint is real: broken copies of the template must fail it with the expected rule
 #    (an invalid runtime, an invalid architecture, an event rule target without a
-#    dead-letter queue for the serverless rules).
+#    dead-letter queue for the serverless rules, an event source mapping that depends on a
+#    role SAM does not generate).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/tools.sh
@@ -77,5 +78,10 @@ rule_with_dlq="          - IVS Recording State Change
 broken_copy "$scratch/dlq.yaml" "$rule_with_dlq" "$(sed '/DeadLetterConfig:/,$d' <<<"$rule_with_dlq")
 "
 must_fail "an event rule target without a dead-letter queue" ES4000 "$scratch/dlq.yaml"
+
+# The event source mappings wait for their function's role, which SAM generates as
+# <Function>Role: the lint sees the transformed template, so a name SAM does not generate fails.
+broken_copy "$scratch/depends.yaml" "DependsOn: StreamEventsFunctionRole" "DependsOn: StreamEventsRole"
+must_fail "an event source mapping depending on a role SAM does not generate" E3005 "$scratch/depends.yaml"
 
 echo "template checks passed"

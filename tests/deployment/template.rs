@@ -4,13 +4,16 @@
 //! - every event has a dead-letter path: an event function's rule sends to the function's
 //!   queue with a retry policy and an SQS dead-letter queue that lets the rule in, the queue
 //!   lets only that rule in and redrives to FailedEventsQueue after EventMaxReceiveCount
-//!   receives, and the function reads it through an event source mapping with
+//!   receives, and the function reads it through an event source mapping of its own
+//!   (`AWS::Lambda::EventSourceMapping`, created after the function's role) with
 //!   ReportBatchItemFailures, MaximumConcurrency EventConcurrency and a visibility timeout of
 //!   at least 6 times its timeout; the sweeper's schedule rule has a retry policy and a
 //!   dead-letter queue, and its async failures go to an SQS on-failure destination after two
 //!   retries;
-//! - the event functions' SQS permissions are scoped: ChangeMessageVisibility on their own
-//!   queue, SendMessage on FailedEventsQueue, nothing else;
+//! - no function has a SAM poll-based event (`Type: SQS`…), whose managed policy would let it
+//!   read every queue of the account; the event functions' SQS permissions are scoped:
+//!   ReceiveMessage, DeleteMessage, GetQueueAttributes and ChangeMessageVisibility on their
+//!   own queue, SendMessage on FailedEventsQueue, nothing else;
 //! - the default shares of IVS's rate quotas sum to at most 0.8, each function's divided by
 //!   its concurrency;
 //! - every admin route requires authorization (IAM by default, JWT by parameter; never none),
@@ -191,6 +194,43 @@ const EVENT_PATHS: &[(&str, &str, &str)] = &[
 /// Where the event functions send what they can never apply, and where the queues redrive.
 const FAILED_EVENTS_QUEUE: &str = "FailedEventsQueue";
 
+/// The event source mappings (`AWS::Lambda::EventSourceMapping` resources) that invoke
+/// `function` (their FunctionName its `Ref` or its ARN).
+fn mappings_of<'r>(
+    resources: &'r BTreeMap<String, Value>,
+    function: &str,
+) -> Vec<(&'r str, &'r Value)> {
+    of_type(resources, "AWS::Lambda::EventSourceMapping")
+        .into_iter()
+        .filter(|(_, m)| {
+            let target = &m["Properties"]["FunctionName"];
+            reference(target) == Some(function) || get_att(target) == Some((function, "Arn"))
+        })
+        .collect()
+}
+
+/// The one event source mapping of event function `function`, and its properties.
+fn mapping_of<'r>(resources: &'r BTreeMap<String, Value>, function: &str) -> (&'r str, &'r Value) {
+    let mappings = mappings_of(resources, function);
+    assert_eq!(mappings.len(), 1, "{function}: one event source mapping");
+    let (name, mapping) = mappings[0];
+    (name, &mapping["Properties"])
+}
+
+/// SAM's poll-based event types: each makes SAM attach an AWS managed execution policy to the
+/// function's role (for SQS, AWSLambdaSQSQueueExecutionRole: sqs:ReceiveMessage, DeleteMessage
+/// and GetQueueAttributes on every queue of the account; aws/serverless-application-model#2118),
+/// with no switch to turn it off.
+const SAM_POLL_EVENT_TYPES: &[&str] = &[
+    "SQS",
+    "Kinesis",
+    "DynamoDB",
+    "MSK",
+    "MQ",
+    "SelfManagedKafka",
+    "DocumentDB",
+];
+
 /// The statements of the queue policies that apply to `queue`.
 fn queue_policy_statements(resources: &BTreeMap<String, Value>, queue: &str) -> Vec<Value> {
     of_type(resources, "AWS::SQS::QueuePolicy")
@@ -251,22 +291,20 @@ fn every_event_has_a_dead_letter_path() {
             continue;
         }
         let events = function["Properties"]["Events"].as_object();
-        let Some(events) = events.filter(|e| !e.is_empty()) else {
-            assert_eq!(name, ADMIN_FN, "only the admin function has no events");
-            continue;
-        };
-        event_functions.push(name.as_str());
+        let events = events.filter(|e| !e.is_empty());
         if let Some((_, queue, rule)) = EVENT_PATHS.iter().find(|(f, _, _)| f == name) {
-            // Its one event source: its queue, through an event source mapping.
-            assert_eq!(events.len(), 1, "{name}: one event source");
-            let (event_name, event) = events.iter().next().unwrap();
-            let what = format!("{name}.{event_name}");
-            assert_eq!(event["Type"], "SQS", "{what}");
+            event_functions.push(name.as_str());
+            // Its one event source: its queue, through an event source mapping of its own,
+            // not a SAM event (SAM's SQS event brings a managed policy on every queue:
+            // the_event_functions_read_their_queues_without_sams_managed_policy).
+            assert!(events.is_none(), "{name}: SAM events {events:?}");
+            let (mapping, properties) = mapping_of(&resources, name);
             assert_eq!(
-                queue_of(&resources, &event["Properties"]["Queue"], &what),
+                queue_of(&resources, &properties["EventSourceArn"], mapping),
                 *queue,
-                "{what}"
+                "{mapping}"
             );
+            assert_eq!(properties["Enabled"], true, "{mapping}");
             // Not invoked asynchronously: no async retries nor destinations to configure.
             assert!(
                 function["Properties"].get("EventInvokeConfig").is_none(),
@@ -302,6 +340,13 @@ fn every_event_has_a_dead_letter_path() {
             );
             continue;
         }
+        let Some(events) = events else {
+            assert_eq!(name, ADMIN_FN, "only the admin function has no events");
+            continue;
+        };
+        event_functions.push(name.as_str());
+        // No event source mapping invokes it.
+        assert!(mappings_of(&resources, name).is_empty(), "{name}");
         // The sweeper: its schedule rule, then its own async failures.
         for (event_name, event) in events {
             let what = format!("{name}.{event_name}");
@@ -328,6 +373,12 @@ fn every_event_has_a_dead_letter_path() {
     assert_eq!(
         event_functions,
         [RECORDING_EVENTS_FN, STREAM_EVENTS_FN, SWEEPER_FN]
+    );
+    // The stack's event source mappings: one per event function, no other.
+    assert_eq!(
+        of_type(&resources, "AWS::Lambda::EventSourceMapping").len(),
+        EVENT_PATHS.len(),
+        "one event source mapping per event function"
     );
     // The queues keep messages as long as SQS allows, encrypted, and only over TLS.
     let queues = of_type(&resources, "AWS::SQS::Queue");
@@ -403,11 +454,14 @@ fn each_event_queue_feeds_its_function_as_lambda_advises() {
         let resources = stack.resources();
         let value = |p: &str| stack.parameters[p].clone();
         for (function, queue, rule) in EVENT_PATHS {
-            let events = resources[*function]["Properties"]["Events"]
-                .as_object()
-                .unwrap();
-            let mapping = &events.values().next().unwrap()["Properties"];
-            let what = format!("{function} {overrides:?}");
+            let (mapping_name, mapping) = mapping_of(&resources, function);
+            let what = format!("{mapping_name} of {function} {overrides:?}");
+            assert_eq!(
+                get_att(&mapping["EventSourceArn"]),
+                Some((*queue, "Arn")),
+                "{what}"
+            );
+            assert_eq!(mapping["Enabled"], true, "{what}");
             // Partial batch failures: only the failed records come back.
             assert_eq!(
                 mapping["FunctionResponseTypes"],
@@ -514,14 +568,16 @@ fn the_event_functions_sqs_permissions_are_scoped_to_their_queues() {
         };
         let mut sqs = sqs;
         sqs.sort_by(|a, b| a.0.cmp(&b.0));
+        let own_queue = json!({"Fn::GetAtt": [queue, "Arn"]});
         assert_eq!(
             sqs,
             [
                 // Returning a record later: its own queue only.
-                (
-                    "sqs:ChangeMessageVisibility".to_owned(),
-                    json!({"Fn::GetAtt": [queue, "Arn"]})
-                ),
+                ("sqs:ChangeMessageVisibility".to_owned(), own_queue.clone()),
+                // What its event source mapping needs to read the queue: its own queue only.
+                ("sqs:DeleteMessage".to_owned(), own_queue.clone()),
+                ("sqs:GetQueueAttributes".to_owned(), own_queue.clone()),
+                ("sqs:ReceiveMessage".to_owned(), own_queue.clone()),
                 // Dead-lettering at once: FailedEventsQueue only.
                 (
                     "sqs:SendMessage".to_owned(),
@@ -530,6 +586,79 @@ fn the_event_functions_sqs_permissions_are_scoped_to_their_queues() {
             ],
             "{name}"
         );
+    }
+}
+
+#[test]
+fn the_event_functions_read_their_queues_without_sams_managed_policy() {
+    let template = cfn::template();
+    let resources = template["Resources"].as_object().unwrap();
+    for (name, function) in functions(&template) {
+        // No SAM poll-based event on any function: SAM would attach its managed execution
+        // policy (for SQS, every queue of the account) beside the function's own policy.
+        for (event_name, event) in function["Properties"]["Events"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            assert!(
+                !SAM_POLL_EVENT_TYPES.contains(&event["Type"].as_str().unwrap_or_default()),
+                "{name}.{event_name}: a SAM {} event attaches a managed policy",
+                event["Type"]
+            );
+        }
+        // Nor any managed policy or role from elsewhere (statements() also refuses managed
+        // policy names and SAM policy templates in Policies).
+        for property in ["Role", "ManagedPolicyArns", "PermissionsBoundary"] {
+            assert!(
+                function["Properties"].get(property).is_none(),
+                "{name}: {property}"
+            );
+        }
+    }
+    let resources: BTreeMap<String, Value> = resources
+        .iter()
+        .map(|(n, r)| (n.clone(), r.clone()))
+        .collect();
+    for (function, queue, _) in EVENT_PATHS {
+        let mappings = mappings_of(&resources, function);
+        assert_eq!(mappings.len(), 1, "{function}: one event source mapping");
+        let (mapping, resource) = mappings[0];
+        // The logical ID SAM gave the mapping of the SQS event this replaces
+        // (<Function><Event>): a stack deployed with that event updates its mapping in place,
+        // where a new one would be refused by Lambda (one mapping per queue and function).
+        assert_eq!(mapping, format!("{function}Queue"), "{function}");
+        assert_eq!(
+            get_att(&resource["Properties"]["EventSourceArn"]),
+            Some((*queue, "Arn")),
+            "{mapping}"
+        );
+        // CloudFormation checks the role's permissions on the queue when it creates the
+        // mapping: the mapping waits for the role SAM generates (<Function>Role), whose
+        // inline policy grants them.
+        let role = format!("{function}Role");
+        assert!(
+            one_or_many(&resource["DependsOn"]).contains(&json!(role)),
+            "{mapping}: DependsOn {role} missing ({})",
+            resource["DependsOn"]
+        );
+        // The receive, delete and attribute reads the mapping makes: granted on its queue.
+        let granted: BTreeSet<String> = statements(&resources[*function], function)
+            .iter()
+            .filter(|s| s["Effect"] == "Allow" && get_att(&s["Resource"]) == Some((*queue, "Arn")))
+            .flat_map(|s| one_or_many(&s["Action"]))
+            .filter_map(|a| a.as_str().map(str::to_owned))
+            .collect();
+        for action in [
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+        ] {
+            assert!(
+                granted.contains(action),
+                "{function}: {action} on {queue} not granted (its mapping needs it)"
+            );
+        }
     }
 }
 
