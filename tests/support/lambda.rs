@@ -70,6 +70,8 @@ struct Invocation {
     request_id: String,
     payload: Bytes,
     reply: oneshot::Sender<Invoked>,
+    /// The function's time for it (its timeout), from when an instance takes it.
+    deadline: Duration,
 }
 
 /// When a function process reached the points Lambda bills and reports separately: the init
@@ -216,6 +218,10 @@ pub struct LocalLambda {
 /// How long one invocation may take before the harness gives up on it.
 pub const INVOKE_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The deadline an invocation's context gets, from when an instance takes it, unless
+/// [`LocalLambda::invoke_with_deadline`] sets another.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
+
 impl LocalLambda {
     /// Starts the Runtime and Invoke APIs on 127.0.0.1, on a port the OS picks.
     pub async fn start() -> Self {
@@ -355,8 +361,21 @@ impl LocalLambda {
 
     /// Invokes function `name` with `event`, as the Invoke API would.
     pub async fn invoke(&self, name: &str, event: &Value) -> Invoked {
+        self.invoke_with_deadline(name, event, DEFAULT_DEADLINE)
+            .await
+    }
+
+    /// Invokes function `name` with `event`, its context's deadline `deadline` after an
+    /// instance takes it (the function's timeout; it is not killed then: measure how long it
+    /// took). The harness waits up to `deadline` + 30 s, and at least [`INVOKE_TIMEOUT`].
+    pub async fn invoke_with_deadline(
+        &self,
+        name: &str,
+        event: &Value,
+        deadline: Duration,
+    ) -> Invoked {
         let payload = Bytes::from(serde_json::to_vec(event).unwrap());
-        invoke(&self.service, name, payload).await
+        invoke(&self.service, name, payload, deadline).await
     }
 
     /// Every line the function's processes have written so far (stdout and stderr), all
@@ -435,7 +454,7 @@ impl Drop for LocalLambda {
     }
 }
 
-async fn invoke(service: &Service, name: &str, payload: Bytes) -> Invoked {
+async fn invoke(service: &Service, name: &str, payload: Bytes, deadline: Duration) -> Invoked {
     let Some(function) = service.function(name) else {
         return Invoked::Err {
             error_type: "ResourceNotFoundException".into(),
@@ -451,9 +470,11 @@ async fn invoke(service: &Service, name: &str, payload: Bytes) -> Invoked {
         request_id,
         payload,
         reply,
+        deadline,
     });
     function.ready.notify_one();
-    match tokio::time::timeout(INVOKE_TIMEOUT, result).await {
+    let wait = INVOKE_TIMEOUT.max(deadline + Duration::from_secs(30));
+    match tokio::time::timeout(wait, result).await {
         Ok(Ok(invoked)) => invoked,
         Ok(Err(_)) => Invoked::Err {
             error_type: "Runtime.ExitError".into(),
@@ -461,7 +482,7 @@ async fn invoke(service: &Service, name: &str, payload: Bytes) -> Invoked {
         },
         Err(_) => Invoked::Err {
             error_type: "Sandbox.Timedout".into(),
-            error_message: format!("no answer within {INVOKE_TIMEOUT:?}"),
+            error_message: format!("no answer within {wait:?}"),
         },
     }
 }
@@ -481,7 +502,7 @@ async fn next(
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_millis()
-        + 30_000;
+        + invocation.deadline.as_millis();
     let mut headers = HeaderMap::new();
     let mut set = |k: &'static str, v: String| {
         headers.insert(k, HeaderValue::from_str(&v).unwrap());
@@ -583,7 +604,7 @@ async fn invoke_api(
     UrlPath(name): UrlPath<String>,
     body: Bytes,
 ) -> Response {
-    match invoke(&service, &name, body).await {
+    match invoke(&service, &name, body, DEFAULT_DEADLINE).await {
         Invoked::Ok(v) => (StatusCode::OK, axum::Json(v)).into_response(),
         Invoked::Err {
             error_type,
