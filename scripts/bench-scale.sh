@@ -6,13 +6,17 @@
 #
 #   ./scripts/bench-scale.sh          the full run: release build; bursts of 100, 1,000 and
 #                                     5,000 at the quotas x10, the first size again with the
-#                                     event path's share at 1, and the alternative (asynchronous
-#                                     invocation, one container) on 100; writes the section
-#                                     into BENCHMARKS.md (between its scale markers)
-#   ./scripts/bench-scale.sh --smoke  the quick check CI runs: debug build, bursts of 100 and the
-#                                     alternative on 20; writes target/bench/scale-smoke.md
+#                                     event path's share at 1, the alternative (asynchronous
+#                                     invocation, one container) on 100, and the sweeper's pass
+#                                     over 5,000 channels; writes the section into BENCHMARKS.md
+#                                     (between its scale markers)
+#   ./scripts/bench-scale.sh --smoke  the quick check CI runs: debug build, bursts of 100, the
+#                                     alternative on 20 and the sweeper's pass over 200
+#                                     channels; writes target/bench/scale-smoke.md
 #
-# Extra arguments go to ivs-bench-scale (--help lists them), e.g. --counts 100 --rate-factor 1.
+# Extra arguments go to ivs-bench-scale (--help lists them), e.g. --counts 100 --rate-factor 1;
+# the sweeper alone: --counts 0 --async-arm 0 --sweeper-channels 5000 (a --sweeper-channels
+# given here replaces the run's own; 0 skips the sweeper).
 # Needs what the README's test command needs (Rust, Python 3 with pip: moto's SQS server).
 # Everything listens on 127.0.0.1 on ports the OS picks; nothing reaches AWS.
 set -euo pipefail
@@ -23,9 +27,16 @@ if [ "${1:-}" = --smoke ]; then
     mode=smoke
     shift
 elif [ "${1:-}" = -h ] || [ "${1:-}" = --help ]; then
-    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
 fi
+
+# The sweeper's pass: the run's own size unless the arguments give one.
+smoke_sweeper=(--sweeper-channels 200)
+full_sweeper=(--sweeper-channels 5000)
+for arg in "$@"; do
+    case "$arg" in --sweeper-channels | --sweeper-channels=*) smoke_sweeper=() full_sweeper=() ;; esac
+done
 
 source scripts/tools.sh
 ensure_tools
@@ -34,12 +45,13 @@ mkdir -p target/bench
 if [ "$mode" = smoke ]; then
     cargo build --locked --workspace --bins --quiet
     exec target/debug/ivs-bench-scale --smoke --bin-dir target/debug --counts 100 \
-        --async-arm 20 --burst-timeout 300 --out target/bench/scale-smoke.md \
+        --async-arm 20 --burst-timeout 300 ${smoke_sweeper[@]+"${smoke_sweeper[@]}"} --sweeper-timeout 300 \
+        --out target/bench/scale-smoke.md \
         --command "./scripts/bench-scale.sh --smoke" "$@"
 fi
 
 cargo build --locked --release --workspace --bins
-target/release/ivs-bench-scale --bin-dir target/release --full-share \
+target/release/ivs-bench-scale --bin-dir target/release --full-share ${full_sweeper[@]+"${full_sweeper[@]}"} \
     --out target/bench/scale.md "$@"
 
 # Into BENCHMARKS.md, between the markers (appended the first time).

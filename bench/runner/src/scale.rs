@@ -19,6 +19,17 @@
 //! dead-lettered and lost, what each channel got (start metadata, or exactly one new key),
 //! the admin API's latency meanwhile, IVS calls and peak memory per container.
 //!
+//! The sweeper's pass (`--sweeper-channels C`, off unless asked): IVS's quotas × factor, C
+//! seeded channels that rotate their key after each stream and may stream an hour (tags),
+//! 10 % live for two hours (overdue), 1 % of the offline ones with a missed rotation (their
+//! last stream ended, their key unmarked; every other key carries a rotation marker); the real
+//! `sweeper` binary with its state table in moto's DynamoDB, invoked one run after another,
+//! each with the template's Timeout ÷ factor as its deadline, until a run answers `complete`.
+//! Figures: runs and their durations against their deadlines, channels visited, overdue
+//! streams stopped and missed rotations repaired (when, in which run; checked in IVS after),
+//! IVS calls per channel, throttled answers, the floor at the sweeper's share, peak memory,
+//! and what that makes at factor 1 (C = 5,000's 30-minute repair target, C = 50,000).
+//!
 //! Lambda's CPU share is not modelled here: the time to drain is set by IVS's quotas, and the
 //! functions' CPU per event is the cold-start benchmark's subject.
 
@@ -69,6 +80,15 @@ struct Args {
     /// Give up on a burst after this many seconds.
     #[arg(long, default_value_t = 1800)]
     burst_timeout: u64,
+    /// The sweeper section: a full pass of the real `sweeper` binary over this many channels
+    /// (comma list; 0 or absent: no sweeper section), 10 % of them live past their maximum
+    /// duration and 1 % with a missed rotation, invoked as the schedule would until the pass
+    /// completes. A burst size of 0 (`--counts 0`) runs no burst.
+    #[arg(long, value_delimiter = ',')]
+    sweeper_channels: Vec<usize>,
+    /// Give up on a sweeper pass after this many seconds (all its invocations together).
+    #[arg(long, default_value_t = 7200)]
+    sweeper_timeout: u64,
     /// Where the Markdown section goes.
     #[arg(long, default_value = "target/bench/scale.md")]
     out: PathBuf,
@@ -170,6 +190,27 @@ impl Figures {
 
 const REGION: &str = "us-west-2";
 
+/// Lambda's environment (a function's temporary credentials, JSON logs at `log_level`), the
+/// test authority trusted, IVS at `ivs`.
+fn lambda_env(
+    authority: &TestAuthority,
+    ivs: &TlsFront,
+    log_level: &str,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_REGION", REGION.to_owned()),
+        ("AWS_DEFAULT_REGION", REGION.to_owned()),
+        ("AWS_ACCESS_KEY_ID", "ASIAFUNCTIONEXAMPLE".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "fake-function-secret".to_owned()),
+        ("AWS_SESSION_TOKEN", "fake-session-token".to_owned()),
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON".to_owned()),
+        ("AWS_LAMBDA_LOG_LEVEL", log_level.to_owned()),
+        ("TZ", ":UTC".to_owned()),
+        ("SSL_CERT_FILE", authority.ca_file().display().to_string()),
+        ("AWS_ENDPOINT_URL_IVS", ivs.url()),
+    ]
+}
+
 /// The environment a function container gets: Lambda's, and the endpoints.
 fn function_env(
     authority: &TestAuthority,
@@ -180,22 +221,13 @@ fn function_env(
     burst: &Burst,
     concurrency: u32,
 ) -> Vec<(&'static str, String)> {
-    let mut env = vec![
-        ("AWS_REGION", REGION.to_owned()),
-        ("AWS_DEFAULT_REGION", REGION.to_owned()),
-        ("AWS_ACCESS_KEY_ID", "ASIAFUNCTIONEXAMPLE".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "fake-function-secret".to_owned()),
-        ("AWS_SESSION_TOKEN", "fake-session-token".to_owned()),
-        ("AWS_LAMBDA_LOG_FORMAT", "JSON".to_owned()),
-        ("AWS_LAMBDA_LOG_LEVEL", "WARN".to_owned()),
-        ("TZ", ":UTC".to_owned()),
-        ("SSL_CERT_FILE", authority.ca_file().display().to_string()),
-        ("AWS_ENDPOINT_URL_IVS", ivs.url()),
+    let mut env = lambda_env(authority, ivs, "WARN");
+    env.extend([
         ("AWS_ENDPOINT_URL_SQS", sqs.url()),
         ("EVENT_DEAD_LETTER_QUEUE_URL", dead_letter_queue.to_owned()),
         ("IVS_RATE_FACTOR", args.rate_factor.to_string()),
         ("IVS_RATE_CONCURRENCY", concurrency.to_string()),
-    ];
+    ]);
     if let Some(share) = burst.share {
         env.push(("IVS_RATE_SHARE", share.to_string()));
     }
@@ -501,6 +533,14 @@ fn verdict(ok: bool) -> &'static str {
 
 fn report(args: &Args, figures: &[Figures], machine: &str) -> String {
     let mut out = String::new();
+    if figures.is_empty() {
+        let _ = writeln!(
+            out,
+            "## Scale\n\nReproduce with `{}`. {machine}. No bursts in this run.",
+            args.command
+        );
+        return out;
+    }
     let _ = writeln!(out, "## Scale: bursts through the queued event path\n");
     if args.smoke {
         let _ = writeln!(out, "**Smoke run** (CI): small bursts, debug binaries; the figures only show that the benchmark works.\n");
@@ -654,7 +694,7 @@ async fn main() {
 async fn run(args: &Args) -> Result<(), String> {
     let machine = machine();
     let mut bursts = Vec::new();
-    for &n in &args.counts {
+    for &n in args.counts.iter().filter(|n| **n > 0) {
         for kind in [Kind::Starts, Kind::Ends] {
             bursts.push(Burst {
                 kind,
@@ -665,7 +705,7 @@ async fn run(args: &Args) -> Result<(), String> {
         }
     }
     if args.full_share {
-        if let Some(&n) = args.counts.first() {
+        if let Some(&n) = args.counts.iter().find(|n| **n > 0) {
             for kind in [Kind::Starts, Kind::Ends] {
                 bursts.push(Burst {
                     kind,
@@ -707,7 +747,26 @@ async fn run(args: &Args) -> Result<(), String> {
         );
         figures.push(f);
     }
-    let section = report(args, &figures, &machine);
+    let mut sweeps = Vec::new();
+    for &c in args.sweeper_channels.iter().filter(|c| **c > 0) {
+        eprintln!("bench-scale: sweeper pass over {c} channels");
+        let f = run_sweep(args, c).await?;
+        eprintln!(
+            "bench-scale:   {} invocations, {:.1} s (sum), visited {}/{}, overdue stopped {}/{}, planted rotations repaired {}/{}, throttled {}",
+            f.runs.len(),
+            f.sweep_time().as_secs_f64(),
+            f.visited(),
+            c,
+            f.stopped_verified,
+            f.live,
+            f.repaired_verified,
+            f.planted,
+            f.throttled()
+        );
+        sweeps.push(f);
+    }
+    let mut section = report(args, &figures, &machine);
+    section.push_str(&sweep_report(args, &sweeps));
     println!("{section}");
     if let Some(dir) = args.out.parent() {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
@@ -721,5 +780,787 @@ async fn run(args: &Args) -> Result<(), String> {
     if failed {
         return Err("events were lost, dead-lettered or not applied (see the report)".to_owned());
     }
+    if let Some(f) = sweeps.iter().find(|f| !f.correct()) {
+        return Err(format!(
+            "the sweeper's pass over {} channels did not complete, visit every channel, stop every overdue stream or repair every planted rotation (see the report)",
+            f.channels
+        ));
+    }
     Ok(())
+}
+
+// ---- The sweeper: one full pass over C channels, as the schedule runs it.
+
+/// The template's sweeper Timeout (s): each invocation's deadline is this ÷ the rate factor.
+const SWEEPER_TIMEOUT_S: f64 = 540.0;
+/// The template's default SweepSchedule, rate(10 minutes): a run starts this often.
+const SWEEP_INTERVAL_S: f64 = 600.0;
+/// The sweeper keeps this much of a full-length run free before its deadline
+/// (`sweeper::DEADLINE_MARGIN`).
+const SWEEP_MARGIN_S: f64 = 30.0;
+/// The sweeper's share of each quota (the template's SweeperRateShare, `IVS_RATE_SHARE`).
+const SWEEPER_SHARE: f64 = 0.2;
+/// The target weighed: a missed rotation repaired within this long.
+const REPAIR_TARGET_S: f64 = 1800.0;
+/// The channel count the target is stated for, and the larger one projected.
+const TARGET_CHANNELS: usize = 5_000;
+const LARGE_CHANNELS: usize = 50_000;
+/// The seeded channels' maximum stream duration (tag), and how long ago their live streams
+/// started (longer: every live stream is overdue).
+const MAX_STREAM_MINUTES: u64 = 60;
+const LIVE_STARTED_AGO_S: u64 = 2 * 3600;
+/// `SWEEP_CALLS_PER_SECOND`: high enough not to bind (the shares do).
+const SWEEP_CALLS_PER_SECOND: u32 = 50;
+const SWEEP_STATE_TABLE: &str = "ivs-automation-sweeper-state";
+
+/// One invocation of the sweeper.
+#[derive(Debug)]
+struct SweepRun {
+    started: chrono::DateTime<chrono::Utc>,
+    took: Duration,
+    deadline: Duration,
+    /// The response (`SweepSummary` as JSON), or the error.
+    response: Result<Value, String>,
+}
+
+impl SweepRun {
+    fn field(&self, name: &str) -> u64 {
+        self.response
+            .as_ref()
+            .ok()
+            .and_then(|v| v.get(name))
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    }
+
+    fn complete(&self) -> bool {
+        self.response
+            .as_ref()
+            .is_ok_and(|v| v.get("complete") == Some(&Value::Bool(true)))
+    }
+
+    fn lease_held(&self) -> bool {
+        self.response
+            .as_ref()
+            .is_ok_and(|v| v.get("leaseHeldBy").is_some_and(|h| !h.is_null()))
+    }
+}
+
+/// What one pass measured.
+#[derive(Debug)]
+struct SweepFigures {
+    channels: usize,
+    /// Seeded live streams, all past their maximum duration.
+    live: usize,
+    /// Offline channels planted with a missed rotation.
+    planted: usize,
+    runs: Vec<SweepRun>,
+    /// The first invocation's start to the last one's answer.
+    wall: Duration,
+    timed_out: bool,
+    /// Each overdue stream stopped: seconds after the pass started, and in which invocation
+    /// (from 1); from the sweeper's log lines.
+    stops: Vec<(f64, usize)>,
+    /// Each missed rotation made on a planted channel: the same.
+    repairs: Vec<(f64, usize)>,
+    /// Missed rotations made on channels not planted (expected: none).
+    unplanned_repairs: usize,
+    /// Checked in IVS after the pass: overdue streams no longer live, planted channels whose
+    /// only key is a new one marked as rotated after their last stream.
+    stopped_verified: usize,
+    repaired_verified: usize,
+    /// The pass's IVS calls per operation (every request) and throttled answers.
+    calls: BTreeMap<String, (u64, u64)>,
+    peak_rss_kib: Option<u64>,
+    factor: f64,
+}
+
+impl SweepFigures {
+    fn sweep_time(&self) -> Duration {
+        self.runs.iter().map(|r| r.took).sum()
+    }
+
+    fn visited(&self) -> u64 {
+        self.runs.iter().map(|r| r.field("channelsSeen")).sum()
+    }
+
+    fn failures(&self) -> u64 {
+        self.runs.iter().map(|r| r.field("failures")).sum::<u64>()
+            + self.runs.iter().filter(|r| r.response.is_err()).count() as u64
+    }
+
+    fn complete(&self) -> bool {
+        self.runs.last().is_some_and(SweepRun::complete)
+    }
+
+    fn ivs_calls(&self) -> u64 {
+        self.calls.values().map(|(all, _)| all).sum()
+    }
+
+    fn throttled(&self) -> u64 {
+        self.calls.values().map(|(_, t)| t).sum()
+    }
+
+    fn timeouts_reached(&self) -> usize {
+        self.runs.iter().filter(|r| r.took >= r.deadline).count()
+    }
+
+    fn correct(&self) -> bool {
+        self.complete()
+            && !self.timed_out
+            && self.visited() == self.channels as u64
+            && self.stopped_verified == self.live
+            && self.repaired_verified == self.planted
+    }
+
+    /// The least time the pass's calls need inside the sweeper's share of the quotas × the
+    /// factor (for each operation, its successful calls ÷ (quota × factor × share); the
+    /// largest), and which operation.
+    fn floor(&self) -> (Duration, String) {
+        let (floor, op) = quota_floor(&self.calls, self.factor);
+        (floor.div_f64(SWEEPER_SHARE), op)
+    }
+
+    /// Calls per channel, by operation.
+    fn per_channel(&self, op: &str) -> f64 {
+        self.calls.get(op).map_or(0.0, |(all, _)| *all as f64) / self.channels as f64
+    }
+
+    /// At factor 1 and share `share`: seconds of sweeping per channel, from the calls per
+    /// channel measured (the floor's operation binds) and the pass time ÷ floor measured.
+    fn seconds_per_channel(&self, share: f64) -> f64 {
+        let (floor, _) = self.floor();
+        let overhead = self.sweep_time().as_secs_f64() / floor.as_secs_f64().max(1e-9);
+        let per_channel_floor = self
+            .calls
+            .iter()
+            .filter_map(|(op, (all, throttled))| {
+                let quota = ivs_quota(op)?;
+                Some((all - throttled) as f64 / self.channels as f64 / (quota * share))
+            })
+            .fold(0.0, f64::max);
+        per_channel_floor * overhead
+    }
+
+    /// IVS calls per channel, all operations (for `SWEEP_CALLS_PER_SECOND`).
+    fn calls_per_channel(&self) -> f64 {
+        self.ivs_calls() as f64 / self.channels as f64
+    }
+}
+
+/// At factor 1: the runs a pass of `sweep_s` seconds of sweeping takes (each run sweeps
+/// until 30 s before its 540 s timeout), and how long the pass lasts on the calendar (a run
+/// every 10 minutes: a missed rotation just behind the pass waits about that long).
+fn calendar(sweep_s: f64) -> (u64, f64) {
+    let per_run = SWEEPER_TIMEOUT_S - SWEEP_MARGIN_S;
+    let runs = (sweep_s / per_run).ceil().max(1.0) as u64;
+    (runs, runs as f64 * SWEEP_INTERVAL_S)
+}
+
+/// Creates the sweeper's state table in moto's DynamoDB (DynamoDB's JSON protocol over plain
+/// HTTP: the benchmark links no DynamoDB SDK), as the template deploys it: key `id` (S), on
+/// demand.
+async fn create_state_table(moto_url: &str) -> Result<(), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = moto_url.trim_start_matches("http://").trim_end_matches('/');
+    let body = json!({
+        "TableName": SWEEP_STATE_TABLE,
+        "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+        "BillingMode": "PAY_PER_REQUEST"
+    })
+    .to_string();
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-amz-json-1.0\r\n\
+         X-Amz-Target: DynamoDB_20120810.CreateTable\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=AKIDBENCH/20260101/{REGION}/dynamodb/aws4_request, SignedHeaders=host, Signature=0\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(host)
+        .await
+        .map_err(|e| format!("moto: {e}"))?;
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| format!("moto: {e}"))?;
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .await
+        .map_err(|e| format!("moto: {e}"))?;
+    if answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200") {
+        Ok(())
+    } else {
+        Err(format!(
+            "moto's CreateTable: {}",
+            answer.lines().next().unwrap_or("no answer")
+        ))
+    }
+}
+
+/// The pass's IVS calls: the counters now less those at `before`.
+fn calls_since(
+    before: &ivs_emulator::Stats,
+    after: &ivs_emulator::Stats,
+) -> BTreeMap<String, (u64, u64)> {
+    after
+        .operations
+        .iter()
+        .filter_map(|(op, o)| {
+            let base = before.operations.get(op).cloned().unwrap_or_default();
+            let all = o.requests - base.requests;
+            let throttled = (o.rate_throttled + o.metadata_throttled)
+                - (base.rate_throttled + base.metadata_throttled);
+            (all > 0).then(|| (op.clone(), (all, throttled)))
+        })
+        .collect()
+}
+
+/// A stream key's ARN and the tags to put on it.
+type KeyTags = (String, Vec<(&'static str, String)>);
+
+/// Tags the keys (with quotas off), 8 requests at a time.
+async fn tag_keys(client: &aws_sdk_ivs::Client, keys: Vec<KeyTags>) -> Result<(), String> {
+    let mut tasks = tokio::task::JoinSet::new();
+    let lanes = 8;
+    let mut chunks: Vec<Vec<KeyTags>> = vec![Vec::new(); lanes];
+    for (i, key) in keys.into_iter().enumerate() {
+        chunks[i % lanes].push(key);
+    }
+    for chunk in chunks {
+        let client = client.clone();
+        tasks.spawn(async move {
+            for (arn, tags) in chunk {
+                let mut request = client.tag_resource().resource_arn(&arn);
+                for (k, v) in tags {
+                    request = request.tags(k, v);
+                }
+                request
+                    .send()
+                    .await
+                    .map_err(|e| format!("TagResource {arn}: {e}"))?;
+            }
+            Ok::<(), String>(())
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.map_err(|e| e.to_string())??;
+    }
+    Ok(())
+}
+
+async fn run_sweep(args: &Args, c: usize) -> Result<SweepFigures, String> {
+    use domain::rotation::{TAG_ROTATED_AFTER_STREAM, TAG_ROTATED_AFTER_TIME};
+    use std::collections::HashSet;
+
+    let factor = args.rate_factor;
+    let moto = Moto::start();
+    create_state_table(moto.url()).await?;
+    // Quotas off while the account is set up; IVS's quotas × factor for the pass.
+    let emulator = Emulator::new(Config {
+        seed: 23,
+        rate_quotas: RateQuotas::off(),
+        quotas: Quotas {
+            channels: c + 10,
+            ..Quotas::default()
+        },
+        ..Config::default()
+    });
+    let server: Server = emulator
+        .serve(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .map_err(|e| format!("the emulator cannot listen: {e}"))?;
+    // Every channel rotates its key after each stream and may stream an hour; 10 % are live,
+    // for two hours now; each has one past session (ended 2.5 hours ago) and a key that no
+    // rotation marked yet.
+    let channels: Vec<SeededChannel> = emulator
+        .seed_channels(&SeedSpec {
+            channels: c,
+            name_prefix: "sweep-".to_owned(),
+            tags: [
+                (
+                    domain::policy::tags::ROTATE_KEY_ON.to_owned(),
+                    "stream-end".to_owned(),
+                ),
+                (
+                    domain::sweep::tags::MAX_STREAM_MINUTES.to_owned(),
+                    MAX_STREAM_MINUTES.to_string(),
+                ),
+            ]
+            .into_iter()
+            .collect(),
+            live: ivs_emulator::Live::Fraction(0.1),
+            live_started_seconds_ago: LIVE_STARTED_AGO_S,
+            past_sessions: 1,
+            ..SeedSpec::default()
+        })
+        .map_err(|e| format!("seeding: {e}"))?;
+    // The planted missed rotations: 1 % of the channels (at least one), offline ones spread
+    // evenly over the seeding order; their key stays unmarked. Every other key is marked as
+    // the event path leaves it: the offline channels' as rotated after their last stream
+    // (a rotation time later than its end), the live ones' as rotated after their live stream
+    // (what the event path's rotation on the Stream End the sweeper's stop causes would
+    // leave; the benchmark runs no event path), so that the pass finds nothing else to rotate.
+    let offline: Vec<&SeededChannel> = channels.iter().filter(|c| c.stream_id.is_none()).collect();
+    let planted_count = ((c as f64 / 100.0).round() as usize).clamp(1, offline.len().max(1));
+    let planted: HashSet<String> = (0..planted_count.min(offline.len()))
+        .map(|i| {
+            offline[(2 * i + 1) * offline.len() / (2 * planted_count)]
+                .arn
+                .clone()
+        })
+        .collect();
+    let client = test_support::ivs_client(&server.url());
+    let rotated_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let marks = channels
+        .iter()
+        .filter(|ch| !planted.contains(&ch.arn))
+        .map(|ch| {
+            let tags = match &ch.stream_id {
+                Some(live) => vec![(TAG_ROTATED_AFTER_STREAM, live.clone())],
+                None => vec![(TAG_ROTATED_AFTER_TIME, rotated_at.clone())],
+            };
+            (ch.stream_key_arn.clone(), tags)
+        })
+        .collect();
+    tag_keys(&client, marks).await?;
+    // The planted channels' last stream (what their new key must be marked with).
+    let mut planted_streams: HashMap<String, String> = HashMap::new();
+    for arn in &planted {
+        let sessions = client
+            .list_stream_sessions()
+            .channel_arn(arn)
+            .max_results(1)
+            .send()
+            .await
+            .map_err(|e| format!("ListStreamSessions: {e}"))?;
+        let id = sessions
+            .stream_sessions()
+            .first()
+            .and_then(|s| s.stream_id())
+            .ok_or("a planted channel has no past session")?;
+        planted_streams.insert(arn.clone(), id.to_owned());
+    }
+    let live: Vec<&SeededChannel> = channels.iter().filter(|c| c.stream_id.is_some()).collect();
+
+    let authority = TestAuthority::new(&[]);
+    let ivs_front = TlsFront::start(&authority, &server.url()).await;
+    let dynamodb_front = TlsFront::start(&authority, moto.url()).await;
+    let mut env = lambda_env(&authority, &ivs_front, "INFO");
+    env.extend([
+        ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_front.url()),
+        ("SWEEP_STATE_TABLE", SWEEP_STATE_TABLE.to_owned()),
+        ("IVS_RATE_FACTOR", factor.to_string()),
+        ("SWEEP_CALLS_PER_SECOND", SWEEP_CALLS_PER_SECOND.to_string()),
+    ]);
+    let lambda = LocalLambda::start().await;
+    lambda.spawn("sweeper", &args.bin_dir.join("sweeper"), &env);
+
+    // The pass: invocations one after the other (the schedule's, without the wait between
+    // them), each with the template's timeout ÷ factor, until one answers `complete`.
+    emulator.set_rate_quotas(RateQuotas::scaled(factor));
+    let before = emulator.stats();
+    let deadline = Duration::from_secs_f64(SWEEPER_TIMEOUT_S / factor);
+    let pass_started = chrono::Utc::now();
+    let started = Instant::now();
+    let give_up = started + Duration::from_secs(args.sweeper_timeout);
+    let mut runs: Vec<SweepRun> = Vec::new();
+    let mut errors_in_a_row = 0;
+    let timed_out = loop {
+        if Instant::now() > give_up {
+            break true;
+        }
+        let event = json!({
+            "version": "0",
+            "id": format!("00000000-0000-4000-8000-{:012}", runs.len()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": test_support::ACCOUNT,
+            "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "region": REGION,
+            "resources": [format!("arn:aws:events:{REGION}:{}:rule/ivs-automation-SweeperFunctionSweepSchedule", test_support::ACCOUNT)],
+            "detail": {}
+        });
+        let run_started = chrono::Utc::now();
+        let at = Instant::now();
+        let answer = lambda
+            .invoke_with_deadline("sweeper", &event, deadline)
+            .await;
+        let run = SweepRun {
+            started: run_started,
+            took: at.elapsed(),
+            deadline,
+            response: match answer {
+                test_support::lambda::Invoked::Ok(v) => Ok(v),
+                test_support::lambda::Invoked::Err {
+                    error_type,
+                    error_message,
+                } => Err(format!("{error_type}: {error_message}")),
+            },
+        };
+        eprintln!(
+            "bench-scale:   invocation {}: {:.1} s of {:.1} s, {}",
+            runs.len() + 1,
+            run.took.as_secs_f64(),
+            deadline.as_secs_f64(),
+            match &run.response {
+                Ok(v) => format!(
+                    "channels {}, stopped {}, missed rotations {}, calls {}, failures {}, complete {}",
+                    v["channelsSeen"], v["streamsStopped"], v["missedRotations"], v["calls"], v["failures"], v["complete"]
+                ),
+                Err(e) => e.clone(),
+            }
+        );
+        let (complete, failed, held) = (run.complete(), run.response.is_err(), run.lease_held());
+        runs.push(run);
+        if complete {
+            break false;
+        }
+        errors_in_a_row = if failed { errors_in_a_row + 1 } else { 0 };
+        if errors_in_a_row >= 3 {
+            break true;
+        }
+        if held {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    };
+    let wall = started.elapsed();
+    let calls = calls_since(&before, &emulator.stats());
+
+    // When each overdue stream was stopped and each missed rotation made, from the log lines.
+    let run_of = |at: chrono::DateTime<chrono::Utc>| {
+        runs.iter()
+            .rposition(|r| r.started <= at)
+            .map_or(1, |i| i + 1)
+    };
+    let (mut stops, mut repairs, mut unplanned_repairs) = (Vec::new(), Vec::new(), 0);
+    for line in lambda.logs("sweeper") {
+        let Ok(record) = serde_json::from_str::<Value>(&line) else {
+            continue;
+        };
+        let message = record["message"].as_str().unwrap_or_default();
+        let Some(at) = record["timestamp"]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&chrono::Utc))
+        else {
+            continue;
+        };
+        let after = (at - pass_started).num_milliseconds() as f64 / 1000.0;
+        if message.starts_with("stream live past its maximum duration stopped") {
+            stops.push((after, run_of(at)));
+        } else if message.starts_with("rotation the end event missed")
+            && record["outcome"] == "rotated"
+        {
+            if record["channel_arn"]
+                .as_str()
+                .is_some_and(|a| planted.contains(a))
+            {
+                repairs.push((after, run_of(at)));
+            } else {
+                unplanned_repairs += 1;
+            }
+        }
+    }
+
+    // What IVS holds now (quotas off: reading it is not the pass's).
+    emulator.set_rate_quotas(RateQuotas::off());
+    let mut still_live = HashSet::new();
+    let mut next: Option<String> = None;
+    loop {
+        let page = client
+            .list_streams()
+            .max_results(100)
+            .set_next_token(next.clone())
+            .send()
+            .await
+            .map_err(|e| format!("ListStreams: {e}"))?;
+        still_live.extend(
+            page.streams()
+                .iter()
+                .filter_map(|s| s.channel_arn().map(str::to_owned)),
+        );
+        match page.next_token() {
+            Some(t) if !t.is_empty() => next = Some(t.to_owned()),
+            _ => break,
+        }
+    }
+    let stopped_verified = live.iter().filter(|c| !still_live.contains(&c.arn)).count();
+    let mut repaired_verified = 0;
+    for channel in channels.iter().filter(|ch| planted.contains(&ch.arn)) {
+        let keys = client
+            .list_stream_keys()
+            .channel_arn(&channel.arn)
+            .send()
+            .await
+            .map_err(|e| format!("ListStreamKeys: {e}"))?;
+        let keys = keys.stream_keys();
+        if keys.len() == 1
+            && keys[0].arn() != Some(channel.stream_key_arn.as_str())
+            && keys[0].tags().and_then(|t| t.get(TAG_ROTATED_AFTER_STREAM))
+                == planted_streams.get(&channel.arn)
+        {
+            repaired_verified += 1;
+        }
+    }
+    let peak_rss_kib = lambda.pid("sweeper").and_then(peak_rss_kib);
+    drop(lambda);
+    drop(moto);
+    Ok(SweepFigures {
+        channels: c,
+        live: live.len(),
+        planted: planted.len(),
+        runs,
+        wall,
+        timed_out,
+        stops,
+        repairs,
+        unplanned_repairs,
+        stopped_verified,
+        repaired_verified,
+        calls,
+        peak_rss_kib,
+        factor,
+    })
+}
+
+fn seconds(s: f64) -> String {
+    if s >= 3600.0 {
+        format!("{:.1} h", s / 3600.0)
+    } else if s >= 120.0 {
+        format!("{:.1} min", s / 60.0)
+    } else {
+        format!("{s:.1} s")
+    }
+}
+
+/// The latest of `times` (seconds after the pass started, invocation), as text.
+fn last_of(times: &[(f64, usize)]) -> String {
+    match times
+        .iter()
+        .copied()
+        .fold(None, |m: Option<(f64, usize)>, t| match m {
+            Some(m) if m.0 >= t.0 => Some(m),
+            _ => Some(t),
+        }) {
+        Some((s, run)) => format!("{} (invocation {run})", seconds(s)),
+        None => "n/a".to_owned(),
+    }
+}
+
+fn sweep_report(args: &Args, sweeps: &[SweepFigures]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "\n## Scale: the sweeper's pass\n");
+    let factor = args.rate_factor;
+    let _ = writeln!(
+        out,
+        "The real `sweeper` binary in the Lambda runtime loop, Lambda's environment only, IVS and its \
+         state table (moto's DynamoDB) over HTTPS; IVS's quotas ×{factor} in the emulator and in its \
+         budget (`IVS_RATE_FACTOR`), its share {SWEEPER_SHARE} (the template's SweeperRateShare), \
+         `SWEEP_CALLS_PER_SECOND` {SWEEP_CALLS_PER_SECOND} ({}). Each of C channels rotates its \
+         key after each stream (tag) and may stream {MAX_STREAM_MINUTES} minutes (tag); 10 % are live \
+         for {} hours (overdue), 1 % of the offline ones have a missed rotation (their last stream \
+         ended, their key carries no rotation marker), every other key is marked. Invoked as the \
+         schedule would, one run after the other (without the schedule's wait between runs), each \
+         with the template's Timeout ÷ factor ({:.0} s) as its deadline, until a run answers \
+         `complete`.\n",
+        // Each operation's budget is 5 TPS × factor × share; a channel needs about two calls.
+        if 2.0 * 5.0 * factor * SWEEPER_SHARE > f64::from(SWEEP_CALLS_PER_SECOND) {
+            "**binding at this factor**"
+        } else {
+            "not binding"
+        },
+        LIVE_STARTED_AGO_S / 3600,
+        SWEEPER_TIMEOUT_S / factor
+    );
+    if sweeps.is_empty() {
+        let _ = writeln!(
+            out,
+            "Not run in this session (`--sweeper-channels` absent).\n"
+        );
+        return out;
+    }
+    let _ = writeln!(out, "| C | invocations | pass time (sum; wall) | each invocation ÷ its deadline (max) | reached timeout | visited | overdue stopped (last after) | planted rotations repaired (last after) | other rotations | failures | IVS calls per channel | throttled | floor at share {SWEEPER_SHARE} (op) | pass ÷ floor | peak RSS |");
+    let _ = writeln!(
+        out,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
+    for f in sweeps {
+        let (floor, floor_op) = f.floor();
+        let max_ratio = f
+            .runs
+            .iter()
+            .map(|r| r.took.as_secs_f64() / r.deadline.as_secs_f64())
+            .fold(0.0, f64::max);
+        let _ = writeln!(
+            out,
+            "| {} | {}{} | {:.1} s; {:.1} s | {:.2} | {} | {}/{} | {}/{} ({}) | {}/{} ({}) | {} | {} | {:.2} | {} ({:.2} %) | {:.1} s ({}) | {:.2}× | {} |",
+            f.channels,
+            f.runs.len(),
+            if f.complete() { "" } else { " (**incomplete**)" },
+            f.sweep_time().as_secs_f64(),
+            f.wall.as_secs_f64(),
+            max_ratio,
+            f.timeouts_reached(),
+            f.visited(),
+            f.channels,
+            f.stopped_verified,
+            f.live,
+            last_of(&f.stops),
+            f.repaired_verified,
+            f.planted,
+            last_of(&f.repairs),
+            f.unplanned_repairs,
+            f.failures(),
+            f.calls_per_channel(),
+            f.throttled(),
+            100.0 * f.throttled() as f64 / f.ivs_calls().max(1) as f64,
+            floor.as_secs_f64(),
+            floor_op,
+            f.sweep_time().as_secs_f64() / floor.as_secs_f64().max(1e-9),
+            f.peak_rss_kib
+                .map_or("n/a".to_owned(), |k| format!("{:.1} MB", k as f64 / 1024.0)),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n### The sweeper's IVS calls per channel, by operation\n"
+    );
+    let _ = writeln!(
+        out,
+        "| C | calls per channel (throttled) | invocations: duration ÷ deadline |"
+    );
+    let _ = writeln!(out, "|---|---|---|");
+    for f in sweeps {
+        let per = f
+            .calls
+            .iter()
+            .map(|(op, (_, t))| format!("{op} {:.3} ({t})", f.per_channel(op)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let runs = f
+            .runs
+            .iter()
+            .map(|r| {
+                format!(
+                    "{:.1}/{:.0} s",
+                    r.took.as_secs_f64(),
+                    r.deadline.as_secs_f64()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = writeln!(out, "| {} | {per} | {runs} |", f.channels);
+    }
+    let _ = writeln!(out, "\n### At IVS's quotas (factor 1)\n");
+    let _ = writeln!(
+        out,
+        "Times × {factor}. A run sweeps until {SWEEP_MARGIN_S:.0} s before its {SWEEPER_TIMEOUT_S:.0} s timeout and \
+         runs start every {:.0} minutes (the default SweepSchedule), so a pass of S seconds of sweeping \
+         takes ⌈S ÷ {:.0}⌉ runs and as many schedule intervals; a missed rotation just behind the pass \
+         waits about that long (a pass's period), the planted ones less (their place in the listing).\n",
+        SWEEP_INTERVAL_S / 60.0,
+        SWEEPER_TIMEOUT_S - SWEEP_MARGIN_S
+    );
+    for f in sweeps {
+        let sweep_1 = f.sweep_time().as_secs_f64() * factor;
+        let (runs, period) = calendar(sweep_1);
+        let first_run_1 = f.runs.first().map_or(0.0, |r| r.took.as_secs_f64()) * factor;
+        let stops_in_first = f.stops.iter().all(|(_, run)| *run == 1) && f.stops.len() == f.live;
+        let _ = writeln!(
+            out,
+            "- C = {}: {} of sweeping, {runs} runs, a pass every {}; overdue streams stopped {} \
+             (the last {} after the pass started, at factor 1); the last planted rotation repaired {} after.",
+            f.channels,
+            seconds(sweep_1),
+            seconds(period),
+            if stops_in_first {
+                "all in the first run".to_owned()
+            } else {
+                format!(
+                    "**not all in the first run** ({} of {} in it; at factor 1 the first run lasts {})",
+                    f.stops.iter().filter(|(_, run)| *run == 1).count(),
+                    f.live,
+                    seconds(first_run_1)
+                )
+            },
+            seconds(f.stops.iter().map(|s| s.0).fold(0.0, f64::max) * factor),
+            seconds(f.repairs.iter().map(|s| s.0).fold(0.0, f64::max) * factor),
+        );
+    }
+    // The target, from the largest pass measured.
+    let Some(f) = sweeps.iter().max_by_key(|f| f.channels) else {
+        return out;
+    };
+    let per_channel = f.seconds_per_channel(SWEEPER_SHARE);
+    let measured_per_channel = f.sweep_time().as_secs_f64() * factor / f.channels as f64;
+    let (floor, floor_op) = f.floor();
+    let overhead = f.sweep_time().as_secs_f64() / floor.as_secs_f64().max(1e-9);
+    let project = |c: usize, per: f64| calendar(per * c as f64);
+    let (runs_5k, period_5k) = project(TARGET_CHANNELS, measured_per_channel);
+    let holds = period_5k <= REPAIR_TARGET_S;
+    // Within 30 minutes: at most this many runs, each sweeping 510 s.
+    let runs_allowed = (REPAIR_TARGET_S / SWEEP_INTERVAL_S).floor();
+    let per_channel_needed =
+        runs_allowed * (SWEEPER_TIMEOUT_S - SWEEP_MARGIN_S) / TARGET_CHANNELS as f64;
+    let share_needed = SWEEPER_SHARE * per_channel / per_channel_needed;
+    let cps_needed = (f.calls_per_channel() / per_channel_needed).ceil();
+    let _ = writeln!(
+        out,
+        "- \"A missed rotation repaired within 30 minutes at C = {TARGET_CHANNELS}\" at share {SWEEPER_SHARE}: {}. \
+         From the pass over {} channels: {:.3} s of sweeping per channel at factor 1 (the floor from the \
+         calls per channel, {:.3} s, {floor_op} binding, × the pass ÷ floor measured, {overhead:.2}); {TARGET_CHANNELS} channels: \
+         {} of sweeping, {runs_5k} runs, a pass every {}. It holds when a pass fits in {runs_allowed:.0} runs \
+         ({:.3} s per channel): at share ≈ {share_needed:.2} (with `SWEEP_CALLS_PER_SECOND` ≥ {cps_needed:.0}: \
+         {:.2} calls per channel; the default 4 binds above share {:.2}), and at that share the other callers \
+         keep {:.2} of each quota.",
+        if holds { "holds" } else { "**does not hold**" },
+        f.channels,
+        measured_per_channel,
+        per_channel / overhead,
+        seconds(measured_per_channel * TARGET_CHANNELS as f64),
+        seconds(period_5k),
+        per_channel_needed,
+        f.calls_per_channel(),
+        SWEEPER_SHARE * per_channel / (f.calls_per_channel() / 4.0),
+        (1.0 - share_needed).max(0.0),
+    );
+    // Overdue streams first: one StopStream each (and a BatchGetChannel per 50), inside the
+    // sweeper's share of StopStream's quota, before the run's channel pass.
+    let stop_calls = f
+        .calls
+        .get("StopStream")
+        .map_or(1.0, |(all, _)| *all as f64)
+        / f.live.max(1) as f64;
+    let stop_rate = ivs_quota("StopStream").unwrap_or(5.0) * SWEEPER_SHARE;
+    for c in [TARGET_CHANNELS, LARGE_CHANNELS] {
+        let stopping = c as f64 / 10.0 * stop_calls / stop_rate;
+        let _ = writeln!(
+            out,
+            "- Overdue first at C = {c} with 10 % overdue: {:.0} StopStream at {stop_rate:.1} per second (StopStream's 5 TPS × {SWEEPER_SHARE}) take {}: {}.",
+            c as f64 / 10.0 * stop_calls,
+            seconds(stopping),
+            if stopping <= SWEEPER_TIMEOUT_S - SWEEP_MARGIN_S {
+                "within the first run".to_owned()
+            } else {
+                format!("**{} runs**, the rest of the pass waiting behind them", (stopping / (SWEEPER_TIMEOUT_S - SWEEP_MARGIN_S)).ceil())
+            }
+        );
+    }
+    let ran_large = sweeps.iter().any(|s| s.channels >= LARGE_CHANNELS);
+    let (runs_50k, period_50k) = project(LARGE_CHANNELS, measured_per_channel);
+    let _ = writeln!(
+        out,
+        "- C = {LARGE_CHANNELS}: {}; projected from the calls per channel measured: {} of sweeping, \
+         {runs_50k} runs, a pass every {} at share {SWEEPER_SHARE}.",
+        if ran_large {
+            "measured above"
+        } else {
+            "not run in this session"
+        },
+        seconds(measured_per_channel * LARGE_CHANNELS as f64),
+        seconds(period_50k),
+    );
+    out
 }
