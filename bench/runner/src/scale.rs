@@ -1459,7 +1459,9 @@ fn sweep_report(args: &Args, sweeps: &[SweepFigures]) -> String {
         "Times × {factor}. A run sweeps until {SWEEP_MARGIN_S:.0} s before its {SWEEPER_TIMEOUT_S:.0} s timeout and \
          runs start every {:.0} minutes (the default SweepSchedule), so a pass of S seconds of sweeping \
          takes ⌈S ÷ {:.0}⌉ runs and as many schedule intervals; a missed rotation just behind the pass \
-         waits about that long (a pass's period), the planted ones less (their place in the listing).\n",
+         waits about that long (a pass's period), the planted ones less (their place in the listing). \
+         Below factor 1's 540 s a run keeps a quarter of its time free, not 30 s (`sweeper::deadline_margin`): \
+         how the measured runs split the work does not carry over to factor 1, the sweeping time does.\n",
         SWEEP_INTERVAL_S / 60.0,
         SWEEPER_TIMEOUT_S - SWEEP_MARGIN_S
     );
