@@ -88,7 +88,7 @@ for r in props:
                f"wrong types, oversized bodies, traversal and injection-looking ids always a 4xx; token claims): `{r['result']}`\n")
 out.append("## Secrets\n")
 for r in secrets:
-    out.append(f"The end-to-end scenario at log level TRACE (the SDK's own records included): {r['logLinesScanned']} log lines scanned for "
+    out.append(f"The end-to-end scenario at log level TRACE (the project's own records at every level; dependencies, the SDK and the runtime, at most INFO, as deployed: README, \"Logs\"): {r['logLinesScanned']} log lines scanned for "
                f"{r['secretsLookedFor']} secrets (stream key values and SRT passphrases): {r['found']} found.\n")
 out.append("Long runs: `./scripts/fuzz.sh [CASES]` (properties only, default 100000 cases each), "
            "`RELIABILITY_CHANNELS=200 RELIABILITY_SEEDS='1 2 3 4 5' ./scripts/reliability.sh`.")
