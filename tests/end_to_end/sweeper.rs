@@ -413,6 +413,24 @@ fn dynamodb(moto: &Moto) -> aws_sdk_dynamodb::Client {
     )
 }
 
+/// The sweeper's state item (its position and lease), as stored.
+async fn state_item(
+    moto: &Moto,
+) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+    dynamodb(moto)
+        .get_item()
+        .table_name(STATE_TABLE)
+        .key(
+            "id",
+            aws_sdk_dynamodb::types::AttributeValue::S("sweeper".into()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap()
+}
+
 fn context(deadline_in: Duration) -> Context {
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -456,18 +474,7 @@ async fn the_sweeper_resumes_where_the_last_run_stopped_one_run_at_a_time() {
     assert!((20..100).contains(&n1), "{n1}");
     assert_eq!(first.pass_channels_seen, n1 as u64);
     assert_eq!(first.stopped_after.as_deref(), Some(order[n1 - 1].as_str()));
-    let item = dynamodb(&moto)
-        .get_item()
-        .table_name(STATE_TABLE)
-        .key(
-            "id",
-            aws_sdk_dynamodb::types::AttributeValue::S("sweeper".into()),
-        )
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap();
+    let item = state_item(&moto).await;
     assert_eq!(
         item["after"].as_s().unwrap(),
         &order[n1 - 1],
@@ -503,18 +510,7 @@ async fn the_sweeper_resumes_where_the_last_run_stopped_one_run_at_a_time() {
     assert!(b_took < Duration::from_secs(1), "{b_took:?}");
 
     // A page token IVS no longer accepts: the pass restarts from the first channel, and says so.
-    let mut item = dynamodb(&moto)
-        .get_item()
-        .table_name(STATE_TABLE)
-        .key(
-            "id",
-            aws_sdk_dynamodb::types::AttributeValue::S("sweeper".into()),
-        )
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap();
+    let mut item = state_item(&moto).await;
     item.insert(
         "page_token".into(),
         aws_sdk_dynamodb::types::AttributeValue::S("expired-token".into()),
@@ -568,18 +564,7 @@ async fn the_sweeper_binary_keeps_its_state_in_dynamodb() {
     assert_eq!(first["passChannelsSeen"], 30);
     assert_eq!(first["resumed"], false);
     assert_eq!(first["failures"], 0);
-    let item = dynamodb(&moto)
-        .get_item()
-        .table_name(STATE_TABLE)
-        .key(
-            "id",
-            aws_sdk_dynamodb::types::AttributeValue::S("sweeper".into()),
-        )
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap();
+    let item = state_item(&moto).await;
     assert_eq!(
         item["pass_complete"],
         aws_sdk_dynamodb::types::AttributeValue::Bool(true)

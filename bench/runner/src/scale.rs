@@ -493,26 +493,34 @@ async fn rotated_once(ivs_url: &str, channels: &[SeededChannel]) -> Result<usize
     let client = test_support::ivs_client(ivs_url);
     let mut done = 0;
     for channel in channels {
-        let keys = client
-            .list_stream_keys()
-            .channel_arn(&channel.arn)
-            .send()
-            .await
-            .map_err(|e| format!("ListStreamKeys: {e}"))?;
-        let keys = keys.stream_keys();
-        let expected = channel.stream_id.as_deref();
-        if keys.len() == 1
-            && keys[0].arn() != Some(channel.stream_key_arn.as_str())
-            && keys[0]
-                .tags()
-                .and_then(|t| t.get(domain::rotation::TAG_ROTATED_AFTER_STREAM))
-                .map(String::as_str)
-                == expected
-        {
+        if has_one_new_key(&client, channel, channel.stream_id.as_deref()).await? {
             done += 1;
         }
     }
     Ok(done)
+}
+
+/// Whether `channel` holds exactly one stream key, not its seeded one, marked as rotated
+/// after `stream_id`.
+async fn has_one_new_key(
+    client: &aws_sdk_ivs::Client,
+    channel: &SeededChannel,
+    stream_id: Option<&str>,
+) -> Result<bool, String> {
+    let keys = client
+        .list_stream_keys()
+        .channel_arn(&channel.arn)
+        .send()
+        .await
+        .map_err(|e| format!("ListStreamKeys: {e}"))?;
+    let keys = keys.stream_keys();
+    Ok(keys.len() == 1
+        && keys[0].arn() != Some(channel.stream_key_arn.as_str())
+        && keys[0]
+            .tags()
+            .and_then(|t| t.get(domain::rotation::TAG_ROTATED_AFTER_STREAM))
+            .map(String::as_str)
+            == stream_id)
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -1289,18 +1297,8 @@ async fn run_sweep(args: &Args, c: usize) -> Result<SweepFigures, String> {
     let stopped_verified = live.iter().filter(|c| !still_live.contains(&c.arn)).count();
     let mut repaired_verified = 0;
     for channel in channels.iter().filter(|ch| planted.contains(&ch.arn)) {
-        let keys = client
-            .list_stream_keys()
-            .channel_arn(&channel.arn)
-            .send()
-            .await
-            .map_err(|e| format!("ListStreamKeys: {e}"))?;
-        let keys = keys.stream_keys();
-        if keys.len() == 1
-            && keys[0].arn() != Some(channel.stream_key_arn.as_str())
-            && keys[0].tags().and_then(|t| t.get(TAG_ROTATED_AFTER_STREAM))
-                == planted_streams.get(&channel.arn)
-        {
+        let stream_id = planted_streams.get(&channel.arn).map(String::as_str);
+        if has_one_new_key(&client, channel, stream_id).await? {
             repaired_verified += 1;
         }
     }
