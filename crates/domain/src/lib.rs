@@ -12,13 +12,17 @@
 //! - [`rotation`]: the key-rotation markers and the one rule that says a rotation is settled;
 //! - [`sweep`]: the sweeper's plan for one channel;
 //! - [`rate`]: IVS's account-wide rate quotas and one container's share of them;
+//! - [`lifecycle`]: the lifecycle events the automation publishes, with stable ids;
+//! - [`metrics`]: the catalog of the metrics the functions write;
 //! - [`secret`]: a string that never reaches a log line;
 //! - [`config`]: the settings error and how booleans read.
 
 pub mod arn;
 pub mod config;
 pub mod events;
+pub mod lifecycle;
 pub mod metadata;
+pub mod metrics;
 pub mod policy;
 pub mod rate;
 pub mod rotation;
