@@ -9,6 +9,8 @@
 //! - [`execute`]: carrying out the actions a decision returns;
 //! - [`handler`]: the event functions' handler (parse, decide, execute), for one event or an
 //!   SQS batch;
+//! - [`publish`]: lifecycle events on EventBridge, and the outbox that keeps what was not taken;
+//! - [`metrics`]: the functions' metrics in CloudWatch Embedded Metric Format;
 //! - [`queue`]: the batch's SQS side: records returned with a growing delay, dead letters;
 //! - [`error`]: the typed error and its Lambda `Diagnostic` (retryable or permanent);
 //! - [`logging`]: JSON logs, the level applying to the project's own targets only.
@@ -19,7 +21,9 @@ pub mod handler;
 pub mod https;
 pub mod ivs;
 pub mod logging;
+pub mod metrics;
 pub mod policy_cache;
+pub mod publish;
 pub mod queue;
 pub mod tls;
 
