@@ -1,6 +1,7 @@
 //! What the workspace-level tests share: fixtures from `events/`, IVS answers as the service
 //! sends them on the wire, mocked IVS clients, the emulator fixture ([`start_emulator`]), the
-//! local Lambda service ([`lambda`]), moto's server ([`moto`]) and log capture.
+//! local Lambda service ([`lambda`]), moto's server ([`moto`]), the lifecycle events' schemas
+//! ([`lifecycle`]) and log capture.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ pub use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 
 pub mod emulator;
 pub mod lambda;
+pub mod lifecycle;
 pub mod moto;
 pub mod tls;
 
