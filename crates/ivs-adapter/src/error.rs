@@ -102,12 +102,16 @@ pub enum Error {
     /// Deployment configuration (environment variables) is wrong.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// Lifecycle events EventBridge did not take (the actions were applied); retryable.
+    #[error(transparent)]
+    Publish(#[from] crate::publish::PublishError),
 }
 
 impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Ivs { kind, .. } => kind.is_retryable(),
+            Error::Publish(_) => true,
             Error::InvalidEvent(_) | Error::Metadata(_) | Error::Config(_) => false,
         }
     }
@@ -133,6 +137,7 @@ impl Error {
             Error::InvalidEvent(_) => "InvalidEvent",
             Error::Metadata(_) => "InvalidMetadata",
             Error::Config(_) => "Configuration",
+            Error::Publish(_) => "LifecycleNotPublished",
         };
         format!("{class}.{kind}")
     }

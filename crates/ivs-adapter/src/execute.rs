@@ -4,12 +4,15 @@
 //! retried as a whole. Every action is idempotent (rotation is once per stream id, stopping and
 //! suspending an offline channel succeed), so a retry redoes nothing harmful.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tracing::{error, info, warn};
 
 use crate::error::Error;
-use crate::ivs::{Ivs, RotateOutcome};
-use domain::policy::{Action, Notice};
+use crate::ivs::{Ivs, RotateOutcome, StopOutcome};
+use domain::lifecycle::{self, Lifecycle, RotationTrigger, StopRule, SuspendedBy};
+use domain::metrics::{ACTIONS, DIM_ACTION, DIM_OUTCOME};
+use domain::policy::{Action, Notice, StopReason};
 
 /// What one action did, for the function's response and for tests.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -23,16 +26,73 @@ pub struct ActionReport {
     pub stream_id: Option<String>,
 }
 
+/// What the actions are executed for: the lifecycle events they cause are built from it.
+#[derive(Clone, Copy, Debug)]
+pub struct Cause<'a> {
+    /// The IVS event's id (makes a fact's id stable when it has no stream id).
+    pub event_id: &'a str,
+    /// When the IVS event happened.
+    pub at: DateTime<Utc>,
+    /// What a rotation among the actions follows.
+    pub trigger: RotationTrigger,
+}
+
 /// Executes `actions` in order. Returns a report per action, or the first failure.
 pub async fn execute(ivs: &Ivs, actions: &[Action]) -> Result<Vec<ActionReport>, Error> {
+    let cause = Cause {
+        event_id: "",
+        at: Utc::now(),
+        trigger: RotationTrigger::StreamEnd,
+    };
+    let mut facts = Vec::new();
+    execute_for(ivs, actions, &cause, &mut facts).await
+}
+
+/// Executes `actions` in order for `cause`, adding the lifecycle events they cause to
+/// `facts` (a key rotated, a channel suspended, a stream stopped). Returns a report per
+/// action, or the first failure. Each action is counted in the `Actions` metric by outcome
+/// (`failed` for a failure).
+pub async fn execute_for(
+    ivs: &Ivs,
+    actions: &[Action],
+    cause: &Cause<'_>,
+    facts: &mut Vec<Lifecycle>,
+) -> Result<Vec<ActionReport>, Error> {
     let mut reports = Vec::with_capacity(actions.len());
     for action in actions {
-        reports.push(execute_one(ivs, action).await?);
+        let result = execute_one(ivs, action, cause, facts).await;
+        if let Some(m) = ivs.metrics() {
+            let outcome = match &result {
+                Ok(report) => report.outcome.as_str(),
+                Err(_) => "failed",
+            };
+            let name = match (action, &result) {
+                (_, Ok(report)) => report.action,
+                (action, Err(_)) => action_name(action),
+            };
+            m.count(ACTIONS, &[(DIM_ACTION, name), (DIM_OUTCOME, outcome)], 1);
+        }
+        reports.push(result?);
     }
     Ok(reports)
 }
 
-async fn execute_one(ivs: &Ivs, action: &Action) -> Result<ActionReport, Error> {
+fn action_name(action: &Action) -> &'static str {
+    match action {
+        Action::PutMetadata { .. } => "put_metadata",
+        Action::RotateStreamKey { .. } => "rotate_stream_key",
+        Action::SuspendChannel { .. } => "suspend_channel",
+        Action::StopStream { .. } => "stop_stream",
+        Action::Log(_) => "log",
+    }
+}
+
+async fn execute_one(
+    ivs: &Ivs,
+    action: &Action,
+    cause: &Cause<'_>,
+    facts: &mut Vec<Lifecycle>,
+) -> Result<ActionReport, Error> {
     let report =
         |action: &'static str, outcome: &str, channel: &dyn ToString, stream: &Option<String>| {
             ActionReport {
@@ -71,6 +131,30 @@ async fn execute_one(ivs: &Ivs, action: &Action) -> Result<ActionReport, Error> 
                 .inspect_err(|e| {
                     error!(action = "rotate_stream_key", channel_arn = %channel, stream_id = %marker.stream_id, error = %e, "stream key rotation failed");
                 })?;
+            match &outcome {
+                RotateOutcome::Rotated { new_key, revoked } => {
+                    facts.push(lifecycle::stream_key_rotated(
+                        channel,
+                        &new_key.arn,
+                        revoked,
+                        Some(&marker.stream_id),
+                        cause.trigger,
+                        cause.at,
+                    ))
+                }
+                // The key a retry finds made: the same fact, the same id.
+                RotateOutcome::AlreadyRotated { key_arn } => {
+                    facts.push(lifecycle::stream_key_rotated(
+                        channel,
+                        key_arn,
+                        &[],
+                        Some(&marker.stream_id),
+                        cause.trigger,
+                        cause.at,
+                    ))
+                }
+                RotateOutcome::Stale { .. } => {}
+            }
             match &outcome {
                 RotateOutcome::Rotated { new_key, revoked } => info!(
                     action = "rotate_stream_key",
@@ -113,6 +197,25 @@ async fn execute_one(ivs: &Ivs, action: &Action) -> Result<ActionReport, Error> 
             let outcome = ivs.suspend_channel(channel).await.inspect_err(|e| {
                 error!(action = "suspend_channel", channel_arn = %channel, stream_id = stream_id.as_deref().unwrap_or(""), error = %e, "suspending the channel failed");
             })?;
+            let stream = stream_id.as_deref();
+            facts.push(lifecycle::channel_suspended(
+                channel,
+                SuspendedBy::Policy,
+                stream.unwrap_or(cause.event_id),
+                stream,
+                &outcome.revoked,
+                outcome.stream == StopOutcome::Stopped,
+                cause.at,
+            ));
+            facts.push(lifecycle::stream_stopped(
+                channel,
+                stream,
+                cause.event_id,
+                &StopRule::Suspended,
+                None,
+                outcome.stream == StopOutcome::Stopped,
+                cause.at,
+            ));
             warn!(
                 action = "suspend_channel",
                 channel_arn = %channel,
@@ -136,6 +239,19 @@ async fn execute_one(ivs: &Ivs, action: &Action) -> Result<ActionReport, Error> 
             let outcome = ivs.stop_stream(channel).await.inspect_err(|e| {
                 error!(action = "stop_stream", channel_arn = %channel, stream_id = stream_id.as_deref().unwrap_or(""), reason = reason.as_str(), error = %e, "stopping the stream failed");
             })?;
+            let rule = match reason {
+                StopReason::LimitBreach(limit) => StopRule::LimitBreach(limit.to_string()),
+                StopReason::RecordingStartFailure => StopRule::RecordingStartFailure,
+            };
+            facts.push(lifecycle::stream_stopped(
+                channel,
+                stream_id.as_deref(),
+                cause.event_id,
+                &rule,
+                None,
+                outcome == StopOutcome::Stopped,
+                cause.at,
+            ));
             warn!(
                 action = "stop_stream",
                 channel_arn = %channel,

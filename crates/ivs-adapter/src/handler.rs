@@ -29,19 +29,24 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use chrono::Utc;
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use serde_json::Value;
 use tracing::{error, field, info, info_span, warn, Instrument, Span};
 
 use crate::error::Error;
-use crate::execute::{execute, ActionReport};
+use crate::execute::{execute_for, ActionReport, Cause};
 use crate::ivs::{
     aws_from_env, env_var, has_time_left, warm_up_wanted, with_deadline, Ivs, RateBudget,
 };
+use crate::metrics::Metrics;
 use crate::policy_cache::PolicyCache;
+use crate::publish::{Outbox, Publisher, LIFECYCLE_EVENT_BUS};
 use crate::queue::{self, DeadLetter, EventQueue, ReturnLater, EVENT_DEAD_LETTER_QUEUE_URL};
-use domain::events::{DetailType, IvsEvent};
+use domain::events::{DetailType, IvsEvent, StreamEventName};
+use domain::lifecycle::{self, announcements, Announcement, Lifecycle, RotationTrigger};
+use domain::metrics::{EVENTS_DEAD_LETTERED, EVENTS_HANDLED, EVENTS_RETURNED, EVENT_AGE};
 use domain::policy::{decide, needs_policy, ChannelPolicy, Settings};
 use domain::rate::{RateSettings, RECORDING_EVENTS_RATE_SHARE, STREAM_EVENTS_RATE_SHARE};
 
@@ -86,6 +91,8 @@ pub struct Automation {
     policies: PolicyCache,
     accepts: &'static [DetailType],
     queue: Option<Queue>,
+    publisher: Publisher,
+    metrics: Arc<Metrics>,
 }
 
 #[derive(Debug)]
@@ -105,14 +112,39 @@ pub fn default_rate_share(accepts: &[DetailType]) -> f64 {
     }
 }
 
+/// The `Function` metric dimension of a function deployed for `accepts`.
+pub fn function_name(accepts: &[DetailType]) -> &'static str {
+    if accepts == RECORDING_EVENTS {
+        "recording-events"
+    } else {
+        "stream-events"
+    }
+}
+
 impl Automation {
+    /// The automation over `ivs`, its metrics in `METRICS_NAMESPACE`, publishing nothing
+    /// ([`Automation::with_publisher`]).
     pub fn new(ivs: Ivs, settings: Settings, accepts: &'static [DetailType]) -> Self {
+        let metrics = Arc::new(Metrics::from_env(function_name(accepts)));
         Automation {
-            ivs,
+            ivs: ivs.with_metrics(metrics.clone()),
             policies: PolicyCache::new(settings),
             accepts,
             queue: None,
+            publisher: Publisher::off(),
+            metrics,
         }
+    }
+
+    /// The same automation, publishing its lifecycle events with `publisher`.
+    pub fn with_publisher(mut self, publisher: Publisher) -> Self {
+        self.publisher = publisher;
+        self
+    }
+
+    /// The figures counted since the last flush.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The same automation, handling SQS batches with `sqs` (dead letters, visibility) and
@@ -136,7 +168,10 @@ impl Automation {
             .with_budget(Arc::new(RateBudget::new(rate)));
         let sqs = EventQueue::new(&aws.config, env_var(EVENT_DEAD_LETTER_QUEUE_URL));
         let endpoint = aws.endpoint_override("AWS_ENDPOINT_URL_SQS");
-        Ok(Self::new(ivs, settings, accepts).with_queue(sqs, endpoint))
+        let publisher = Publisher::new(&aws.config, env_var(LIFECYCLE_EVENT_BUS));
+        Ok(Self::new(ivs, settings, accepts)
+            .with_queue(sqs, endpoint)
+            .with_publisher(publisher))
     }
 
     /// The Lambda entry point: an SQS batch, or one EventBridge event (a direct invocation).
@@ -149,25 +184,44 @@ impl Automation {
         let deadline = invocation_deadline(event.context.deadline);
         let payload = event.payload;
         Box::pin(async move {
-            if is_sqs_batch(&payload) {
-                return self
-                    .handle_batch(payload, deadline)
+            let response = if is_sqs_batch(&payload) {
+                self.handle_batch(payload, deadline)
                     .await
-                    .map(Response::Batch);
-            }
-            let work = self.handle_value(payload);
-            match deadline {
-                Some(deadline) => with_deadline(deadline, work).await,
-                None => work.await,
-            }
-            .map(Response::Event)
+                    .map(Response::Batch)
+            } else {
+                let work = self.handle_value(payload);
+                match deadline {
+                    Some(deadline) => with_deadline(deadline, work).await,
+                    None => work.await,
+                }
+                .map(Response::Event)
+            };
+            // The invocation's figures, once, at its end (EMF lines on stdout).
+            self.metrics.flush();
+            response
         })
     }
 
-    /// Handles one raw EventBridge event.
+    /// Handles one raw EventBridge event, and publishes the lifecycle events it causes: an
+    /// `Err` when EventBridge did not take them (retryable: the actions are idempotent).
     pub async fn handle_value(&self, payload: Value) -> Result<HandlerOutput, Error> {
         let event = read_event(payload)?;
-        self.handle_read(&event, None).await
+        let (output, facts) = self.handle_read(&event, None).await?;
+        self.publisher
+            .publish(&facts, Some(&self.metrics))
+            .await
+            .inspect_err(|e| error!(error = %e, "lifecycle events not published: the event fails, to be retried"))?;
+        self.count_done(&event, EVENTS_HANDLED);
+        Ok(output)
+    }
+
+    /// Counts one event done (applied or dead-lettered) and its age.
+    fn count_done(&self, event: &IvsEvent, what: &'static str) {
+        self.metrics.count(what, &[], 1);
+        if let Some(time) = event.time() {
+            let age_ms = (Utc::now() - time).num_milliseconds().max(0);
+            self.metrics.value(EVENT_AGE, &[], age_ms as f64);
+        }
     }
 
     /// Handles one event in its span, with its channel's policy if already read.
@@ -175,7 +229,7 @@ impl Automation {
         &self,
         event: &IvsEvent,
         policy: Option<&ChannelPolicy>,
-    ) -> Result<HandlerOutput, Error> {
+    ) -> Result<(HandlerOutput, Vec<Lifecycle>), Error> {
         let span = info_span!(
             "ivs_event",
             event_id = event.id(),
@@ -243,6 +297,19 @@ impl Automation {
                 outcomes.push(Outcome::Later(record.receive_count));
                 continue;
             }
+            if let Some(kept) = &record.outbox {
+                outcomes.push(match kept {
+                    Ok(events) => match self.publisher.publish(events, Some(&self.metrics)).await {
+                        Ok(()) => Outcome::Applied,
+                        Err(e) => {
+                            warn!(message_id = %record.message_id, error = %e, "the outbox's lifecycle events are still not published: back to the queue");
+                            Outcome::Later(record.receive_count)
+                        }
+                    },
+                    Err(reason) => Outcome::Permanent(reason.clone()),
+                });
+                continue;
+            }
             let event = match &record.event {
                 Ok(event) => event,
                 Err(reason) => {
@@ -257,7 +324,7 @@ impl Automation {
             }
             let policy = channel.as_ref().and_then(|c| policies.get(c));
             let outcome = match self.handle_read(event, policy).await {
-                Ok(_) => Outcome::Applied,
+                Ok((_, facts)) => self.publish_or_keep(record, &facts).await,
                 Err(e) if e.is_retryable() => Outcome::Later(record.receive_count),
                 Err(e) => Outcome::Permanent(PermanentFailure {
                     error_type: e.error_type(),
@@ -272,6 +339,38 @@ impl Automation {
         outcomes
     }
 
+    /// Publishes a record's lifecycle events. What EventBridge does not take goes back to the
+    /// record's queue as an outbox record (handling it publishes them): the record itself is
+    /// then done, and its actions are not repeated. Only when that fails too is the record
+    /// returned (its actions are idempotent).
+    async fn publish_or_keep(&self, record: &Record, facts: &[Lifecycle]) -> Outcome {
+        let Err(e) = self.publisher.publish(facts, Some(&self.metrics)).await else {
+            return Outcome::Applied;
+        };
+        let queue_url = self.queue.as_ref().and_then(|q| {
+            let url = record
+                .source_arn
+                .as_deref()
+                .and_then(|arn| queue::queue_url(arn, q.endpoint.as_deref()))?;
+            Some((q, url))
+        });
+        let body = serde_json::to_string(&Outbox::new(&e.unpublished)).unwrap_or_default();
+        let kept = match queue_url {
+            Some((q, url)) => q.sqs.send_outbox(&url, &body).await,
+            None => Err("the record's queue is unknown".to_owned()),
+        };
+        match kept {
+            Ok(()) => {
+                warn!(message_id = %record.message_id, events = e.unpublished.len(), reason = %e.reason, "lifecycle events not published: kept in the queue as an outbox record");
+                Outcome::Applied
+            }
+            Err(why) => {
+                error!(message_id = %record.message_id, error = %e, outbox_error = %why, "lifecycle events not published nor kept: the record goes back to the queue");
+                Outcome::Later(record.receive_count)
+            }
+        }
+    }
+
     /// Dead-letters and returns what must be, and answers with the failed records.
     /// `time_left_ms`: the invocation's time when the batch started (logged).
     async fn settle(
@@ -284,15 +383,23 @@ impl Automation {
         let mut later: HashMap<Option<String>, Vec<ReturnLater>> = HashMap::new();
         let (mut applied, mut dead_lettered) = (0usize, 0usize);
         for (record, outcome) in records.iter().zip(outcomes) {
+            let event = record.event.as_ref().ok();
             let receives = match outcome {
                 Outcome::Applied => {
                     applied += 1;
+                    if let Some(event) = event {
+                        self.count_done(event, EVENTS_HANDLED);
+                    }
                     continue;
                 }
                 Outcome::Later(receives) => receives,
                 Outcome::Permanent(failure) => match self.dead_letter(record, &failure).await {
                     Ok(()) => {
                         dead_lettered += 1;
+                        match event {
+                            Some(event) => self.count_done(event, EVENTS_DEAD_LETTERED),
+                            None => self.metrics.count(EVENTS_DEAD_LETTERED, &[], 1),
+                        }
                         continue;
                     }
                     Err(why) => {
@@ -321,6 +428,11 @@ impl Automation {
                 }
             }
         }
+        self.metrics.count(
+            EVENTS_RETURNED,
+            &[],
+            response.batch_item_failures.len() as u64,
+        );
         info!(
             records = records.len(),
             applied,
@@ -360,22 +472,35 @@ impl Automation {
         event: &IvsEvent,
         prefetched: Option<&ChannelPolicy>,
         span: &Span,
-    ) -> Result<HandlerOutput, Error> {
+    ) -> Result<(HandlerOutput, Vec<Lifecycle>), Error> {
         let mut output = HandlerOutput {
             event_id: event.id().to_owned(),
             detail_type: event.detail_type().to_string(),
             name: event.name().to_owned(),
             actions: Vec::new(),
         };
+        let cause = Cause {
+            event_id: event.id(),
+            at: event.time().unwrap_or_else(Utc::now),
+            trigger: match event {
+                IvsEvent::StreamState(e)
+                    if e.detail.event_name == StreamEventName::SessionEnded =>
+                {
+                    RotationTrigger::SessionEnded
+                }
+                _ => RotationTrigger::StreamEnd,
+            },
+        };
+        let mut facts = Vec::new();
         if let IvsEvent::Unknown(_) = event {
             // Whatever its resources name (a stage, a bucket…), it is only logged.
             let actions = decide(event, None, self.policies.defaults());
-            output.actions = execute(&self.ivs, &actions).await?;
-            return Ok(output);
+            output.actions = execute_for(&self.ivs, &actions, &cause, &mut facts).await?;
+            return Ok((output, facts));
         }
         if !self.accepts.contains(&event.detail_type()) {
             warn!("event of a detail-type this function is not deployed for: acknowledged without action");
-            return Ok(output);
+            return Ok((output, facts));
         }
         let channel = event.channel_arn().map_err(|e| {
             error!(error = %e, "event rejected: its channel ARN is malformed");
@@ -391,9 +516,60 @@ impl Automation {
             (Some(channel), None) => self.policies.policy(&self.ivs, channel).await?,
             (None, _) => self.policies.defaults().clone(),
         };
+        // What the event announces is read before any action: a failure to read it then
+        // retries the event with nothing done yet. With publishing off, nothing is read.
+        if self.publisher.is_on() {
+            for announcement in announcements(event, channel.as_ref(), policy.suspended) {
+                facts.push(self.complete(event, announcement).await?);
+            }
+        }
         let actions = decide(event, channel.as_ref(), &policy);
-        output.actions = execute(&self.ivs, &actions).await?;
-        Ok(output)
+        output.actions = execute_for(&self.ivs, &actions, &cause, &mut facts).await?;
+        Ok((output, facts))
+    }
+
+    /// A lifecycle event from what `event` announces, with what IVS adds: the channel's
+    /// playback URL (cached from the batch's `BatchGetChannel`, else `GetChannel`), the stream
+    /// session's start (`GetStreamSession`).
+    async fn complete(
+        &self,
+        event: &IvsEvent,
+        announcement: Announcement,
+    ) -> Result<Lifecycle, Error> {
+        Ok(match announcement {
+            Announcement::Ready(ready) => ready,
+            Announcement::Live {
+                channel,
+                stream_id,
+                start_time,
+            } => {
+                let url = match self.policies.playback_url(&channel) {
+                    Some(url) => Some(url),
+                    None => self.ivs.playback_url(&channel).await?,
+                };
+                lifecycle::channel_live(
+                    &channel,
+                    event.channel_name(),
+                    &stream_id,
+                    start_time,
+                    url.as_deref(),
+                )
+            }
+            Announcement::Offline {
+                channel,
+                stream_id,
+                end_time,
+            } => {
+                let started = self.ivs.stream_start_time(&channel, &stream_id).await?;
+                lifecycle::channel_offline(
+                    &channel,
+                    event.channel_name(),
+                    &stream_id,
+                    end_time,
+                    started,
+                )
+            }
+        })
     }
 }
 
@@ -465,6 +641,9 @@ struct Record {
     receive_count: u32,
     source_arn: Option<String>,
     event: Result<IvsEvent, PermanentFailure>,
+    /// Set for an outbox record (lifecycle events kept for publishing), whose `event` is
+    /// then an error never looked at.
+    outbox: Option<Result<Vec<Lifecycle>, PermanentFailure>>,
 }
 
 impl Record {
@@ -475,13 +654,22 @@ impl Record {
             .filter(|id| !id.is_empty())
             .ok_or_else(|| Error::InvalidEvent("an SQS record without a messageId".to_owned()))?;
         let body = message.body.unwrap_or_default();
-        let event = serde_json::from_str::<Value>(&body)
-            .map_err(|e| Error::InvalidEvent(format!("the record's body is not JSON: {e}")))
-            .and_then(read_event)
-            .map_err(|e| PermanentFailure {
-                error_type: e.error_type(),
-                reason: e.to_string(),
-            });
+        let value = serde_json::from_str::<Value>(&body)
+            .map_err(|e| Error::InvalidEvent(format!("the record's body is not JSON: {e}")));
+        let outbox = value.as_ref().ok().and_then(Outbox::read).map(|kept| {
+            kept.map_err(|reason| PermanentFailure {
+                error_type: "Permanent.InvalidOutbox".to_owned(),
+                reason,
+            })
+        });
+        let event = match outbox {
+            Some(_) => Err(Error::InvalidEvent("an outbox record".to_owned())),
+            None => value,
+        };
+        let event = event.and_then(read_event).map_err(|e| PermanentFailure {
+            error_type: e.error_type(),
+            reason: e.to_string(),
+        });
         let receive_count = message
             .attributes
             .get("ApproximateReceiveCount")
@@ -494,6 +682,7 @@ impl Record {
             receive_count,
             source_arn: message.event_source_arn,
             event,
+            outbox,
         })
     }
 }

@@ -197,9 +197,27 @@ impl Metrics {
     }
 }
 
-/// The figures of EMF lines, for tests and the local view: `(metric, dimensions, values)`
-/// per metric and document, the dimensions as `name=value` pairs in order.
-pub fn read_emf(lines: &str) -> Vec<(String, Vec<(String, String)>, Vec<f64>)> {
+/// One metric of one EMF document, as [`read_emf`] reads it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EmfFigure {
+    pub name: String,
+    /// `(dimension, value)` pairs, in the document's order.
+    pub dimensions: Vec<(String, String)>,
+    pub values: Vec<f64>,
+}
+
+impl EmfFigure {
+    /// Whether this figure has exactly these dimensions (in any order).
+    pub fn has_dimensions(&self, dims: &[(&str, &str)]) -> bool {
+        self.dimensions.len() == dims.len()
+            && dims
+                .iter()
+                .all(|(k, v)| self.dimensions.iter().any(|(dk, dv)| dk == k && dv == v))
+    }
+}
+
+/// The figures of EMF lines (other lines are skipped), for tests and the local view.
+pub fn read_emf(lines: &str) -> Vec<EmfFigure> {
     let mut out = Vec::new();
     for line in lines.lines() {
         let Ok(doc) = serde_json::from_str::<serde_json::Value>(line) else {
@@ -242,7 +260,11 @@ pub fn read_emf(lines: &str) -> Vec<(String, Vec<(String, String)>, Vec<f64>)> {
                     Some(v) => v.as_f64().into_iter().collect(),
                     None => Vec::new(),
                 };
-                out.push((name.to_owned(), dims.clone(), values));
+                out.push(EmfFigure {
+                    name: name.to_owned(),
+                    dimensions: dims.clone(),
+                    values,
+                });
             }
         }
     }
@@ -274,14 +296,8 @@ mod tests {
         let find = |name: &str, dims: &[(&str, &str)]| {
             figures
                 .iter()
-                .find(|(n, d, _)| {
-                    n == name
-                        && d.len() == dims.len()
-                        && dims
-                            .iter()
-                            .all(|(k, v)| d.contains(&(k.to_string(), v.to_string())))
-                })
-                .map(|(_, _, v)| v.clone())
+                .find(|f| f.name == name && f.has_dimensions(dims))
+                .map(|f| f.values.clone())
         };
         let op = [("Function", "stream-events"), ("Operation", "PutMetadata")];
         assert_eq!(find(IVS_CALLS, &op), Some(vec![3.0]));
@@ -291,7 +307,7 @@ mod tests {
             find(EVENT_AGE, &[("Function", "stream-events")]),
             Some(vec![120.0, 80.0])
         );
-        assert!(figures.iter().all(|(n, _, _)| n != "ChannelArn"));
+        assert!(figures.iter().all(|f| f.name != "ChannelArn"));
         assert!(emf.contains("\"Unit\":\"Milliseconds\""), "{emf}");
         // Flushed: nothing left.
         assert!(m.take_emf().is_empty());

@@ -17,18 +17,33 @@ use domain::policy::{ChannelPolicy, Settings};
 pub struct PolicyCache {
     settings: Settings,
     entries: Mutex<HashMap<String, (Instant, ChannelPolicy)>>,
+    /// Channels' playback URLs, as `BatchGetChannel` gave them (a channel's never changes).
+    playback_urls: Mutex<HashMap<String, String>>,
 }
+
+/// The most playback URLs kept (then the map starts again).
+const PLAYBACK_URLS_MAX: usize = 10_000;
 
 impl PolicyCache {
     pub fn new(settings: Settings) -> Self {
         PolicyCache {
             settings,
             entries: Mutex::new(HashMap::new()),
+            playback_urls: Mutex::new(HashMap::new()),
         }
     }
 
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// The channel's playback URL, if a `BatchGetChannel` of this container read it.
+    pub fn playback_url(&self, channel: &IvsArn) -> Option<String> {
+        self.playback_urls
+            .lock()
+            .ok()?
+            .get(channel.as_str())
+            .cloned()
     }
 
     /// The policy for events without a channel: the deployment defaults.
@@ -86,6 +101,12 @@ impl PolicyCache {
                     continue;
                 }
             };
+            if let Ok(mut urls) = self.playback_urls.lock() {
+                if urls.len() + read.playback_urls.len() > PLAYBACK_URLS_MAX {
+                    urls.clear();
+                }
+                urls.extend(read.playback_urls.clone());
+            }
             for (arn, code) in &read.failed {
                 warn!(channel_arn = %arn, error_code = %code, "BatchGetChannel could not read this channel; its event reads it alone");
             }

@@ -139,6 +139,21 @@ impl EventQueue {
         Ok(())
     }
 
+    /// Puts an outbox record (lifecycle events EventBridge did not take, `crate::publish::Outbox`)
+    /// in the queue at `queue_url`, visible after [`FIRST_RETRY_DELAY`]: handling it publishes
+    /// them. `Err` (with the reason) when it could not.
+    pub async fn send_outbox(&self, queue_url: &str, body: &str) -> Result<(), String> {
+        self.client
+            .send_message()
+            .queue_url(queue_url)
+            .message_body(body)
+            .delay_seconds(FIRST_RETRY_DELAY.as_secs() as i32)
+            .send()
+            .await
+            .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())?;
+        Ok(())
+    }
+
     /// Sets each record's visibility timeout to its delay. A record whose change fails comes
     /// back after the queue's own visibility timeout instead (logged).
     pub async fn return_later(&self, queue_url: &str, records: &[ReturnLater]) {

@@ -3,7 +3,8 @@
 //! - bad input → 400 naming the field; no identity → 401; not allowed → 403;
 //! - IVS errors keep their meaning: not found (and channel not broadcasting) → 404, conflict
 //!   and quota → 409 with the IVS code, throttling → 429 with `Retry-After`, IVS unavailable →
-//!   503 with `Retry-After`;
+//!   503 with `Retry-After`; a change made whose lifecycle event EventBridge did not take →
+//!   503 `LifecycleEventNotPublished` with `Retry-After` (repeating the request publishes it);
 //! - anything unexpected (including IVS refusing the function's own role) → 500 with the
 //!   request id and no internals; the details go to the log only.
 
@@ -121,6 +122,17 @@ impl ApiError {
                 }
             }
             Error::Metadata(e) => Some(ApiError::bad_field("metadata", e)),
+            // The change was made; its lifecycle event was not published. The operations
+            // that publish are idempotent: repeating the request publishes it.
+            Error::Publish(_) => Some(ApiError {
+                retry_after: Some(2),
+                ..ApiError::new(
+                    503,
+                    "LifecycleEventNotPublished",
+                    "the change was made but its lifecycle event could not be published; \
+                     repeat the request (it is safe to) after the pause given in Retry-After",
+                )
+            }),
             Error::InvalidEvent(_) | Error::Config(_) => None,
         }
     }

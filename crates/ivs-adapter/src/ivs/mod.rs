@@ -30,9 +30,11 @@ use aws_sdk_ivs::config::endpoint::ResolveEndpoint;
 
 use crate::error::{Error, IvsErrorKind};
 use crate::https::{HttpsClient, WarmedUp, WARM_UP_AT_INIT};
+use crate::metrics::Metrics;
 use crate::tls::TrustRoots;
 use domain::arn::IvsArn;
 use domain::config::parse_bool;
+use domain::metrics::{DIM_OPERATION, IVS_CALLS, IVS_THROTTLED};
 
 pub use batch::{
     pack, BatchError, BatchOutcome, BatchReport, Pacer, PackError, Packed, SendError, SentPayload,
@@ -199,6 +201,8 @@ pub struct Ivs {
     client: Client,
     retry: RetryPolicy,
     budget: Option<Arc<RateBudget>>,
+    /// Where calls and throttled answers are counted, when given.
+    metrics: Option<Arc<Metrics>>,
 }
 
 /// How `stop_stream` ended.
@@ -228,7 +232,20 @@ impl Ivs {
             client,
             retry,
             budget: None,
+            metrics: None,
         }
+    }
+
+    /// The same helpers, counting every attempt and every throttled answer in `metrics`
+    /// (`IvsCalls`, `IvsThrottled`, by operation and in total).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// The metrics the calls are counted in, if any.
+    pub fn metrics(&self) -> Option<&Metrics> {
+        self.metrics.as_deref()
     }
 
     /// The same helpers, every attempt paced by `budget` (shared by every clone).
@@ -267,11 +284,20 @@ impl Ivs {
             if let Some(budget) = &self.budget {
                 budget.acquire(operation, attempt - 1).await?;
             }
-            let err = match send().await {
+            let result = send().await;
+            if let Some(m) = &self.metrics {
+                m.count(IVS_CALLS, &[(DIM_OPERATION, operation)], 1);
+                m.count(IVS_CALLS, &[], 1);
+            }
+            let err = match result {
                 Ok(output) => return Ok(output),
                 Err(err) => err,
             };
             let (kind, code, message) = classify(&err);
+            if let (Some(m), IvsErrorKind::Throttled) = (&self.metrics, kind) {
+                m.count(IVS_THROTTLED, &[(DIM_OPERATION, operation)], 1);
+                m.count(IVS_THROTTLED, &[], 1);
+            }
             let may_retry = match retry_on {
                 RetryOn::Transient => kind.is_retryable(),
                 RetryOn::Throttling => kind == IvsErrorKind::Throttled,
@@ -335,6 +361,50 @@ impl Ivs {
         Ok(output.stream_sessions().first().cloned())
     }
 
+    /// When the stream session of `stream_id` started, if IVS still knows it (`None` for a
+    /// session it does not: `ResourceNotFoundException`).
+    pub async fn stream_start_time(
+        &self,
+        channel: &IvsArn,
+        stream_id: &str,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, Error> {
+        let result = self
+            .call("GetStreamSession", RetryOn::Transient, || {
+                self.client
+                    .get_stream_session()
+                    .channel_arn(channel.as_str())
+                    .stream_id(stream_id)
+                    .send()
+            })
+            .await;
+        match result {
+            Ok(output) => Ok(output
+                .stream_session()
+                .and_then(|s| s.start_time())
+                .and_then(|t| chrono::DateTime::from_timestamp_millis(t.to_millis().ok()?))),
+            Err(e) if e.ivs_kind() == Some(IvsErrorKind::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The channel's playback URL (`None` for a channel IVS does not know).
+    pub async fn playback_url(&self, channel: &IvsArn) -> Result<Option<String>, Error> {
+        let result = self
+            .call("GetChannel", RetryOn::Transient, || {
+                self.client.get_channel().arn(channel.as_str()).send()
+            })
+            .await;
+        match result {
+            Ok(output) => Ok(output
+                .channel()
+                .and_then(|c| c.playback_url())
+                .filter(|u| !u.is_empty())
+                .map(str::to_owned)),
+            Err(e) if e.ivs_kind() == Some(IvsErrorKind::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The tags of any IVS resource.
     pub async fn tags(&self, resource: &IvsArn) -> Result<HashMap<String, String>, Error> {
         let output = self
@@ -361,6 +431,8 @@ pub struct ChannelsTags {
     pub not_found: Vec<String>,
     /// The channels IVS could not read this time, with its error code.
     pub failed: Vec<(String, String)>,
+    /// Each channel read, by ARN: its playback URL.
+    pub playback_urls: HashMap<String, String>,
 }
 
 impl Ivs {
@@ -386,6 +458,9 @@ impl Ivs {
             if let Some(arn) = channel.arn() {
                 read.tags
                     .insert(arn.to_owned(), channel.tags().cloned().unwrap_or_default());
+                if let Some(url) = channel.playback_url().filter(|u| !u.is_empty()) {
+                    read.playback_urls.insert(arn.to_owned(), url.to_owned());
+                }
             }
         }
         for error in output.errors() {
