@@ -9,6 +9,9 @@ mod fixture_decisions;
 mod handler_with_mocked_ivs;
 /// The IVS helpers (`ivs_adapter::ivs`) against a mocked IVS.
 mod ivs_helpers;
+/// The lifecycle events (`domain::lifecycle`) against their JSON Schemas (`schemas/lifecycle/`),
+/// their fixtures (`events/lifecycle/`) and README.
+mod lifecycle_schemas;
 /// Batched timed metadata (`ivs_adapter::ivs::batch`).
 mod metadata_batching;
 /// The function binaries in the real runtime loop, against a local Runtime API.
