@@ -24,6 +24,8 @@
 //!   allow a read-only operator exactly the routes that need no admin scope, and an admin all;
 //! - with ChannelArns, the event functions may act on those channels only; the ARN parameters
 //!   that become policy resources admit no IAM wildcard;
+//! - EventBridge: `events:PutEvents` on the lifecycle bus only (observability.rs checks it
+//!   for every value of the parameter, with the alarms, the dashboard and the environment);
 //! - no IVS wildcard action, `Resource: '*'` only for IVS's account-wide List* actions, IVS
 //!   resources as `arn:${AWS::Partition}:ivs:${AWS::Region}:${AWS::AccountId}:…` patterns,
 //!   Secrets Manager read on the playback key's secret only;
@@ -1116,7 +1118,7 @@ fn no_ivs_wildcards_and_star_only_for_account_wide_lists() {
                 );
                 let (service, _) = action.split_once(':').unwrap();
                 assert!(
-                    ["ivs", "secretsmanager", "dynamodb", "sqs"].contains(&service),
+                    ["ivs", "secretsmanager", "dynamodb", "sqs", "events"].contains(&service),
                     "{name}: {action}"
                 );
             }
@@ -1150,6 +1152,19 @@ fn no_ivs_wildcards_and_star_only_for_account_wide_lists() {
                 assert_eq!(
                     resources,
                     [json!({"Fn::GetAtt": ["SweeperStateTable", "Arn"]})]
+                );
+                continue;
+            }
+            if actions[0].starts_with("events:") {
+                // Its lifecycle events, on the one bus LifecycleEventBusName names (for every
+                // value: observability::each_function_may_put_events_on_the_lifecycle_bus_only).
+                assert_eq!(actions, ["events:PutEvents"], "{name}");
+                assert_eq!(
+                    resources,
+                    [
+                        json!({"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${LifecycleEventBusName}"})
+                    ],
+                    "{name}"
                 );
                 continue;
             }
