@@ -8,5 +8,8 @@ mod architecture;
 mod cfn;
 /// The template's EventBridge patterns against `events/`, through moto's EventBridge.
 mod event_patterns;
+/// `template.yaml`'s lifecycle bus, metrics namespace, alarms and dashboard against the
+/// metrics the code writes.
+mod observability;
 /// `template.yaml`: functions, dead-letter paths, authorization, policies against the code.
 mod template;
