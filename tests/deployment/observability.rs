@@ -1130,3 +1130,52 @@ fn each_check_fails_on_a_broken_copy() {
         }
     }
 }
+
+#[test]
+fn the_readme_names_every_parameter_and_the_new_outputs() {
+    let template = cfn::template();
+    let readme = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"),
+    )
+    .unwrap();
+    let deploying = readme
+        .split_once("## Deploying with SAM")
+        .map(|(_, rest)| rest)
+        .expect("README: Deploying with SAM");
+    let (outputs, rest) = deploying
+        .split_once("**Parameters**")
+        .expect("README: Deploying with SAM: Parameters");
+    let table: String = rest
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| l.split('|').nth(1).unwrap_or_default())
+        .collect();
+    for parameter in template["Parameters"].as_object().unwrap().keys() {
+        assert!(
+            table.contains(&format!("`{parameter}`")),
+            "README's parameter table has no row for {parameter}"
+        );
+    }
+    for output in ["AlarmTopicArn", "DashboardName", "DashboardUrl"] {
+        assert!(template["Outputs"].get(output).is_some(), "{output}");
+        assert!(
+            outputs.contains(&format!("`{output}`")),
+            "README does not list the {output} output"
+        );
+    }
+    let alarms = readme
+        .split_once("### Alarms and dashboard")
+        .map(|(_, rest)| rest)
+        .expect("README: Alarms and dashboard");
+    let stack = Stack::new(&template, &[]);
+    for (name, alarm) in self::alarms(&stack) {
+        let suffix = str_of(&alarm["Properties"]["AlarmName"])
+            .trim_start_matches(&format!("{}-", cfn::STACK))
+            .to_owned();
+        assert!(
+            alarms.contains(&format!("`{suffix}`")),
+            "README's Alarms and dashboard does not explain {name} ({suffix})"
+        );
+    }
+}
