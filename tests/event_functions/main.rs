@@ -9,6 +9,9 @@ mod fixture_decisions;
 mod handler_with_mocked_ivs;
 /// The IVS helpers (`ivs_adapter::ivs`) against a mocked IVS.
 mod ivs_helpers;
+/// Publishing the lifecycle events (IVS, EventBridge and SQS mocked): what each event
+/// publishes, the outbox when EventBridge does not take them, the invocation's metrics.
+mod lifecycle_publishing;
 /// The lifecycle events (`domain::lifecycle`) against their JSON Schemas (`schemas/lifecycle/`),
 /// their fixtures (`events/lifecycle/`) and README.
 mod lifecycle_schemas;

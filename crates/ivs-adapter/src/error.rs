@@ -103,15 +103,15 @@ pub enum Error {
     #[error("invalid configuration: {0}")]
     Config(String),
     /// Lifecycle events EventBridge did not take (the actions were applied); retryable.
-    #[error(transparent)]
-    Publish(#[from] crate::publish::PublishError),
+    #[error("{events} lifecycle event(s) not published: {reason}")]
+    Publish { events: usize, reason: String },
 }
 
 impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Ivs { kind, .. } => kind.is_retryable(),
-            Error::Publish(_) => true,
+            Error::Publish { .. } => true,
             Error::InvalidEvent(_) | Error::Metadata(_) | Error::Config(_) => false,
         }
     }
@@ -137,7 +137,7 @@ impl Error {
             Error::InvalidEvent(_) => "InvalidEvent",
             Error::Metadata(_) => "InvalidMetadata",
             Error::Config(_) => "Configuration",
-            Error::Publish(_) => "LifecycleNotPublished",
+            Error::Publish { .. } => "LifecycleNotPublished",
         };
         format!("{class}.{kind}")
     }

@@ -29,6 +29,15 @@ use domain::arn::{IvsArn, ResourceType};
 use domain::lifecycle::{Lifecycle, LifecycleKind, LIFECYCLE_SOURCE};
 use domain::metrics::{DIM_KIND, LIFECYCLE_PUBLISHED, LIFECYCLE_PUBLISH_FAILED};
 
+impl From<PublishError> for crate::error::Error {
+    fn from(e: PublishError) -> Self {
+        crate::error::Error::Publish {
+            events: e.unpublished.len(),
+            reason: e.reason,
+        }
+    }
+}
+
 /// The bus variable.
 pub const LIFECYCLE_EVENT_BUS: &str = "LIFECYCLE_EVENT_BUS";
 /// `PutEvents`' largest batch.

@@ -124,7 +124,7 @@ impl ApiError {
             Error::Metadata(e) => Some(ApiError::bad_field("metadata", e)),
             // The change was made; its lifecycle event was not published. The operations
             // that publish are idempotent: repeating the request publishes it.
-            Error::Publish(_) => Some(ApiError {
+            Error::Publish { .. } => Some(ApiError {
                 retry_after: Some(2),
                 ..ApiError::new(
                     503,
