@@ -34,9 +34,9 @@ const FUNCTIONS: [(&str, &str); 4] = [
 /// The event functions (event age is theirs).
 const EVENT_FUNCTIONS: [(&str, &str); 2] = [FUNCTIONS[0], FUNCTIONS[1]];
 
-/// The functions' environment variables of issue 15 (the code's contract).
-const LIFECYCLE_EVENT_BUS: &str = "LIFECYCLE_EVENT_BUS";
-const METRICS_NAMESPACE: &str = "METRICS_NAMESPACE";
+/// The functions' environment variables of issue 15, as the code reads them.
+const LIFECYCLE_EVENT_BUS: &str = ivs_adapter::publish::LIFECYCLE_EVENT_BUS;
+const METRICS_NAMESPACE: &str = ivs_adapter::metrics::METRICS_NAMESPACE;
 
 const TOPIC: &str = "AlarmTopic";
 const DASHBOARD: &str = "Dashboard";

@@ -13,7 +13,8 @@
 //! - no function has a SAM poll-based event (`Type: SQS`…), whose managed policy would let it
 //!   read every queue of the account; the event functions' SQS permissions are scoped:
 //!   ReceiveMessage, DeleteMessage, GetQueueAttributes and ChangeMessageVisibility on their
-//!   own queue, SendMessage on FailedEventsQueue, nothing else;
+//!   own queue, SendMessage on FailedEventsQueue and, when they publish lifecycle events, on
+//!   their own queue (outbox records), nothing else;
 //! - the default shares of IVS's rate quotas sum to at most 0.8, each function's divided by
 //!   its concurrency;
 //! - every admin route requires authorization (IAM by default, JWT by parameter; never none),
@@ -585,9 +586,28 @@ fn the_event_functions_sqs_permissions_are_scoped_to_their_queues() {
                     "sqs:SendMessage".to_owned(),
                     json!({"Fn::GetAtt": [FAILED_EVENTS_QUEUE, "Arn"]})
                 ),
+                // Lifecycle events EventBridge did not take, kept as an outbox record: its own
+                // queue only (and only when it publishes: below).
+                ("sqs:SendMessage".to_owned(), own_queue.clone()),
             ],
             "{name}"
         );
+        // Without a lifecycle bus there is no outbox: SendMessage on FailedEventsQueue only.
+        for (bus, outbox) in [("default", true), ("", false)] {
+            let stack = Stack::new(&template, &[("LifecycleEventBusName", bus)]);
+            let sends: Vec<Value> =
+                one_or_many(&stack.resources()[&name]["Properties"]["Policies"])
+                    .iter()
+                    .flat_map(|p| one_or_many(&p["Statement"]))
+                    .filter(|s| one_or_many(&s["Action"]).contains(&json!("sqs:SendMessage")))
+                    .map(|s| s["Resource"].clone())
+                    .collect();
+            let mut expected = vec![json!({"Fn::GetAtt": [FAILED_EVENTS_QUEUE, "Arn"]})];
+            if outbox {
+                expected.push(own_queue.clone());
+            }
+            assert_eq!(sends, expected, "{name}: LifecycleEventBusName={bus:?}");
+        }
     }
 }
 
