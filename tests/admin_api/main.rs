@@ -4,6 +4,8 @@
 
 /// Every route with real resources, and no secret in any log line.
 mod end_to_end;
+/// The lifecycle events of an operator's changes (suspend, resume, rotate), and the outbox.
+mod lifecycle_events;
 /// `functions/admin-api/openapi.json` against the router.
 mod openapi_document;
 /// Playback authorization tokens (`admin_api::token`): minting, key formats, loading.

@@ -676,3 +676,152 @@ fn sweep_settings_from_the_environment() {
         assert!(err.to_string().contains(k), "{err}");
     }
 }
+
+/// A mocked EventBridge: it takes every entry (`refuse` false) or refuses every one; what
+/// it was given is kept as (detail-type, detail).
+fn eventbridge(
+    refuse: bool,
+    seen: &std::sync::Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>,
+) -> (aws_smithy_mocks::Rule, ivs_adapter::publish::Publisher) {
+    use aws_sdk_eventbridge::operation::put_events::PutEventsOutput;
+    use aws_sdk_eventbridge::types::PutEventsResultEntry;
+    let seen = std::sync::Arc::clone(seen);
+    let rule = aws_smithy_mocks::mock!(aws_sdk_eventbridge::Client::put_events)
+        .match_requests(move |r| {
+            for e in r.entries() {
+                seen.lock().unwrap().push((
+                    e.detail_type().unwrap_or("").to_owned(),
+                    serde_json::from_str(e.detail().unwrap_or("null")).unwrap(),
+                ));
+            }
+            true
+        })
+        .then_output(move || {
+            let entry = if refuse {
+                PutEventsResultEntry::builder().error_code("InternalFailure")
+            } else {
+                PutEventsResultEntry::builder().event_id("eb-1")
+            };
+            PutEventsOutput::builder()
+                .failed_entry_count(i32::from(refuse))
+                .entries(entry.build())
+                .build()
+        });
+    let client = aws_smithy_mocks::mock_client!(
+        aws_sdk_eventbridge,
+        aws_smithy_mocks::RuleMode::MatchAny,
+        &[&rule],
+        |c| c.retry_config(aws_sdk_eventbridge::config::retry::RetryConfig::disabled())
+    );
+    (
+        rule,
+        ivs_adapter::publish::Publisher::from_client(client, "platform-bus"),
+    )
+}
+
+/// The sweeper's lifecycle events (a missed rotation: the key rotated, the repair): published
+/// at the run's save; when EventBridge does not take them, kept in the state item and
+/// published first by the next run, with the same ids; and the run's metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweepers_lifecycle_events_wait_in_its_state_until_eventbridge_takes_them() {
+    let moto = moto_with_state_table().await;
+    let (emulator, server) = start_emulator_with(Config {
+        seed: 41,
+        rate_quotas: RateQuotas::scaled(10.0),
+        ..Config::default()
+    })
+    .await;
+    let client = ivs_client(&server.url());
+    let (channel, key) = create_channel(
+        &client,
+        "sweep-publish",
+        &[(tags::ROTATE_KEY_ON, "stream-end")],
+    )
+    .await;
+    let stream = emulator.connect(&key).unwrap();
+    emulator.disconnect(&channel).unwrap();
+    let sweeper = |publisher| {
+        Sweeper::new(
+            fast_ivs(ivs_client(&server.url()), 3),
+            settings(&[]),
+            sweep_settings(false),
+        )
+        .with_state(sweeper::state::StateStore::new(
+            dynamodb(&moto),
+            STATE_TABLE,
+        ))
+        .with_publisher(publisher)
+    };
+
+    // EventBridge refuses: the repair is done, its two events wait in the state item.
+    let refused = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (refusing, publisher) = eventbridge(true, &refused);
+    let first = sweeper(publisher).run(Utc::now()).await.unwrap();
+    assert_eq!(first.missed_rotations, 1, "{first:?}");
+    assert!(refusing.num_calls() >= 1);
+    let item = state_item(&moto).await;
+    let pending = item["pending_events"].as_l().unwrap();
+    let kinds: Vec<String> = pending
+        .iter()
+        .map(|e| {
+            let kept: serde_json::Value = serde_json::from_str(e.as_s().unwrap()).unwrap();
+            kept["detailType"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(kinds, ["Stream Key Rotated", "Sweeper Repair"]);
+    let new_key = keys(&client, &channel).await;
+    assert_eq!(new_key.len(), 1);
+    let new_key_arn = &new_key[0].0;
+
+    // The next run: EventBridge takes them; nothing more to repair, nothing more pending.
+    let taken = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (_taking, publisher) = eventbridge(false, &taken);
+    let next = sweeper(publisher);
+    let second = next.run(Utc::now()).await.unwrap();
+    assert_eq!(second.missed_rotations, 0);
+    let taken = taken.lock().unwrap().clone();
+    let by_kind = |kind: &str| {
+        taken
+            .iter()
+            .find(|(k, _)| k == kind)
+            .map(|(_, d)| d.clone())
+            .unwrap_or_else(|| panic!("no {kind} in {taken:?}"))
+    };
+    assert_eq!(taken.len(), 2, "{taken:?}");
+    let rotated = by_kind("Stream Key Rotated");
+    assert_eq!(rotated["keyArn"], new_key_arn.as_str());
+    assert_eq!(rotated["trigger"], "sweeper_missed_rotation");
+    assert_eq!(rotated["id"], format!("stream-key-rotated:{new_key_arn}"));
+    let repair = by_kind("Sweeper Repair");
+    assert_eq!(repair["streamId"], stream.stream_id.as_str());
+    assert_eq!(repair["repair"], "missed_rotation");
+    assert!(!state_item(&moto).await.contains_key("pending_events"));
+
+    // The second run's metrics: a complete pass over the one channel, its IVS calls, the
+    // two events published.
+    let figures =
+        ivs_adapter::metrics::read_emf(&String::from_utf8(next.metrics().take_emf()).unwrap());
+    let sum = |name: &str, dims: &[(&str, &str)]| -> f64 {
+        figures
+            .iter()
+            .filter(|f| f.name == name && f.has_dimensions(dims))
+            .flat_map(|f| f.values.clone())
+            .sum()
+    };
+    assert_eq!(sum("SweepChannelsVisited", &[]), 1.0, "{figures:?}");
+    assert_eq!(sum("SweepPassCompleted", &[]), 1.0);
+    assert!(
+        sum(
+            "IvsCalls",
+            &[("Function", "sweeper"), ("Operation", "ListChannels")]
+        ) >= 1.0
+    );
+    assert_eq!(
+        sum(
+            "LifecycleEventsPublished",
+            &[("Function", "sweeper"), ("Kind", "Sweeper Repair")]
+        ),
+        1.0
+    );
+    drop(moto);
+}

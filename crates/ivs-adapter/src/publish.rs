@@ -198,6 +198,17 @@ impl Publisher {
             return Ok(Vec::new());
         }
         // The result entries are in the request's order; a refused one has an error code.
+        // Results that do not line up with the request say nothing of which were taken:
+        // every entry counts as refused (a resend repeats taken ones, with the same ids).
+        if output.entries().len() != events.len() {
+            let code = output
+                .entries()
+                .iter()
+                .find_map(|e| e.error_code())
+                .unwrap_or("FailedEntryCount")
+                .to_owned();
+            return Ok(events.iter().map(|e| (e.clone(), code.clone())).collect());
+        }
         Ok(events
             .iter()
             .zip(output.entries())

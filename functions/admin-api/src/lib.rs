@@ -33,10 +33,14 @@ use tracing::{error, info, warn};
 
 use crate::token::SignerCell;
 use domain::arn::{IvsArn, ResourceType};
+use domain::lifecycle::Lifecycle;
 use domain::rate::{RateSettings, ADMIN_RATE_SHARE};
 use ivs_adapter::error::Error;
 use ivs_adapter::https::WARM_UP_BUDGET;
 use ivs_adapter::ivs::{aws_from_env, env_var, warm_up_wanted, Ivs, RateBudget};
+use ivs_adapter::metrics::Metrics;
+use ivs_adapter::publish::{Outbox, Publisher, LIFECYCLE_EVENT_BUS};
+use ivs_adapter::queue::EventQueue;
 
 pub use auth::{AdminAccess, Caller};
 pub use error::ApiError;
@@ -55,6 +59,9 @@ pub mod env {
     pub const IVS_ACCOUNT_ID: &str = "IVS_ACCOUNT_ID";
     /// Region of the IVS resources addressed by id (default: the function's own region).
     pub const IVS_REGION: &str = "IVS_REGION";
+    /// The queue where lifecycle events EventBridge did not take are kept as an outbox
+    /// record (the stream-events queue: its function publishes them).
+    pub const LIFECYCLE_OUTBOX_QUEUE_URL: &str = "LIFECYCLE_OUTBOX_QUEUE_URL";
 }
 
 /// Where ids in paths live: the account and region their ARNs are built with.
@@ -78,6 +85,10 @@ pub struct AdminApi {
     signer: Option<SignerCell>,
     admin_access: AdminAccess,
     scope: Scope,
+    publisher: Publisher,
+    /// Where what EventBridge does not take is kept: the queue and its URL.
+    outbox: Option<(EventQueue, String)>,
+    metrics: Arc<Metrics>,
 }
 
 /// A successful answer.
@@ -139,6 +150,8 @@ pub(crate) struct Call<'a> {
     pub body: &'a [u8],
     pub account: String,
     pub region: String,
+    /// The invocation's request id (makes an operator's lifecycle events' ids stable).
+    pub request_id: String,
 }
 
 impl Call<'_> {
@@ -164,11 +177,66 @@ impl AdminApi {
         admin_access: AdminAccess,
         scope: Scope,
     ) -> Self {
+        let metrics = Arc::new(Metrics::from_env("admin-api"));
         AdminApi {
-            ivs,
+            ivs: ivs.with_metrics(metrics.clone()),
             signer,
             admin_access,
             scope,
+            publisher: Publisher::off(),
+            outbox: None,
+            metrics,
+        }
+    }
+
+    /// The same API, publishing the lifecycle events of the operators' changes (suspend,
+    /// resume, rotate) with `publisher`; what EventBridge does not take goes to `outbox` (a
+    /// queue and its URL) as an outbox record.
+    pub fn with_lifecycle(
+        mut self,
+        publisher: Publisher,
+        outbox: Option<(EventQueue, String)>,
+    ) -> Self {
+        self.publisher = publisher;
+        self.outbox = outbox;
+        self
+    }
+
+    /// The figures counted since the last flush.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Publishes an operator's change's lifecycle events. What EventBridge does not take is
+    /// kept in the outbox queue; when that fails too, `Err` if `must_keep` (the change is
+    /// idempotent: the operator repeats the request, answered 503), else logged and counted
+    /// (a rotation: repeating it would make another key, and the new key must reach the
+    /// operator).
+    pub(crate) async fn announce(&self, facts: &[Lifecycle], must_keep: bool) -> Result<(), Error> {
+        let Err(e) = self.publisher.publish(facts, Some(&self.metrics)).await else {
+            return Ok(());
+        };
+        let kept = match &self.outbox {
+            Some((queue, url)) => {
+                let body = serde_json::to_string(&Outbox::new(&e.unpublished)).unwrap_or_default();
+                queue.send_outbox(url, &body).await
+            }
+            None => Err(format!("{} is not set", env::LIFECYCLE_OUTBOX_QUEUE_URL)),
+        };
+        match kept {
+            Ok(()) => {
+                warn!(error = %e, "lifecycle events not published: kept in the outbox queue");
+                Ok(())
+            }
+            Err(why) => {
+                let ids: Vec<&str> = e.unpublished.iter().map(|u| u.id.as_str()).collect();
+                error!(error = %e, outbox_error = %why, ids = ?ids, "lifecycle events neither published nor kept");
+                if must_keep {
+                    Err(e.into())
+                } else {
+                    Ok(())
+                }
+            }
         }
     }
 
@@ -207,6 +275,9 @@ impl AdminApi {
         // Retry-After, like IVS's own throttling.
         let rate = RateSettings::from_lookup(env_var, ADMIN_RATE_SHARE)?;
         let budget = RateBudget::new(rate).with_max_wait(ADMIN_MAX_RATE_WAIT);
+        let publisher = Publisher::new(&aws.config, env_var(LIFECYCLE_EVENT_BUS));
+        let outbox = var(env::LIFECYCLE_OUTBOX_QUEUE_URL)
+            .map(|url| (EventQueue::new(&aws.config, None), url));
         Ok(AdminApi::new(
             Ivs::new(aws_sdk_ivs::Client::new(&aws.config)).with_budget(Arc::new(budget)),
             signer,
@@ -217,7 +288,8 @@ impl AdminApi {
                 account: var(env::IVS_ACCOUNT_ID),
                 region: var(env::IVS_REGION),
             },
-        ))
+        )
+        .with_lifecycle(publisher, outbox))
     }
 
     pub(crate) fn ivs(&self) -> &Ivs {
@@ -261,6 +333,8 @@ impl AdminApi {
             duration_ms = started.elapsed().as_millis() as u64,
             "admin request"
         );
+        // The request's figures, once, at its end (EMF lines on stdout).
+        self.metrics.flush();
         response
     }
 
@@ -353,6 +427,11 @@ impl AdminApi {
             body: request.body().as_ref(),
             account,
             region,
+            request_id: request
+                .lambda_context_ref()
+                .map(|c| c.request_id.clone())
+                .filter(|id| !id.is_empty())
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
         };
         // Boxed: the dispatch future is as large as the largest of the route handlers' futures,
         // too large for a small (2 MiB) thread stack in unoptimised builds.

@@ -26,7 +26,8 @@
 //! What to do is a pure function ([`plan`]) of a channel snapshot; executing it is separate.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_ivs::primitives::DateTime as SdkDateTime;
@@ -39,10 +40,18 @@ use domain::policy::Settings;
 use domain::rotation::TAG_CREATED_AT;
 pub use domain::sweep::*;
 
+use domain::lifecycle::{self, Lifecycle, RotationTrigger, StopRule};
+use domain::metrics::{
+    DIM_ACTION, SWEEP_CHANNELS_VISITED, SWEEP_PASS_COMPLETED, SWEEP_PASS_DURATION, SWEEP_REPAIRS,
+    SWEEP_STREAMS_STOPPED,
+};
 use domain::rate::RateSettings;
 use ivs_adapter::error::{Error, IvsErrorKind};
 use ivs_adapter::handler::invocation_deadline;
+use ivs_adapter::ivs::RotateOutcome;
 use ivs_adapter::ivs::{aws_from_env, env_var, with_deadline, Ivs, Pacer, RateBudget, RetryOn};
+use ivs_adapter::metrics::Metrics;
+use ivs_adapter::publish::{KeptEvent, Publisher, LIFECYCLE_EVENT_BUS};
 
 /// The sweeper's share of each of IVS's rate quotas when `IVS_RATE_SHARE` is unset (one
 /// container: `IVS_RATE_CONCURRENCY` 1). The event functions and the platform's own back end
@@ -52,6 +61,10 @@ pub const SWEEPER_RATE_SHARE: f64 = 0.2;
 
 pub mod state;
 use state::{lease_until, Lease, Position, StateError, StateStore, SWEEP_STATE_TABLE};
+
+/// The most lifecycle events kept in the state item while EventBridge does not take them
+/// (an item holds at most 400 KB): with this many waiting, a run stops before doing more.
+pub const MAX_PENDING_EVENTS: usize = 200;
 
 /// Lambda's longest timeout: how long a lease lasts when the run has no deadline.
 const LAMBDA_MAX_TIMEOUT: Duration = Duration::from_secs(900);
@@ -104,16 +117,40 @@ pub struct Sweeper {
     policy: Settings,
     settings: SweepSettings,
     state: Option<StateStore>,
+    publisher: Publisher,
+    metrics: Arc<Metrics>,
+    /// The lifecycle events of the run's actions since the last save.
+    facts: Mutex<Vec<Lifecycle>>,
+    /// How many lifecycle events wait in the state item (see [`MAX_PENDING_EVENTS`]).
+    backlog: AtomicUsize,
 }
 
 impl Sweeper {
     pub fn new(ivs: Ivs, policy: Settings, settings: SweepSettings) -> Self {
+        let metrics = Arc::new(Metrics::from_env("sweeper"));
         Sweeper {
-            ivs,
+            ivs: ivs.with_metrics(metrics.clone()),
             policy,
             settings,
             state: None,
+            publisher: Publisher::off(),
+            metrics,
+            facts: Mutex::new(Vec::new()),
+            backlog: AtomicUsize::new(0),
         }
+    }
+
+    /// The same sweeper, publishing its lifecycle events (streams stopped, keys rotated,
+    /// missed rotations repaired) with `publisher`. What EventBridge does not take is kept in
+    /// the state table and published by the next run.
+    pub fn with_publisher(mut self, publisher: Publisher) -> Self {
+        self.publisher = publisher;
+        self
+    }
+
+    /// The figures counted since the last flush.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The same sweeper, saving its position and taking its lease in `store`.
@@ -134,7 +171,8 @@ impl Sweeper {
             Ivs::new(aws_sdk_ivs::Client::new(&aws.config)).with_budget(Arc::new(budget)),
             Settings::from_lookup(env_var)?,
             SweepSettings::from_lookup(env_var)?,
-        );
+        )
+        .with_publisher(Publisher::new(&aws.config, env_var(LIFECYCLE_EVENT_BUS)));
         Ok(
             match env_var(SWEEP_STATE_TABLE).filter(|t| !t.trim().is_empty()) {
                 None => sweeper,
@@ -193,7 +231,35 @@ impl Sweeper {
             lease_held_by = summary.lease_held_by.as_deref().unwrap_or(""),
             "sweep summary"
         );
+        self.count(&summary, now);
         Ok(summary)
+    }
+
+    /// Counts the run's figures (written at the end of the invocation).
+    fn count(&self, summary: &SweepSummary, now: DateTime<Utc>) {
+        let m = &self.metrics;
+        m.count(SWEEP_CHANNELS_VISITED, &[], summary.channels_seen as u64);
+        m.count(SWEEP_STREAMS_STOPPED, &[], summary.streams_stopped as u64);
+        for (action, n) in [
+            ("missed_rotation", summary.missed_rotations),
+            ("rotate_idle_key", summary.idle_keys_rotated),
+            ("date_key", summary.keys_dated),
+        ] {
+            if n > 0 {
+                m.count(SWEEP_REPAIRS, &[(DIM_ACTION, action)], n as u64);
+            }
+        }
+        if summary.complete {
+            m.count(SWEEP_PASS_COMPLETED, &[], 1);
+            let started = summary
+                .pass_started_at
+                .as_deref()
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok());
+            if let Some(started) = started {
+                let took = (Utc::now().max(now) - started.with_timezone(&Utc)).num_seconds();
+                m.value(SWEEP_PASS_DURATION, &[], took.max(0) as f64);
+            }
+        }
     }
 
     async fn sweep(
@@ -203,11 +269,18 @@ impl Sweeper {
     ) -> Result<SweepSummary, SweepError> {
         let time_left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         let margin = time_left.map(deadline_margin);
-        let out_of_time = || match (deadline, margin) {
-            (Some(deadline), Some(margin)) => {
-                deadline.saturating_duration_since(Instant::now()) < margin
+        let out_of_time = || {
+            let backlog_full = self.backlog.load(Ordering::Relaxed) >= MAX_PENDING_EVENTS;
+            if backlog_full {
+                warn!(pending = MAX_PENDING_EVENTS, "EventBridge has not taken this many lifecycle events: the run stops until it does");
             }
-            _ => false,
+            backlog_full
+                || match (deadline, margin) {
+                    (Some(deadline), Some(margin)) => {
+                        deadline.saturating_duration_since(Instant::now()) < margin
+                    }
+                    _ => false,
+                }
         };
         let mut summary = SweepSummary::default();
         // The saved position, and the lease on it (when a state table is configured).
@@ -230,10 +303,16 @@ impl Sweeper {
                 }
             },
         };
+        // What earlier runs could not publish goes first.
+        self.backlog
+            .store(position.pending_events.len(), Ordering::Relaxed);
         let mut state = Saving {
             version: &mut version,
             lease: lease.as_ref(),
         };
+        if !position.pending_events.is_empty() {
+            self.save(&mut state, &mut position, true).await?;
+        }
         let mut pacer = Pacer::new(self.settings.calls_per_second);
         let result = self
             .pass(
@@ -262,6 +341,13 @@ impl Sweeper {
             Err(e) => {
                 // Free the lease at once (best effort; it expires anyway), keeping the position.
                 if let (Some(store), Some(_)) = (&self.state, state.lease) {
+                    if let Ok(mut facts) = self.facts.lock() {
+                        position.pending_events.extend(
+                            facts
+                                .drain(..)
+                                .filter_map(|f| serde_json::to_string(&KeptEvent::from(&f)).ok()),
+                        );
+                    }
                     if let Err(release) = store.save(*state.version, &position, None).await {
                         warn!(error = %release, "the sweep lease could not be released; it expires on its own");
                     }
@@ -285,7 +371,14 @@ impl Sweeper {
         }
         let (position, resumed) = match saved.position {
             Some(p) if !p.complete => (p, true),
-            _ => (Position::new_pass(now), false),
+            Some(p) => (
+                Position {
+                    pending_events: p.pending_events,
+                    ..Position::new_pass(now)
+                },
+                false,
+            ),
+            None => (Position::new_pass(now), false),
         };
         let lease = Lease {
             owner: uuid::Uuid::new_v4().to_string(),
@@ -451,14 +544,46 @@ impl Sweeper {
         judged
     }
 
-    /// Saves the position (when a state table is configured), keeping the lease when the run
-    /// goes on, releasing it otherwise.
+    /// Publishes the lifecycle events of the actions since the last save and those still
+    /// pending, then saves the position (when a state table is configured) with what
+    /// EventBridge did not take, keeping the lease when the run goes on, releasing it
+    /// otherwise. Without a state table, what is not taken is logged (by id) and counted.
     async fn save(
         &self,
         state: &mut Saving<'_>,
-        position: &Position,
+        position: &mut Position,
         keep_lease: bool,
     ) -> Result<(), SweepError> {
+        let mut events: Vec<Lifecycle> = Vec::new();
+        for kept in position.pending_events.drain(..) {
+            match serde_json::from_str::<KeptEvent>(&kept)
+                .map_err(|e| e.to_string())
+                .and_then(|k| k.to_lifecycle())
+            {
+                Ok(event) => events.push(event),
+                Err(e) => {
+                    error!(error = %e, "a kept lifecycle event does not read: dropped");
+                }
+            }
+        }
+        if let Ok(mut facts) = self.facts.lock() {
+            events.append(&mut facts);
+        }
+        if let Err(e) = self.publisher.publish(&events, Some(&self.metrics)).await {
+            let ids: Vec<&str> = e.unpublished.iter().map(|u| u.id.as_str()).collect();
+            if self.state.is_some() {
+                warn!(error = %e, ids = ?ids, "lifecycle events not published: kept in the sweep state for the next run");
+            } else {
+                error!(error = %e, ids = ?ids, "lifecycle events not published, and no state table to keep them");
+            }
+            position.pending_events = e
+                .unpublished
+                .iter()
+                .filter_map(|u| serde_json::to_string(&KeptEvent::from(u)).ok())
+                .collect();
+        }
+        self.backlog
+            .store(position.pending_events.len(), Ordering::Relaxed);
         let Some(store) = &self.state else {
             return Ok(());
         };
@@ -529,14 +654,37 @@ impl Sweeper {
                     pacer.pace(self.ivs.stop_stream(channel)).await?
                 };
                 summary.streams_stopped += 1;
+                self.fact(lifecycle::stream_stopped(
+                    channel,
+                    Some(stream_id),
+                    stream_id,
+                    &StopRule::MaxDuration,
+                    Some(live_for.as_secs()),
+                    outcome == ivs_adapter::ivs::StopOutcome::Stopped,
+                    now,
+                ));
                 warn!(action = action.name(), channel_arn = %channel, stream_id = %stream_id, live_minutes = live_for.as_secs() / 60, revoke_key, outcome = outcome.as_str(), "stream live past its maximum duration stopped");
             }
             SweepAction::MissedRotation { marker } => {
                 let outcome = pacer
                     .pace(self.ivs.rotate_stream_key(channel, Some(marker)))
                     .await?;
-                if outcome.as_str() == "rotated" {
+                if let RotateOutcome::Rotated { new_key, revoked } = &outcome {
                     summary.missed_rotations += 1;
+                    self.fact(lifecycle::stream_key_rotated(
+                        channel,
+                        &new_key.arn,
+                        revoked,
+                        Some(&marker.stream_id),
+                        RotationTrigger::SweeperMissedRotation,
+                        now,
+                    ));
+                    self.fact(lifecycle::sweeper_repaired_rotation(
+                        channel,
+                        &marker.stream_id,
+                        &new_key.arn,
+                        now,
+                    ));
                 }
                 info!(action = action.name(), channel_arn = %channel, stream_id = %marker.stream_id, outcome = outcome.as_str(), "rotation the end event missed");
             }
@@ -549,6 +697,16 @@ impl Sweeper {
                     .pace(self.ivs.replace_stream_key(channel, carry.clone()))
                     .await?;
                 summary.idle_keys_rotated += 1;
+                if let RotateOutcome::Rotated { new_key, revoked } = &outcome {
+                    self.fact(lifecycle::stream_key_rotated(
+                        channel,
+                        &new_key.arn,
+                        revoked,
+                        None,
+                        RotationTrigger::SweeperKeyAge,
+                        now,
+                    ));
+                }
                 info!(action = action.name(), channel_arn = %channel, key_arn = %key_arn, age_days = age.as_secs() / 86_400, outcome = outcome.as_str(), "idle channel's old key rotated");
             }
             SweepAction::DateKey { key_arn } => {
@@ -568,6 +726,13 @@ impl Sweeper {
             }
         }
         Ok(())
+    }
+
+    /// Keeps a lifecycle event of this run's actions for the next save.
+    fn fact(&self, event: Lifecycle) {
+        if let Ok(mut facts) = self.facts.lock() {
+            facts.push(event);
+        }
     }
 
     /// Every live stream, by channel ARN.
@@ -739,6 +904,11 @@ impl Sweeper {
         Box<dyn std::future::Future<Output = Result<SweepSummary, SweepError>> + Send + '_>,
     > {
         let deadline = invocation_deadline(event.context.deadline);
-        Box::pin(self.run_until(Utc::now(), deadline))
+        Box::pin(async move {
+            let result = self.run_until(Utc::now(), deadline).await;
+            // The invocation's figures, once, at its end (EMF lines on stdout).
+            self.metrics.flush();
+            result
+        })
     }
 }

@@ -62,6 +62,9 @@ pub struct Position {
     pub pass_channels: u64,
     /// Every channel was visited: the next run starts a new pass.
     pub complete: bool,
+    /// Lifecycle events EventBridge did not take yet (`ivs_adapter::publish::KeptEvent`, as
+    /// JSON): the next run publishes them first. Kept across passes.
+    pub pending_events: Vec<String>,
 }
 
 impl Position {
@@ -73,6 +76,7 @@ impl Position {
             after: None,
             pass_channels: 0,
             complete: false,
+            pending_events: Vec::new(),
         }
     }
 }
@@ -170,6 +174,18 @@ impl StateStore {
         if let Some(after) = &position.after {
             item.insert("after".to_owned(), AttributeValue::S(after.clone()));
         }
+        if !position.pending_events.is_empty() {
+            item.insert(
+                "pending_events".to_owned(),
+                AttributeValue::L(
+                    position
+                        .pending_events
+                        .iter()
+                        .map(|e| AttributeValue::S(e.clone()))
+                        .collect(),
+                ),
+            );
+        }
         if let Some(lease) = lease {
             item.insert(
                 "lease_owner".to_owned(),
@@ -248,6 +264,23 @@ fn read_item(item: &HashMap<String, AttributeValue>) -> Result<Saved, StateError
                 .and_then(|v| u64::try_from(v).ok())
                 .unwrap_or(0),
             complete: matches!(item.get("pass_complete"), Some(AttributeValue::Bool(true))),
+            pending_events: match item.get("pending_events") {
+                None => Vec::new(),
+                Some(AttributeValue::L(list)) => list
+                    .iter()
+                    .map(|v| match v {
+                        AttributeValue::S(e) => Ok(e.clone()),
+                        _ => Err(StateError::Corrupt(
+                            "pending_events holds a non-string".to_owned(),
+                        )),
+                    })
+                    .collect::<Result<_, _>>()?,
+                Some(_) => {
+                    return Err(StateError::Corrupt(
+                        "pending_events is not a list".to_owned(),
+                    ))
+                }
+            },
         }),
     };
     let lease = match (s("lease_owner")?, n("lease_expires")?) {

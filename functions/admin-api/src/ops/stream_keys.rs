@@ -7,9 +7,11 @@ use super::{arns, channel_list_query, page_reply, stop_word, tags, Ids, Result, 
 use crate::input::json_body;
 use crate::views;
 use crate::{AdminApi, Call, Failure, Reply};
+use chrono::Utc;
 use domain::arn::{IvsArn, ResourceType};
+use domain::lifecycle::{self, RotationTrigger, StopRule, SuspendedBy};
 use domain::policy::tags as policy_tags;
-use ivs_adapter::ivs::{ResumeOutcome, RetryOn, RotateOutcome};
+use ivs_adapter::ivs::{ResumeOutcome, RetryOn, RotateOutcome, StopOutcome};
 
 pub(crate) async fn create_stream_key(api: &AdminApi, call: &Call<'_>) -> Result<Reply> {
     let channel = call.arn("channelId", ResourceType::Channel)?;
@@ -89,14 +91,27 @@ pub(crate) async fn rotate_stream_key(api: &AdminApi, call: &Call<'_>) -> Result
     let channel = call.arn("channelId", ResourceType::Channel)?;
     let _: TagsOnly = json_body(call.body)?;
     match api.ivs().rotate_stream_key(&channel, None).await? {
-        RotateOutcome::Rotated { new_key, revoked } => Ok(Reply::ok(json!({
-            "streamKey": {
-                "arn": new_key.arn,
-                "channelArn": new_key.channel_arn,
-                "value": new_key.value.expose(),
-            },
-            "revokedStreamKeyArns": revoked,
-        }))),
+        RotateOutcome::Rotated { new_key, revoked } => {
+            let fact = lifecycle::stream_key_rotated(
+                &channel,
+                &new_key.arn,
+                &revoked,
+                None,
+                RotationTrigger::AdminApi,
+                Utc::now(),
+            );
+            // Not repeatable: the new key must reach the operator whatever happens to its
+            // lifecycle event.
+            api.announce(&[fact], false).await?;
+            Ok(Reply::ok(json!({
+                "streamKey": {
+                    "arn": new_key.arn,
+                    "channelArn": new_key.channel_arn,
+                    "value": new_key.value.expose(),
+                },
+                "revokedStreamKeyArns": revoked,
+            })))
+        }
         // Without a marker, a rotation always happens; these cannot be returned.
         other => Err(Failure::Internal(format!(
             "an unmarked rotation ended as {}",
@@ -112,6 +127,29 @@ pub(crate) async fn suspend_channel(api: &AdminApi, call: &Call<'_>) -> Result<R
     let _: TagsOnly = json_body(call.body)?;
     set_suspended_tag(api, &channel, true).await?;
     let outcome = api.ivs().suspend_channel(&channel).await?;
+    let now = Utc::now();
+    let stopped = outcome.stream == StopOutcome::Stopped;
+    let mut facts = vec![lifecycle::channel_suspended(
+        &channel,
+        SuspendedBy::AdminApi,
+        &call.request_id,
+        None,
+        &outcome.revoked,
+        stopped,
+        now,
+    )];
+    if stopped {
+        facts.push(lifecycle::stream_stopped(
+            &channel,
+            None,
+            &call.request_id,
+            &StopRule::Suspended,
+            None,
+            true,
+            now,
+        ));
+    }
+    api.announce(&facts, true).await?;
     Ok(Reply::ok(json!({
         "suspended": true,
         "revokedStreamKeyArns": outcome.revoked,
@@ -125,7 +163,17 @@ pub(crate) async fn resume_channel(api: &AdminApi, call: &Call<'_>) -> Result<Re
     let channel = call.arn("channelId", ResourceType::Channel)?;
     let _: TagsOnly = json_body(call.body)?;
     set_suspended_tag(api, &channel, false).await?;
-    match api.ivs().resume_channel(&channel).await? {
+    let outcome = api.ivs().resume_channel(&channel).await?;
+    let fact = match &outcome {
+        ResumeOutcome::Created(key) => {
+            lifecycle::channel_resumed(&channel, &call.request_id, Some(&key.arn), true, Utc::now())
+        }
+        ResumeOutcome::KeyExists { key_arn } => {
+            lifecycle::channel_resumed(&channel, &call.request_id, Some(key_arn), false, Utc::now())
+        }
+    };
+    api.announce(&[fact], true).await?;
+    match outcome {
         ResumeOutcome::Created(key) => Ok(Reply::ok(json!({
             "suspended": false,
             "streamKey": {"arn": key.arn, "channelArn": key.channel_arn, "value": key.value.expose()},
