@@ -7,6 +7,9 @@ mod event_pipeline;
 /// The binaries over HTTPS: the TLS session opened during init, untrusted certificates
 /// refused, unreachable endpoints survived, proxies followed.
 mod https;
+/// Lifecycle events on EventBridge (moto's, through a rule to SQS) and the EMF metrics of
+/// a live → offline → recording-ready scenario on the queued path.
+mod lifecycle;
 /// No event lost under faulty IVS answers; one rotation per stream under duplicates.
 mod reliability;
 /// The sweeper against the emulator with event delivery off.

@@ -18,9 +18,10 @@
 //! one at a time. With one instance, invocations are handled one at a time, in order.
 //!
 //! Per function: [`LocalLambda::pid`] and [`LocalLambda::phases`] are its first instance's,
-//! [`LocalLambda::logs`] every instance's lines in the order they were written,
-//! [`LocalLambda::invocations`] the total; the `instance_*` accessors and
-//! [`LocalLambda::pids`] give each instance's. Function processes are killed and the server
+//! [`LocalLambda::logs`] every instance's lines in the order they were written (stdout and
+//! stderr, as Lambda sends both to CloudWatch Logs), [`LocalLambda::stdout`] the stdout lines
+//! only (where the functions write their EMF metrics), [`LocalLambda::invocations`] the
+//! total; the `instance_*` accessors and [`LocalLambda::pids`] give each instance's. Function processes are killed and the server
 //! stopped when the service is dropped.
 
 use std::collections::{HashMap, VecDeque};
@@ -150,6 +151,8 @@ struct Instance {
     phases: Mutex<Phases>,
     /// Its own output lines.
     logs: Mutex<Vec<String>>,
+    /// Its own stdout lines (also in `logs`).
+    stdout: Mutex<Vec<String>>,
     /// Invocations it took.
     invocations: AtomicUsize,
 }
@@ -163,6 +166,8 @@ struct Function {
     in_flight: Mutex<HashMap<String, oneshot::Sender<Invoked>>>,
     /// Every instance's output lines, in the order they were written.
     logs: Mutex<Vec<String>>,
+    /// Every instance's stdout lines (also in `logs`), in the order they were written.
+    stdout: Mutex<Vec<String>>,
     /// Invocations its instances took, all together.
     invocations: AtomicUsize,
     instances: Mutex<Vec<Arc<Instance>>>,
@@ -306,18 +311,24 @@ impl LocalLambda {
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
         *instance.pid.lock().unwrap() = child.id();
         instance.phases.lock().unwrap().spawned = Some(spawned);
-        for stream in [
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+        for (stream, is_stdout) in [
+            (
+                child
+                    .stdout
+                    .take()
+                    .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+                true,
+            ),
+            (
+                child
+                    .stderr
+                    .take()
+                    .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+                false,
+            ),
         ]
         .into_iter()
-        .flatten()
+        .filter_map(|(stream, is_stdout)| Some((stream?, is_stdout)))
         {
             let (function, instance) = (function.clone(), instance.clone());
             tokio::spawn(async move {
@@ -325,6 +336,11 @@ impl LocalLambda {
                 while let Ok(Some(line)) = lines.next_line().await {
                     // The function's lines in the order written, its instance's own too.
                     let mut all = function.logs.lock().unwrap();
+                    if is_stdout {
+                        let mut out = function.stdout.lock().unwrap();
+                        instance.stdout.lock().unwrap().push(line.clone());
+                        out.push(line.clone());
+                    }
                     instance.logs.lock().unwrap().push(line.clone());
                     all.push(line);
                 }
@@ -384,6 +400,23 @@ impl LocalLambda {
         self.service
             .function(name)
             .map(|f| f.logs.lock().unwrap().clone())
+            .unwrap_or_default()
+    }
+
+    /// Every line the function's processes have written to stdout so far, all instances
+    /// together, in the order they were written (the EMF metrics are there).
+    pub fn stdout(&self, name: &str) -> Vec<String> {
+        self.service
+            .function(name)
+            .map(|f| f.stdout.lock().unwrap().clone())
+            .unwrap_or_default()
+    }
+
+    /// Every line instance `index` of function `name` has written to stdout so far.
+    pub fn instance_stdout(&self, name: &str, index: usize) -> Vec<String> {
+        self.service
+            .instance(name, index)
+            .map(|(_, i)| i.stdout.lock().unwrap().clone())
             .unwrap_or_default()
     }
 
