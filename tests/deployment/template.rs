@@ -564,6 +564,19 @@ fn the_event_functions_sqs_permissions_are_scoped_to_their_queues() {
                     .collect::<Vec<_>>()
             })
             .collect();
+        if name == ADMIN_FN {
+            // The admin API keeps the lifecycle events EventBridge did not take on the
+            // stream-events queue (an outbox record): SendMessage there, nothing else.
+            assert_eq!(
+                sqs,
+                [(
+                    "sqs:SendMessage".to_owned(),
+                    json!({"Fn::GetAtt": ["StreamEventsQueue", "Arn"]})
+                )],
+                "{name}"
+            );
+            continue;
+        }
         let Some((_, queue, _)) = EVENT_PATHS.iter().find(|(f, _, _)| *f == name) else {
             // The sweeper's on-failure destination is granted by SAM, from EventInvokeConfig.
             assert!(sqs.is_empty(), "{name}: {sqs:?}");
@@ -1149,7 +1162,7 @@ fn no_ivs_wildcards_and_star_only_for_account_wide_lists() {
                 // (which queue for which action:
                 // the_event_functions_sqs_permissions_are_scoped_to_their_queues).
                 assert!(
-                    [STREAM_EVENTS_FN, RECORDING_EVENTS_FN].contains(&name.as_str()),
+                    [STREAM_EVENTS_FN, RECORDING_EVENTS_FN, ADMIN_FN].contains(&name.as_str()),
                     "{name}: {statement}"
                 );
                 assert!(actions.iter().all(|a| a.starts_with("sqs:")));
@@ -1608,7 +1621,18 @@ fn every_deployment_default_of_the_code_has_a_parameter() {
         ivs_adapter::tls::TrustRoots::from_lookup(|_| None).unwrap(),
         "the template's TLS_TRUST_ROOTS default is the code's"
     );
-    let admin_deployed = environment(admin);
+    // The admin API's outbox is the stack's stream-events queue when it publishes (not a
+    // parameter).
+    let mut admin = admin.clone();
+    let outbox = admin
+        .as_object_mut()
+        .unwrap()
+        .remove(admin_api::env::LIFECYCLE_OUTBOX_QUEUE_URL);
+    assert_eq!(
+        outbox,
+        Some(json!({"Fn::If": ["PublishesLifecycleEvents", {"Ref": "StreamEventsQueue"}, ""]}))
+    );
+    let admin_deployed = environment(&admin);
     assert_eq!(
         admin_api::token::SignerCell::refresh_from_lookup(|k| lookup(&admin_deployed, k)),
         Ok(admin_api::token::DEFAULT_REFRESH),

@@ -158,17 +158,21 @@ impl Automation {
     pub async fn from_env(accepts: &'static [DetailType]) -> Result<Self, Error> {
         let settings = Settings::from_lookup(env_var)?;
         let aws = aws_from_env().await?;
+        let publisher = Publisher::new(&aws.config, env_var(LIFECYCLE_EVENT_BUS));
         if warm_up_wanted()? {
-            // The TLS session to IVS is opened now, at full speed (crate::https).
-            let endpoint = aws.ivs_endpoint().await;
-            aws.warm_up(endpoint.as_slice()).await;
+            // The TLS sessions to IVS and (when publishing) EventBridge are opened now, at
+            // full speed (crate::https), not by the first invocation.
+            let mut endpoints: Vec<String> = aws.ivs_endpoint().await.into_iter().collect();
+            if publisher.is_on() {
+                endpoints.extend(aws.events_endpoint().await);
+            }
+            aws.warm_up(&endpoints).await;
         }
         let rate = RateSettings::from_lookup(env_var, default_rate_share(accepts))?;
         let ivs = Ivs::new(aws_sdk_ivs::Client::new(&aws.config))
             .with_budget(Arc::new(RateBudget::new(rate)));
         let sqs = EventQueue::new(&aws.config, env_var(EVENT_DEAD_LETTER_QUEUE_URL));
         let endpoint = aws.endpoint_override("AWS_ENDPOINT_URL_SQS");
-        let publisher = Publisher::new(&aws.config, env_var(LIFECYCLE_EVENT_BUS));
         Ok(Self::new(ivs, settings, accepts)
             .with_queue(sqs, endpoint)
             .with_publisher(publisher))

@@ -257,11 +257,16 @@ impl AdminApi {
                 refresh,
             )
         });
+        let publisher = Publisher::new(&aws.config, env_var(LIFECYCLE_EVENT_BUS));
         if warm_up_wanted()? {
-            // At full speed, during init (ivs_adapter::https): the TLS session to IVS, and
-            // the signing key read (which opens the one to Secrets Manager) and parsed. A key
-            // that cannot be loaded now is loaded by the first request that needs it.
-            let endpoint = aws.ivs_endpoint().await;
+            // At full speed, during init (ivs_adapter::https): the TLS sessions to IVS and
+            // (when publishing) EventBridge, and the signing key read (which opens the one to
+            // Secrets Manager) and parsed. A key that cannot be loaded now is loaded by the
+            // first request that needs it.
+            let mut endpoint: Vec<String> = aws.ivs_endpoint().await.into_iter().collect();
+            if publisher.is_on() {
+                endpoint.extend(aws.events_endpoint().await);
+            }
             let preload = async {
                 if let Some(cell) = &signer {
                     cell.preload(WARM_UP_BUDGET).await;
@@ -275,7 +280,6 @@ impl AdminApi {
         // Retry-After, like IVS's own throttling.
         let rate = RateSettings::from_lookup(env_var, ADMIN_RATE_SHARE)?;
         let budget = RateBudget::new(rate).with_max_wait(ADMIN_MAX_RATE_WAIT);
-        let publisher = Publisher::new(&aws.config, env_var(LIFECYCLE_EVENT_BUS));
         let outbox = var(env::LIFECYCLE_OUTBOX_QUEUE_URL)
             .map(|url| (EventQueue::new(&aws.config, None), url));
         Ok(AdminApi::new(

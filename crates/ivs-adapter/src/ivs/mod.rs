@@ -126,6 +126,26 @@ impl AwsSetup {
         Some(endpoint.url().to_owned())
     }
 
+    /// The EventBridge endpoint this configuration's clients call (the override
+    /// `AWS_ENDPOINT_URL_EVENTBRIDGE`, or the regional one the SDK's resolver gives).
+    pub async fn events_endpoint(&self) -> Option<String> {
+        use aws_sdk_eventbridge::config::endpoint::ResolveEndpoint as _;
+        if let Some(url) = self.endpoint_override("AWS_ENDPOINT_URL_EVENTBRIDGE") {
+            return Some(url);
+        }
+        let params = aws_sdk_eventbridge::config::endpoint::Params::builder()
+            .set_region(self.config.region().map(|r| r.to_string()))
+            .set_use_fips(self.config.use_fips())
+            .set_use_dual_stack(self.config.use_dual_stack())
+            .build()
+            .ok()?;
+        let endpoint = aws_sdk_eventbridge::config::endpoint::DefaultResolver::new()
+            .resolve_endpoint(&params)
+            .await
+            .ok()?;
+        Some(endpoint.url().to_owned())
+    }
+
     /// Opens a connection to each endpoint now ([`HttpsClient::warm_up`]); call it during
     /// init when [`warm_up_wanted`].
     pub async fn warm_up(&self, endpoints: &[String]) -> Vec<WarmedUp> {
