@@ -70,6 +70,20 @@ fn put_events_rule(seen: &Entries, refuse: bool) -> Rule {
     }
 }
 
+/// Each entry PutEvents was given, in the envelope a rule's target receives, validates
+/// against its schema (`schemas/lifecycle/`).
+fn assert_valid(seen: &[(String, String, String, Value, Vec<String>)]) {
+    for (_, source, detail_type, detail, resources) in seen {
+        let event = json!({
+            "version": "0", "id": "eb-1", "detail-type": detail_type, "source": source,
+            "account": "111122223333", "time": "2026-01-05T10:00:00Z", "region": "us-west-2",
+            "resources": resources, "detail": detail,
+        });
+        test_support::lifecycle::validate_lifecycle_event(&event)
+            .unwrap_or_else(|e| panic!("{detail_type}: {e}"));
+    }
+}
+
 fn publisher(rules: &[&Rule]) -> Publisher {
     let client = mock_client!(aws_sdk_eventbridge, RuleMode::MatchAny, rules, |c| c
         .retry_config(aws_sdk_eventbridge::config::retry::RetryConfig::disabled()));
@@ -172,6 +186,7 @@ async fn a_stream_start_publishes_channel_live_with_the_playback_url_of_the_batc
     );
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_valid(&seen);
     let (bus, source, detail_type, detail, resources) = &seen[0];
     assert_eq!(
         (bus.as_str(), source.as_str(), detail_type.as_str()),
@@ -259,6 +274,7 @@ async fn a_stream_end_publishes_offline_with_its_duration_and_the_rotation_witho
     let seen = seen.lock().unwrap().clone();
     let kinds: Vec<&str> = seen.iter().map(|e| e.2.as_str()).collect();
     assert_eq!(kinds, ["Channel Offline", "Stream Key Rotated"]);
+    assert_valid(&seen);
     let offline = &seen[0].3;
     assert_eq!(offline["durationSeconds"], 1800.0);
     assert_eq!(offline["startTime"], "2026-01-05T09:30:00.000Z");
@@ -314,6 +330,7 @@ async fn events_eventbridge_refuses_go_to_the_queue_as_an_outbox_and_the_actions
     assert!(failures(&response).is_empty());
     let seen_later = seen_later.lock().unwrap().clone();
     assert_eq!(seen_later.len(), 1);
+    assert_valid(&seen_later);
     assert_eq!(seen_later[0].2, "Channel Live");
     assert_eq!(seen_later[0].3, kept["events"][0]["detail"]);
     assert_eq!(seen_later[0].4, vec![CHANNEL_ARN.to_owned()]);
