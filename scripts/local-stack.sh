@@ -18,7 +18,15 @@
 # (execute-api) become HTTP API events with an IAM identity. The functions call the emulator
 # through AWS_ENDPOINT_URL_IVS / AWS_ENDPOINT_URL_SECRETS_MANAGER. Nothing reaches AWS.
 #
-# Ports: IVS_PORT (default 4566), ADMIN_PORT (4567), LAMBDA_PORT (9000) and SQS_PORT (4568).
+# moto's server is also the EventBridge the functions publish their lifecycle events to
+# (AWS_ENDPOINT_URL_EVENTBRIDGE, bus LIFECYCLE_EVENT_BUS, default `default`): a rule with the
+# pattern {"source": ["ivs-automation"]} sends them to the SQS queue `lifecycle-events`, which
+# the stack drains. It shows each event as it arrives and, at the end (Ctrl-C, or after the
+# smoke run), every event received, checked against its JSON Schema, and a table of the
+# metrics the functions wrote as EMF lines in their logs (target/debug/local-stack-report).
+#
+# Ports: IVS_PORT (default 4566), ADMIN_PORT (4567), LAMBDA_PORT (9000) and SQS_PORT (4568,
+# moto: SQS and EventBridge).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/tools.sh
@@ -48,7 +56,14 @@ cargo build --locked --workspace --bins --quiet
 
 logs=$(mktemp -d)
 pids=()
+# What the session showed, printed when it stops (Ctrl-C): set once the stack is up.
+report_on_exit=false
 cleanup() {
+    if $report_on_exit; then
+        report_on_exit=false
+        echo
+        report || true
+    fi
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     rm -rf "$logs"
@@ -62,6 +77,65 @@ MOTO_ACCOUNT_ID=111122223333 AWS_ACCESS_KEY_ID=AKIDLOCALONLY AWS_SECRET_ACCESS_K
 pids+=($!)
 wait_for_port "$sqs_port" 60
 sqs_url="http://127.0.0.1:$sqs_port"
+
+# moto as EventBridge: the lifecycle events' bus (created unless it is `default`) and a rule
+# sending every event of source ivs-automation to the queue lifecycle-events, as a consumer
+# subscribes (README, "Lifecycle events").
+lifecycle_bus=${LIFECYCLE_EVENT_BUS:-default}
+lifecycle_queue=$(.venv/bin/python - "$sqs_url" "$lifecycle_bus" <<'PY'
+import json, sys, boto3
+url, bus = sys.argv[1], sys.argv[2]
+kw = dict(endpoint_url=url, region_name="us-west-2",
+          aws_access_key_id="AKIDLOCALONLY", aws_secret_access_key="local-only")
+sqs, events = boto3.client("sqs", **kw), boto3.client("events", **kw)
+queue = sqs.create_queue(QueueName="lifecycle-events")["QueueUrl"]
+arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+if bus != "default":
+    events.create_event_bus(Name=bus)
+events.put_rule(Name="lifecycle-events", EventBusName=bus,
+                EventPattern=json.dumps({"source": ["ivs-automation"]}))
+events.put_targets(Rule="lifecycle-events", EventBusName=bus,
+                   Targets=[{"Id": "lifecycle-events", "Arn": arn}])
+print(queue)
+PY
+)
+
+# Moves what the lifecycle queue holds into $logs/lifecycle.jsonl (one event per line), until
+# it stays empty for $1 polls of a second ("follow": forever, printing each event as it comes).
+drain_lifecycle() {
+    .venv/bin/python - "$sqs_url" "$lifecycle_queue" "$logs/lifecycle.jsonl" "$1" <<'PY'
+import json, sys, boto3
+url, queue, out, quiet = sys.argv[1:5]
+follow = quiet == "follow"
+sqs = boto3.client("sqs", endpoint_url=url, region_name="us-west-2",
+                   aws_access_key_id="AKIDLOCALONLY", aws_secret_access_key="local-only")
+empty = 0
+while follow or empty < int(quiet):
+    try:
+        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10,
+                                       WaitTimeSeconds=1).get("Messages", [])
+    except Exception:
+        if follow:
+            break
+        raise
+    empty = 0 if messages else empty + 1
+    with open(out, "a") as f:
+        for m in messages:
+            f.write(m["Body"].replace("\n", " ") + "\n")
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+            if follow:
+                e = json.loads(m["Body"])
+                print(f'{{"lifecycle_event":{json.dumps(e.get("detail-type"))},"id":{json.dumps(e.get("detail", {}).get("id"))}}}', flush=True)
+PY
+}
+
+# The lifecycle events received (checked against their schemas) and the table of the metrics
+# the functions wrote since the warm-up below.
+report() {
+    touch "$logs/lifecycle.jsonl"
+    target/debug/local-stack-report --events "$logs/lifecycle.jsonl" \
+        --logs <(tail -n +$((${warmed_up_lines:-0} + 1)) "$logs/functions.log") "$@"
+}
 
 # The emulator prints its URL as the first line of stdout, the gateway's as the second, then
 # the queues (`queue <name> <url>`, `dead-letter-queue <url>`).
@@ -98,6 +172,7 @@ esac
 AWS_REGION=us-west-2 AWS_ACCESS_KEY_ID=AKIDLOCALONLY AWS_SECRET_ACCESS_KEY=local-only \
 AWS_ENDPOINT_URL_IVS="$ivs_url" AWS_ENDPOINT_URL_SECRETS_MANAGER="$ivs_url" \
 AWS_ENDPOINT_URL_SQS="$sqs_url" EVENT_DEAD_LETTER_QUEUE_URL="$dead_letter_queue" \
+AWS_ENDPOINT_URL_EVENTBRIDGE="$sqs_url" LIFECYCLE_EVENT_BUS="$lifecycle_bus" \
 AWS_LAMBDA_LOG_FORMAT=JSON AWS_LAMBDA_LOG_LEVEL=INFO \
 POLICY_CACHE_SECONDS=0 IVS_ACCOUNT_ID=111122223333 IVS_REGION=us-west-2 \
 PLAYBACK_KEY_SECRET_ID=ivs-automation/playback-key PLAYBACK_KEY_REFRESH_SECONDS=2 \
@@ -127,7 +202,8 @@ The local stack is up.
   IVS emulator     $ivs_url   (IVS API, signed requests; control API under /_emulator)
   Admin API        $admin_url   (local API Gateway, IAM: sign for execute-api)
   Lambda functions http://127.0.0.1:$lambda_port   (stream-events, recording-events, admin-api; cargo lambda watch)
-  SQS (moto)       $sqs_url   (the event queues; dead letters: $dead_letter_queue)
+  SQS, EventBridge $sqs_url   (moto: the event queues, dead letters: $dead_letter_queue;
+                   lifecycle events on bus $lifecycle_bus, a rule to the queue lifecycle-events)
 
 Try it (or run: ./scripts/walkthrough.sh $ivs_url $admin_url):
 
@@ -146,6 +222,9 @@ Try it (or run: ./scripts/walkthrough.sh $ivs_url $admin_url):
   curl -s $ivs_url/_emulator/ingest/disconnect -d '{"channelArn":"arn:aws:ivs:…"}'
   # the admin API (README: "The admin API" lists every route)
   curl -s --aws-sigv4 'aws:amz:us-west-2:execute-api' --user "\$AWS_ACCESS_KEY_ID:\$AWS_SECRET_ACCESS_KEY" $admin_url/channels
+
+Lifecycle events show below as they arrive ({"lifecycle_event": …}); Ctrl-C stops everything and
+prints them all, checked against their schemas, with the metrics the functions wrote.
 
 EOF
 fi
@@ -176,6 +255,15 @@ PY
     echo "messages in failed-events: $dead"
     [ "$dead" = 0 ] || { echo "events were dead-lettered" >&2; exit 1; }
     echo
+    echo "── the lifecycle events and the metrics (what a subscriber and the dashboard would see)"
+    # Until the queue stays empty for 3 s: the last Stream End may still be in handling.
+    drain_lifecycle 3
+    # The walkthrough (README's and the script's) drives, per run: a stream (live, offline,
+    # its key rotated), then a suspended channel going live (suspended, its stream stopped).
+    report --check \
+        --expect "Channel Live,Channel Offline,Stream Key Rotated,Channel Suspended,Stream Stopped" \
+        --expect-metrics "Actions,IvsCalls,EventAge,EventsHandled,LifecycleEventsPublished"
+    echo
     echo "── what the functions logged (actions)"
     grep '"action"' "$logs/functions.log" || true
     if grep -q '"level":"ERROR"' "$logs/functions.log"; then
@@ -189,13 +277,17 @@ fi
 echo "Events and function logs follow (Ctrl-C stops everything)."
 # In the background, so that a signal reaches the traps at once (bash runs traps only when
 # the foreground command ends, and `wait` returns on a signal).
-# From after the warm-up; without lambda_runtime's notice that cargo lambda watch sets
+# From after the warm-up; without the metrics' EMF lines (the table at the end sums them) nor
+# lambda_runtime's notice that cargo lambda watch sets
 # AWS_LAMBDA_MAX_CONCURRENCY (Lambda does not, except on managed instances), repeated at every
 # function start.
 tail -n +1 -F "$logs/events.jsonl" 2>/dev/null &
 pids+=($!)
+drain_lifecycle follow &
+pids+=($!)
+report_on_exit=true
 # tail is the background job (the one cleanup kills); grep ends when tail's output closes.
 tail -n +$((warmed_up_lines + 1)) -F "$logs/functions.log" 2>/dev/null \
-    > >(grep --line-buffered -v 'AWS_LAMBDA_MAX_CONCURRENCY is set') &
+    > >(grep --line-buffered -v -e 'AWS_LAMBDA_MAX_CONCURRENCY is set' -e '"CloudWatchMetrics"') &
 pids+=($!)
 wait "$!"
