@@ -10,8 +10,10 @@
 //! - the real `stream-events` binary, as many containers as the mapping's maximum
 //!   concurrency, in the real `lambda_runtime` loop, and one `admin-api` container that is
 //!   read every half second while the burst drains;
-//! - HTTPS to every AWS endpoint the functions call (IVS, SQS) through TLS terminators with a
-//!   throwaway CA on 127.0.0.1, and the functions get Lambda's environment only.
+//! - HTTPS to every AWS endpoint the functions call (IVS, SQS, EventBridge) through TLS
+//!   terminators with a throwaway CA on 127.0.0.1, and the functions get Lambda's environment
+//!   only; lifecycle events on (`LIFECYCLE_EVENT_BUS=default`, moto's EventBridge), as the
+//!   template deploys them: a Stream End also reads its session's start (`GetStreamSession`).
 //!
 //! The burst: N broadcasters connect (or disconnect) within one second. Figures: time to
 //! drain (the burst's first event to every queue empty), the quota floor (for each IVS
@@ -225,6 +227,10 @@ fn function_env(
     env.extend([
         ("AWS_ENDPOINT_URL_SQS", sqs.url()),
         ("EVENT_DEAD_LETTER_QUEUE_URL", dead_letter_queue.to_owned()),
+        // Lifecycle events on, as the template deploys them (the default bus): moto's
+        // EventBridge, behind the same front as its SQS (one moto server serves both).
+        ("LIFECYCLE_EVENT_BUS", "default".to_owned()),
+        ("AWS_ENDPOINT_URL_EVENTBRIDGE", sqs.url()),
         ("IVS_RATE_FACTOR", args.rate_factor.to_string()),
         ("IVS_RATE_CONCURRENCY", concurrency.to_string()),
     ]);
