@@ -125,7 +125,7 @@ while follow or empty < int(quiet):
             sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
             if follow:
                 e = json.loads(m["Body"])
-                print(f'{{"lifecycle_event":{json.dumps(e.get("detail-type"))},"id":{json.dumps(e.get("detail", {}).get("id"))}}}', flush=True)
+                print(f'── lifecycle event: {e.get("detail-type")}  {e.get("detail", {}).get("id")}', flush=True)
 PY
 }
 
@@ -223,8 +223,8 @@ Try it (or run: ./scripts/walkthrough.sh $ivs_url $admin_url):
   # the admin API (README: "The admin API" lists every route)
   curl -s --aws-sigv4 'aws:amz:us-west-2:execute-api' --user "\$AWS_ACCESS_KEY_ID:\$AWS_SECRET_ACCESS_KEY" $admin_url/channels
 
-Lifecycle events show below as they arrive ({"lifecycle_event": …}); Ctrl-C stops everything and
-prints them all, checked against their schemas, with the metrics the functions wrote.
+Lifecycle events show below as they arrive (── lifecycle event: …); Ctrl-C stops everything and
+prints them all, checked against their schemas, with a table of the metrics the functions wrote.
 
 EOF
 fi
