@@ -129,6 +129,39 @@ while follow or empty < int(quiet):
 PY
 }
 
+# A channel that records to S3 goes live, then offline: IVS emits Recording End, and the
+# recording-events function publishes Recording Ready (smoke run).
+recorded_stream() {
+    local sign=(--aws-sigv4 "aws:amz:us-west-2:ivs" --user "AKIDLOCALONLY:local-only"
+        -H 'content-type: application/json')
+    local field='import json,sys
+v = json.load(sys.stdin)
+for k in sys.argv[1].split("."):
+    v = v[k]
+print(v)'
+    local config config_arn state created channel key
+    config=$(curl -sS --fail-with-body --retry 4 --retry-delay 1 "${sign[@]}" \
+        "$ivs_url/CreateRecordingConfiguration" \
+        -d '{"name":"smoke-recording","destinationConfiguration":{"s3":{"bucketName":"smoke-recordings-111122223333"}}}')
+    config_arn=$(echo "$config" | python3 -c "$field" recordingConfiguration.arn)
+    # CREATING, then ACTIVE (2 s in the emulator, as in IVS a moment later).
+    for _ in $(seq 1 40); do
+        state=$(curl -sS --retry 4 --retry-delay 1 "${sign[@]}" "$ivs_url/GetRecordingConfiguration" \
+            -d "{\"arn\":\"$config_arn\"}" | python3 -c "$field" recordingConfiguration.state)
+        [ "$state" = ACTIVE ] && break
+        sleep 0.5
+    done
+    created=$(curl -sS --fail-with-body --retry 4 --retry-delay 1 "${sign[@]}" "$ivs_url/CreateChannel" \
+        -d "{\"name\":\"smoke-recorded\",\"recordingConfigurationArn\":\"$config_arn\"}")
+    channel=$(echo "$created" | python3 -c "$field" channel.arn)
+    key=$(echo "$created" | python3 -c "$field" streamKey.value)
+    echo "recording configuration $config_arn ($state), channel $channel"
+    curl -sS --fail-with-body "$ivs_url/_emulator/ingest/connect" -d "{\"streamKey\":\"$key\"}" >/dev/null
+    sleep 2
+    curl -sS --fail-with-body "$ivs_url/_emulator/ingest/disconnect" -d "{\"channelArn\":\"$channel\"}" >/dev/null
+    echo "live for 2 s, then offline"
+}
+
 # The lifecycle events received (checked against their schemas) and the table of the metrics
 # the functions wrote since the warm-up below.
 report() {
@@ -243,6 +276,9 @@ if $smoke; then
     echo "── the walkthrough again, against the same stack"
     ./scripts/walkthrough.sh "$ivs_url" "$admin_url"
     echo
+    echo "── a recorded stream (the walkthrough does not record): live, offline, its recording ready"
+    recorded_stream
+    echo
     echo "── the dead-letter queue (it must be empty: every event was applied)"
     dead=$(.venv/bin/python - "$sqs_url" "$dead_letter_queue" <<'PY'
 import sys, boto3
@@ -256,12 +292,13 @@ PY
     [ "$dead" = 0 ] || { echo "events were dead-lettered" >&2; exit 1; }
     echo
     echo "── the lifecycle events and the metrics (what a subscriber and the dashboard would see)"
-    # Until the queue stays empty for 3 s: the last Stream End may still be in handling.
-    drain_lifecycle 3
+    # Until the queue stays empty for 5 s: the last events may still be in handling.
+    drain_lifecycle 5
     # The walkthrough (README's and the script's) drives, per run: a stream (live, offline,
-    # its key rotated), then a suspended channel going live (suspended, its stream stopped).
+    # its key rotated), then a suspended channel going live (suspended, its stream stopped);
+    # the recorded stream a Recording Ready.
     report --check \
-        --expect "Channel Live,Channel Offline,Stream Key Rotated,Channel Suspended,Stream Stopped" \
+        --expect "Channel Live,Channel Offline,Stream Key Rotated,Channel Suspended,Stream Stopped,Recording Ready" \
         --expect-metrics "Actions,IvsCalls,EventAge,EventsHandled,LifecycleEventsPublished"
     echo
     echo "── what the functions logged (actions)"
