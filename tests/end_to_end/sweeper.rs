@@ -825,3 +825,68 @@ async fn the_sweepers_lifecycle_events_wait_in_its_state_until_eventbridge_takes
     );
     drop(moto);
 }
+
+/// A stream that ends between two runs with its end event lost: the next run checks its
+/// channel first (it was live at the last run and is offline now) and gives it its rotation,
+/// in a run too short to sweep the pass, instead of when a pass over every channel reaches it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_that_ended_since_the_last_run_is_repaired_first() {
+    let moto = moto_with_state_table().await;
+    let (emulator, server) = rotating_channels(43, 60, "ended-").await;
+    let client = ivs_client(&server.url());
+    let mut live = Vec::new();
+    for name in ["ended-a", "ended-b"] {
+        let (channel, key) =
+            create_channel(&client, name, &[(tags::ROTATE_KEY_ON, "stream-end")]).await;
+        let stream = emulator.connect(&key).unwrap();
+        live.push((channel, stream.stream_id));
+    }
+    let sweeper = || {
+        Sweeper::new(
+            fast_ivs(ivs_client(&server.url()), 3),
+            settings(&[]),
+            sweep_settings(false),
+        )
+        .with_state(sweeper::state::StateStore::new(
+            dynamodb(&moto),
+            STATE_TABLE,
+        ))
+    };
+    let invoke = |s: Sweeper, deadline_in: Duration| async move {
+        s.handle(LambdaEvent::new(
+            serde_json::json!({}),
+            context(deadline_in),
+        ))
+        .await
+        .unwrap()
+    };
+
+    // The first run sees both live, and remembers it.
+    let first = invoke(sweeper(), Duration::from_secs(60)).await;
+    assert!(first.complete, "{first:?}");
+    assert_eq!((first.live_streams_seen, first.missed_rotations), (2, 0));
+    let item = state_item(&moto).await;
+    assert_eq!(item["live_ids"].as_l().unwrap().len(), 2, "{item:?}");
+
+    // Both streams end; their end events are lost.
+    for (channel, _) in &live {
+        emulator.disconnect(channel).unwrap();
+    }
+    // A run of 2 s: too short for a pass over 62 channels, long enough for the two.
+    let second = invoke(sweeper(), Duration::from_secs(2)).await;
+    assert_eq!(second.ended_checked, 2, "{second:?}");
+    assert_eq!(second.missed_rotations, 2, "{second:?}");
+    assert!(!second.complete && second.channels_seen < 62, "{second:?}");
+    for (channel, stream_id) in &live {
+        let keys = keys(&client, channel).await;
+        assert_eq!(keys.len(), 1, "{channel}");
+        assert_eq!(
+            keys[0].1.get(TAG_ROTATED_AFTER_STREAM),
+            Some(stream_id),
+            "{channel}: rotated after its stream"
+        );
+    }
+    let item = state_item(&moto).await;
+    assert!(!item.contains_key("live_ids"), "nothing live now: {item:?}");
+    drop(moto);
+}

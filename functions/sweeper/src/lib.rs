@@ -1,7 +1,10 @@
 //! The scheduled sweeper: reconciles what events missed and enforces time-based policy.
 //!
 //! Each run lists the live streams and stops the overdue ones first (their channels' tags read
-//! 50 at a time with BatchGetChannel), then pages through the channels from where the last
+//! 50 at a time with BatchGetChannel), then checks the channels that were live at the last run
+//! and are offline now (each ended a stream since: a missed rotation is repaired within one
+//! schedule interval, not a whole pass; the live set is kept in the state table), then pages
+//! through the channels from where the last
 //! run stopped (IVS's rate quotas respected: the sweeper's own calls are paced, and every call
 //! backs off on throttling; each operation's calls stay inside the sweeper's share of its
 //! quota, [`SWEEPER_RATE_SHARE`], and all of them under `SWEEP_CALLS_PER_SECOND`) and, per
@@ -88,6 +91,8 @@ pub struct SweepSummary {
     pub live_streams_seen: usize,
     pub streams_stopped: usize,
     pub missed_rotations: usize,
+    /// Channels live at the last run and offline at this one's start, checked first.
+    pub ended_checked: usize,
     pub idle_keys_rotated: usize,
     pub keys_dated: usize,
     pub failures: usize,
@@ -123,6 +128,9 @@ pub struct Sweeper {
     facts: Mutex<Vec<Lifecycle>>,
     /// How many lifecycle events wait in the state item (see [`MAX_PENDING_EVENTS`]).
     backlog: AtomicUsize,
+    /// The channels whose stream this run stopped (their end is the event path's to handle,
+    /// not the next run's to check).
+    stopped: Mutex<HashSet<String>>,
 }
 
 impl Sweeper {
@@ -137,6 +145,7 @@ impl Sweeper {
             metrics,
             facts: Mutex::new(Vec::new()),
             backlog: AtomicUsize::new(0),
+            stopped: Mutex::new(HashSet::new()),
         }
     }
 
@@ -218,6 +227,7 @@ impl Sweeper {
             live_streams_seen = summary.live_streams_seen,
             streams_stopped = summary.streams_stopped,
             missed_rotations = summary.missed_rotations,
+            ended_checked = summary.ended_checked,
             idle_keys_rotated = summary.idle_keys_rotated,
             keys_dated = summary.keys_dated,
             failures = summary.failures,
@@ -374,6 +384,7 @@ impl Sweeper {
             Some(p) => (
                 Position {
                     pending_events: p.pending_events,
+                    live_seen: p.live_seen,
                     ..Position::new_pass(now)
                 },
                 false,
@@ -417,9 +428,38 @@ impl Sweeper {
         let live = self.live_streams(pacer, summary).await?;
         summary.live_streams_seen = live.len();
         // Overdue live streams first, whatever page the pass is on.
-        let judged = self
+        let mut judged = self
             .stop_overdue(&live, now, out_of_time, pacer, summary)
             .await;
+        // Then the channels live at the last run and offline now: each ended a stream since,
+        // whose rotation the event path may have missed. Checked now rather than when the
+        // pass reaches them (a pass over thousands of channels takes hours).
+        let ended: Vec<String> = position
+            .live_seen
+            .iter()
+            .filter(|arn| !live.contains_key(*arn) && !judged.contains(*arn))
+            .cloned()
+            .collect();
+        let stopped_now = self
+            .stopped
+            .lock()
+            .map(|mut s| std::mem::take(&mut *s))
+            .unwrap_or_default();
+        let mut seen: Vec<String> = live
+            .keys()
+            .filter(|arn| !stopped_now.contains(*arn))
+            .cloned()
+            .collect();
+        if !ended.is_empty() {
+            let checked = self
+                .sweep_ended(&ended, &live, now, out_of_time, pacer, summary)
+                .await;
+            // What the deadline left unchecked stays for the next run.
+            seen.extend(ended.iter().filter(|a| !checked.contains(*a)).cloned());
+            judged.extend(checked);
+        }
+        seen.sort();
+        position.live_seen = seen;
         let mut last: Option<String> = None;
         loop {
             if out_of_time() {
@@ -544,6 +584,65 @@ impl Sweeper {
         judged
     }
 
+    /// Sweeps the channels that ended a stream since the last run (`ended`): their tags read
+    /// 50 at a time (BatchGetChannel), then each swept as the pass would (a missed rotation
+    /// given). Returns the channels swept so (the pass skips them in this run). A failure is
+    /// counted and left to the pass.
+    async fn sweep_ended(
+        &self,
+        ended: &[String],
+        live: &HashMap<String, LiveStream>,
+        now: DateTime<Utc>,
+        out_of_time: &(dyn Fn() -> bool + Send + Sync),
+        pacer: &mut Pacer,
+        summary: &mut SweepSummary,
+    ) -> HashSet<String> {
+        let mut swept = HashSet::new();
+        let client = self.ivs.client();
+        for batch in ended.chunks(50) {
+            if out_of_time() {
+                break;
+            }
+            summary.calls += 1;
+            let read = pacer
+                .pace(self.ivs.call("BatchGetChannel", RetryOn::Transient, || {
+                    client
+                        .batch_get_channel()
+                        .set_arns(Some(batch.to_vec()))
+                        .send()
+                }))
+                .await;
+            let output = match read {
+                Ok(output) => output,
+                Err(e) => {
+                    summary.failures += 1;
+                    error!(error = %e, channels = batch.len(), "reading the channels that went offline failed; the pass sweeps them");
+                    continue;
+                }
+            };
+            for c in output.channels() {
+                if out_of_time() {
+                    break;
+                }
+                let Some(arn) = c.arn() else { continue };
+                let Ok(channel) = IvsArn::parse_as(arn, ResourceType::Channel) else {
+                    continue;
+                };
+                swept.insert(arn.to_owned());
+                summary.ended_checked += 1;
+                let channel_tags = c.tags().cloned().unwrap_or_default();
+                if let Err(e) = self
+                    .sweep_channel(channel, channel_tags, live, now, pacer, summary)
+                    .await
+                {
+                    summary.failures += 1;
+                    error!(channel_arn = %arn, error = %e, "checking a channel that went offline failed; the pass sweeps it");
+                }
+            }
+        }
+        swept
+    }
+
     /// Publishes the lifecycle events of the actions since the last save and those still
     /// pending, then saves the position (when a state table is configured) with what
     /// EventBridge did not take, keeping the lease when the run goes on, releasing it
@@ -654,6 +753,9 @@ impl Sweeper {
                     pacer.pace(self.ivs.stop_stream(channel)).await?
                 };
                 summary.streams_stopped += 1;
+                if let Ok(mut stopped) = self.stopped.lock() {
+                    stopped.insert(channel.as_str().to_owned());
+                }
                 self.fact(lifecycle::stream_stopped(
                     channel,
                     Some(stream_id),

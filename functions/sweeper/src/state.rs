@@ -65,6 +65,18 @@ pub struct Position {
     /// Lifecycle events EventBridge did not take yet (`ivs_adapter::publish::KeptEvent`, as
     /// JSON): the next run publishes them first. Kept across passes.
     pub pending_events: Vec<String>,
+    /// The channels (ARNs) that were live when the last run started: one of them offline now
+    /// has ended a stream since, and is checked first (its rotation). Kept across passes.
+    pub live_seen: Vec<String>,
+}
+
+/// The channel ARNs of `live_seen` are stored with their common prefix (`arn:…:channel/`)
+/// once, so that thousands of live channels fit in the item (400 KB): about 14 bytes each.
+const LIVE_PREFIX: &str = "live_prefix";
+const LIVE_IDS: &str = "live_ids";
+
+fn channel_prefix(arn: &str) -> Option<&str> {
+    arn.find(":channel/").map(|i| &arn[..i + ":channel/".len()])
 }
 
 impl Position {
@@ -77,6 +89,7 @@ impl Position {
             pass_channels: 0,
             complete: false,
             pending_events: Vec::new(),
+            live_seen: Vec::new(),
         }
     }
 }
@@ -174,6 +187,19 @@ impl StateStore {
         if let Some(after) = &position.after {
             item.insert("after".to_owned(), AttributeValue::S(after.clone()));
         }
+        if let Some(prefix) = position.live_seen.first().and_then(|a| channel_prefix(a)) {
+            let ids = position
+                .live_seen
+                .iter()
+                .map(|arn| match arn.strip_prefix(prefix) {
+                    Some(id) => AttributeValue::S(id.to_owned()),
+                    // Another account or region (not listed by this sweeper): kept whole.
+                    None => AttributeValue::S(arn.clone()),
+                })
+                .collect();
+            item.insert(LIVE_PREFIX.to_owned(), AttributeValue::S(prefix.to_owned()));
+            item.insert(LIVE_IDS.to_owned(), AttributeValue::L(ids));
+        }
         if !position.pending_events.is_empty() {
             item.insert(
                 "pending_events".to_owned(),
@@ -264,6 +290,19 @@ fn read_item(item: &HashMap<String, AttributeValue>) -> Result<Saved, StateError
                 .and_then(|v| u64::try_from(v).ok())
                 .unwrap_or(0),
             complete: matches!(item.get("pass_complete"), Some(AttributeValue::Bool(true))),
+            live_seen: match (s(LIVE_PREFIX)?, item.get(LIVE_IDS)) {
+                (Some(prefix), Some(AttributeValue::L(ids))) => ids
+                    .iter()
+                    .map(|v| match v {
+                        AttributeValue::S(id) if id.starts_with("arn:") => Ok(id.clone()),
+                        AttributeValue::S(id) => Ok(format!("{prefix}{id}")),
+                        _ => Err(StateError::Corrupt(format!(
+                            "{LIVE_IDS} holds a non-string"
+                        ))),
+                    })
+                    .collect::<Result<_, _>>()?,
+                _ => Vec::new(),
+            },
             pending_events: match item.get("pending_events") {
                 None => Vec::new(),
                 Some(AttributeValue::L(list)) => list
