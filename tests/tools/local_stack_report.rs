@@ -130,7 +130,7 @@ fn main() -> ExitCode {
         let detail_type = event["detail-type"].as_str().unwrap_or("?").to_owned();
         *kinds.entry(detail_type.clone()).or_default() += 1;
         let detail = &event["detail"];
-        let verdict = match validate_lifecycle_event(&event) {
+        let verdict = match validate_lifecycle_event(event) {
             Ok(()) => "schema ok".to_owned(),
             Err(e) => {
                 problems.push(e.clone());
