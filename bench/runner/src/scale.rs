@@ -883,6 +883,12 @@ struct SweepFigures {
     /// only key is a new one marked as rotated after their last stream.
     stopped_verified: usize,
     repaired_verified: usize,
+    /// Channels live at the first run (not overdue) whose streams then ended, end events lost.
+    ending: usize,
+    /// Each of their rotations: seconds after the streams ended, seconds into its run, the run.
+    ended_repairs: Vec<(f64, f64, usize)>,
+    /// Checked in IVS after the pass: those whose only key is a new one marked after the stream.
+    ended_verified: usize,
     /// The pass's IVS calls per operation (every request) and throttled answers.
     calls: BTreeMap<String, (u64, u64)>,
     peak_rss_kib: Option<u64>,
@@ -925,6 +931,7 @@ impl SweepFigures {
             && self.visited() == self.channels as u64
             && self.stopped_verified == self.live
             && self.repaired_verified == self.planted
+            && self.ended_verified == self.ending
     }
 
     /// The least time the pass's calls need inside the sweeper's share of the quotas × the
@@ -1088,9 +1095,12 @@ async fn run_sweep(args: &Args, c: usize) -> Result<SweepFigures, String> {
     // Every channel rotates its key after each stream and may stream an hour; 10 % are live,
     // for two hours now; each has one past session (ended 2.5 hours ago) and a key that no
     // rotation marked yet.
+    // 1 % of the channels (at least one) are live now and not overdue, and end right after
+    // the first run with their end events lost: the next run must give them their rotation.
+    let ending_count = ((c as f64 / 100.0).round() as usize).clamp(1, c.max(2) - 1);
     let channels: Vec<SeededChannel> = emulator
         .seed_channels(&SeedSpec {
-            channels: c,
+            channels: c - ending_count,
             name_prefix: "sweep-".to_owned(),
             tags: [
                 (
@@ -1110,6 +1120,39 @@ async fn run_sweep(args: &Args, c: usize) -> Result<SweepFigures, String> {
             ..SeedSpec::default()
         })
         .map_err(|e| format!("seeding: {e}"))?;
+    let ending: Vec<SeededChannel> = emulator
+        .seed_channels(&SeedSpec {
+            channels: ending_count,
+            name_prefix: "ending-".to_owned(),
+            tags: [(
+                domain::policy::tags::ROTATE_KEY_ON.to_owned(),
+                "stream-end".to_owned(),
+            )]
+            .into_iter()
+            .collect(),
+            live: ivs_emulator::Live::Fraction(1.0),
+            live_started_seconds_ago: 600,
+            past_sessions: 1,
+            ..SeedSpec::default()
+        })
+        .map_err(|e| format!("seeding: {e}"))?;
+    let ending_arns: HashSet<String> = ending.iter().map(|ch| ch.arn.clone()).collect();
+    // Their keys are marked as rotated after their past session: nothing to do while live.
+    let past_rotation = (chrono::Utc::now() - chrono::TimeDelta::hours(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    tag_keys(
+        &test_support::ivs_client(&server.url()),
+        ending
+            .iter()
+            .map(|ch| {
+                (
+                    ch.stream_key_arn.clone(),
+                    vec![(TAG_ROTATED_AFTER_TIME, past_rotation.clone())],
+                )
+            })
+            .collect(),
+    )
+    .await?;
     // The planted missed rotations: 1 % of the channels (at least one), offline ones spread
     // evenly over the seeding order; their key stays unmarked. Every other key is marked as
     // the event path leaves it: the offline channels' as rotated after their last stream
@@ -1180,6 +1223,7 @@ async fn run_sweep(args: &Args, c: usize) -> Result<SweepFigures, String> {
     let started = Instant::now();
     let give_up = started + Duration::from_secs(args.sweeper_timeout);
     let mut runs: Vec<SweepRun> = Vec::new();
+    let mut ended_at: Option<chrono::DateTime<chrono::Utc>> = None;
     let mut errors_in_a_row = 0;
     let timed_out = loop {
         if Instant::now() > give_up {
@@ -1228,6 +1272,14 @@ async fn run_sweep(args: &Args, c: usize) -> Result<SweepFigures, String> {
         );
         let (complete, failed, held) = (run.complete(), run.response.is_err(), run.lease_held());
         runs.push(run);
+        if runs.len() == 1 {
+            for ch in &ending {
+                emulator
+                    .disconnect(&ch.arn)
+                    .map_err(|e| format!("ending a stream: {e:?}"))?;
+            }
+            ended_at = Some(chrono::Utc::now());
+        }
         if complete {
             break false;
         }
@@ -1241,6 +1293,18 @@ async fn run_sweep(args: &Args, c: usize) -> Result<SweepFigures, String> {
     };
     let wall = started.elapsed();
     let calls = calls_since(&before, &emulator.stats());
+    // The pass completed in its first run: one more run (a new pass's start) checks the
+    // channels that went offline; it is not counted in the pass's figures.
+    let mut after_pass: Option<(chrono::DateTime<chrono::Utc>, Duration)> = None;
+    if runs.len() == 1 && !ending.is_empty() {
+        let at = chrono::Utc::now();
+        let clock = Instant::now();
+        let event = json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
+        let _ = lambda
+            .invoke_with_deadline("sweeper", &event, deadline)
+            .await;
+        after_pass = Some((at, clock.elapsed()));
+    }
 
     // When each overdue stream was stopped and each missed rotation made, from the log lines.
     let run_of = |at: chrono::DateTime<chrono::Utc>| {
@@ -1249,6 +1313,12 @@ async fn run_sweep(args: &Args, c: usize) -> Result<SweepFigures, String> {
             .map_or(1, |i| i + 1)
     };
     let (mut stops, mut repairs, mut unplanned_repairs) = (Vec::new(), Vec::new(), 0);
+    // Each ended stream's rotation: seconds after the streams ended, seconds into the run
+    // that made it, and that run (from 1; the run after the pass counts as the next).
+    let mut run_starts: Vec<chrono::DateTime<chrono::Utc>> =
+        runs.iter().map(|r| r.started).collect();
+    run_starts.extend(after_pass.map(|(at, _)| at));
+    let mut ended_repairs: Vec<(f64, f64, usize)> = Vec::new();
     for line in lambda.logs("sweeper") {
         let Ok(record) = serde_json::from_str::<Value>(&line) else {
             continue;
@@ -1267,11 +1337,15 @@ async fn run_sweep(args: &Args, c: usize) -> Result<SweepFigures, String> {
         } else if message.starts_with("rotation the end event missed")
             && record["outcome"] == "rotated"
         {
-            if record["channel_arn"]
-                .as_str()
-                .is_some_and(|a| planted.contains(a))
-            {
+            let arn = record["channel_arn"].as_str().unwrap_or_default();
+            if planted.contains(arn) {
                 repairs.push((after, run_of(at)));
+            } else if ending_arns.contains(arn) {
+                let run = run_starts.iter().rposition(|s| *s <= at).unwrap_or(0);
+                let since_end =
+                    ended_at.map_or(0.0, |e| (at - e).num_milliseconds() as f64 / 1000.0);
+                let into_run = (at - run_starts[run]).num_milliseconds() as f64 / 1000.0;
+                ended_repairs.push((since_end, into_run, run + 1));
             } else {
                 unplanned_repairs += 1;
             }
@@ -1308,6 +1382,12 @@ async fn run_sweep(args: &Args, c: usize) -> Result<SweepFigures, String> {
             repaired_verified += 1;
         }
     }
+    let mut ended_verified = 0;
+    for channel in &ending {
+        if has_one_new_key(&client, channel, channel.stream_id.as_deref()).await? {
+            ended_verified += 1;
+        }
+    }
     let peak_rss_kib = lambda.pid("sweeper").and_then(peak_rss_kib);
     drop(lambda);
     drop(moto);
@@ -1323,6 +1403,9 @@ async fn run_sweep(args: &Args, c: usize) -> Result<SweepFigures, String> {
         unplanned_repairs,
         stopped_verified,
         repaired_verified,
+        ending: ending.len(),
+        ended_repairs,
+        ended_verified,
         calls,
         peak_rss_kib,
         factor,
@@ -1365,7 +1448,8 @@ fn sweep_report(args: &Args, sweeps: &[SweepFigures]) -> String {
          `SWEEP_CALLS_PER_SECOND` {SWEEP_CALLS_PER_SECOND} ({}). Each of C channels rotates its \
          key after each stream (tag) and may stream {MAX_STREAM_MINUTES} minutes (tag); 10 % are live \
          for {} hours (overdue), 1 % of the offline ones have a missed rotation (their last stream \
-         ended, their key carries no rotation marker), every other key is marked. Invoked as the \
+         ended, their key carries no rotation marker), every other key is marked; 1 % more are live \
+         and not overdue at the first run and end right after it, their end events lost. Invoked as the \
          schedule would, one run after the other (without the schedule's wait between runs), each \
          with the template's Timeout ÷ factor ({:.0} s) as its deadline, until a run answers \
          `complete`.\n",
@@ -1495,6 +1579,39 @@ fn sweep_report(args: &Args, sweeps: &[SweepFigures]) -> String {
             seconds(f.repairs.iter().map(|s| s.0).fold(0.0, f64::max) * factor),
         );
     }
+    // Streams seen live by a run whose end events are lost: the next run checks them first.
+    for f in sweeps.iter().filter(|f| f.ending > 0) {
+        let last = f
+            .ended_repairs
+            .iter()
+            .copied()
+            .fold(None, |m: Option<(f64, f64, usize)>, t| match m {
+                Some(m) if m.0 >= t.0 => Some(m),
+                _ => Some(t),
+            });
+        let Some((since_end, into_run, run)) = last else {
+            let _ = writeln!(
+                out,
+                "- C = {}: {} streams live at the first run ended after it with their end events lost: **none repaired** ({}/{} checked in IVS).",
+                f.channels, f.ending, f.ended_verified, f.ending
+            );
+            continue;
+        };
+        let at_factor_1 = SWEEP_INTERVAL_S + into_run * factor;
+        let _ = writeln!(
+            out,
+            "- C = {}: {} streams live at the first run (not overdue) ended right after it, their end events lost: {}/{} repaired (checked in IVS), the last {} after they ended, {} into invocation {run}. At factor 1 the next scheduled run starts at most {:.0} minutes after an end and checks these channels first: a missed rotation of a stream some run saw live is repaired within {} at this C (30-minute target: {}).",
+            f.channels,
+            f.ending,
+            f.ended_verified,
+            f.ending,
+            seconds(since_end),
+            seconds(into_run),
+            SWEEP_INTERVAL_S / 60.0,
+            seconds(at_factor_1),
+            if at_factor_1 <= REPAIR_TARGET_S { "met" } else { "**not met**" },
+        );
+    }
     // The target, from the largest pass measured.
     let Some(f) = sweeps.iter().max_by_key(|f| f.channels) else {
         return out;
@@ -1514,7 +1631,9 @@ fn sweep_report(args: &Args, sweeps: &[SweepFigures]) -> String {
     let cps_needed = (f.calls_per_channel() / per_channel_needed).ceil();
     let _ = writeln!(
         out,
-        "- \"A missed rotation repaired within 30 minutes at C = {TARGET_CHANNELS}\" at share {SWEEPER_SHARE}: {}. \
+        "- \"A missed rotation repaired within 30 minutes at C = {TARGET_CHANNELS}\" at share {SWEEPER_SHARE}, for a stream \
+         no run saw live (it started and ended between two runs: shorter than the schedule's interval), which only \
+         the pass finds: {}. \
          From the pass over {} channels: {:.3} s of sweeping per channel at factor 1 (the floor from the \
          calls per channel, {:.3} s, {floor_op} binding, × the pass ÷ floor measured, {overhead:.2}); {TARGET_CHANNELS} channels: \
          {} of sweeping, {runs_5k} runs, a pass every {}. It holds when a pass fits in {runs_allowed:.0} runs \
