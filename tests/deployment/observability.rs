@@ -1179,3 +1179,58 @@ fn the_readme_names_every_parameter_and_the_new_outputs() {
         );
     }
 }
+
+/// Every metric of the catalog is written by the functions' code: its constant
+/// (`domain::metrics::<NAME>`) is used in `crates/ivs-adapter/src` or `functions/*/src`
+/// outside tests. With the writer refusing any metric the catalog does not name
+/// (`ivs_adapter::metrics`), an alarm on a catalogued metric is an alarm on a metric the code
+/// emits; the publishing, sweeper and end-to-end tests read the emitted figures themselves.
+#[test]
+fn every_catalogued_metric_is_written_by_the_code() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let catalog = std::fs::read_to_string(root.join("crates/domain/src/metrics.rs")).unwrap();
+    let constants: Vec<(String, String)> = catalog
+        .lines()
+        .filter_map(|l| {
+            let rest = l.trim().strip_prefix("pub const ")?;
+            let (name, value) = rest.split_once(": &str = ")?;
+            let value = value.trim_end_matches(';').trim_matches('"');
+            metrics::spec(value).map(|_| (name.to_owned(), value.to_owned()))
+        })
+        .collect();
+    assert_eq!(
+        constants.len(),
+        metrics::METRICS.len(),
+        "one constant per catalogued metric"
+    );
+    let mut sources = String::new();
+    let mut dirs = vec![root.join("crates/ivs-adapter/src")];
+    for entry in std::fs::read_dir(root.join("functions")).unwrap() {
+        dirs.push(entry.unwrap().path().join("src"));
+    }
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                // Unit tests do not count.
+                let code = text.split("#[cfg(test)]").next().unwrap_or("");
+                sources.push_str(code);
+            }
+        }
+    }
+    for (constant, metric) in &constants {
+        let used = sources.match_indices(constant.as_str()).any(|(i, _)| {
+            let before = sources[..i].chars().last();
+            let after = sources[i + constant.len()..].chars().next();
+            let ident = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+            !ident(before) && !ident(after)
+        });
+        assert!(
+            used,
+            "{metric} ({constant}) is never written by the functions"
+        );
+    }
+}
