@@ -376,6 +376,16 @@ async fn when_neither_eventbridge_nor_the_queue_takes_them_the_record_goes_back(
         .unwrap();
     assert_eq!(failures(&response), vec!["m2".to_owned()]);
     assert_eq!(visibility.num_calls(), 2, "each returned with a delay");
+    let emf = String::from_utf8(automation.metrics().take_emf()).unwrap();
+    let not_published: f64 = read_emf(&emf)
+        .iter()
+        .filter(|f| {
+            f.name == "LifecycleEventsNotPublished"
+                && f.has_dimensions(&[("Function", "stream-events")])
+        })
+        .flat_map(|f| f.values.clone())
+        .sum();
+    assert_eq!(not_published, 2.0, "one event per batch, each counted");
     assert_eq!(put.num_calls(), 1);
 }
 

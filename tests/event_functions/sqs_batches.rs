@@ -157,6 +157,17 @@ fn automation_with(
     )
 }
 
+/// The sum of the figures of `name` with exactly `dims` that `automation` wrote since its
+/// last flush.
+fn metric(automation: &Automation, name: &str, dims: &[(&str, &str)]) -> f64 {
+    let emf = String::from_utf8(automation.metrics().take_emf()).unwrap();
+    ivs_adapter::metrics::read_emf(&emf)
+        .iter()
+        .filter(|f| f.name == name && f.has_dimensions(dims))
+        .flat_map(|f| f.values.clone())
+        .sum()
+}
+
 fn failures(response: &aws_lambda_events::sqs::SqsBatchResponse) -> Vec<String> {
     response
         .batch_item_failures
@@ -283,6 +294,28 @@ async fn a_throttled_record_goes_back_with_a_growing_delay_and_its_channel_waits
         assert!((8..=16).contains(seconds), "{handle}: {seconds}");
     }
     assert!(sent.dead_letters.lock().unwrap().is_empty());
+    // The metrics say so: three throttled answers, two records returned, two applied.
+    let emf = String::from_utf8(automation.metrics().take_emf()).unwrap();
+    let figures = ivs_adapter::metrics::read_emf(&emf);
+    let sum = |name: &str, dims: &[(&str, &str)]| -> f64 {
+        figures
+            .iter()
+            .filter(|f| f.name == name && f.has_dimensions(dims))
+            .flat_map(|f| f.values.clone())
+            .sum()
+    };
+    let f = ("Function", "stream-events");
+    assert_eq!(sum("IvsThrottled", &[f, ("Operation", "PutMetadata")]), 3.0);
+    assert_eq!(sum("IvsThrottled", &[]), 3.0);
+    assert_eq!(sum("EventsReturned", &[f]), 2.0);
+    assert_eq!(sum("EventsHandled", &[f]), 2.0);
+    assert_eq!(
+        sum(
+            "Actions",
+            &[f, ("Action", "put_metadata"), ("Outcome", "failed")]
+        ),
+        1.0
+    );
 }
 
 #[tokio::test]
@@ -309,6 +342,8 @@ async fn what_can_never_be_applied_is_dead_lettered_with_its_reason_and_acknowle
     assert_eq!(letters[1].0, bad_arn.to_string());
     assert_eq!(letters[1].2, "bad-arn");
     assert!(sent.visibility.lock().unwrap().is_empty());
+    let f = ("Function", "stream-events");
+    assert_eq!(metric(&automation, "EventsDeadLettered", &[f]), 2.0);
 }
 
 #[tokio::test]
