@@ -810,6 +810,20 @@ async fn the_sweepers_lifecycle_events_wait_in_its_state_until_eventbridge_takes
     };
     assert_eq!(sum("SweepChannelsVisited", &[]), 1.0, "{figures:?}");
     assert_eq!(sum("SweepPassCompleted", &[]), 1.0);
+    assert_eq!(
+        figures
+            .iter()
+            .filter(|f| f.name == "SweepPassDuration" && f.has_dimensions(&[]))
+            .map(|f| f.values.len())
+            .sum::<usize>(),
+        1,
+        "one pass duration"
+    );
+    assert_eq!(
+        sum("SweepRepairs", &[("Action", "missed_rotation")]),
+        0.0,
+        "nothing left to repair in the second run"
+    );
     assert!(
         sum(
             "IvsCalls",
