@@ -1,4 +1,8 @@
-//! The floor's handler: the IVS calls the project's functions make for the benchmark's events.
+//! The floor's handler: the IVS calls the project's functions make for the benchmark's events,
+//! for one EventBridge event (the plain-HTTP section: `ListTagsForResource`) or an SQS batch
+//! of them as the event source mapping delivers it (the HTTPS section, as production: one
+//! `BatchGetChannel` per record for the channel's tags, answered with no failed record). No
+//! lifecycle events: the floor has no EventBridge client.
 
 use aws_sdk_ivs::Client;
 use lambda_runtime::{Error, LambdaEvent};
@@ -34,16 +38,46 @@ pub async fn handle(client: &Client, event: LambdaEvent<Value>) -> Result<Value,
             "body": body.to_string(),
         }));
     }
-    let channel = payload["resources"][0]
-        .as_str()
-        .ok_or("no resources[0]")?
-        .to_owned();
+    if let Some(records) = payload["Records"].as_array() {
+        for record in records {
+            let body = record["body"].as_str().ok_or("a record without a body")?;
+            let event: Value = serde_json::from_str(body)?;
+            let channel = channel_of(&event)?;
+            let read = client.batch_get_channel().arns(&channel).send().await?;
+            let tags = read
+                .channels()
+                .first()
+                .ok_or("BatchGetChannel found no channel")?
+                .tags()
+                .map_or(0, |t| t.len());
+            on_event(client, &event, &channel, tags).await?;
+        }
+        return Ok(json!({"batchItemFailures": []}));
+    }
+    let channel = channel_of(&payload)?;
     let tags = client
         .list_tags_for_resource()
         .resource_arn(&channel)
         .send()
         .await?;
-    let mut actions = vec![json!({"action": "read_tags", "tags": tags.tags().len()})];
+    on_event(client, &payload, &channel, tags.tags().len()).await
+}
+
+fn channel_of(event: &Value) -> Result<String, Error> {
+    Ok(event["resources"][0]
+        .as_str()
+        .ok_or("no resources[0]")?
+        .to_owned())
+}
+
+/// What follows the tag read: `PutMetadata` for a `Stream Start`; the event's answer.
+async fn on_event(
+    client: &Client,
+    payload: &Value,
+    channel: &str,
+    tags: usize,
+) -> Result<Value, Error> {
+    let mut actions = vec![json!({"action": "read_tags", "tags": tags})];
     if payload["detail"]["event_name"] == "Stream Start" {
         let detail = &payload["detail"];
         let metadata = json!({
@@ -54,7 +88,7 @@ pub async fn handle(client: &Client, event: LambdaEvent<Value>) -> Result<Value,
         });
         client
             .put_metadata()
-            .channel_arn(&channel)
+            .channel_arn(channel)
             .metadata(metadata.to_string())
             .send()
             .await?;

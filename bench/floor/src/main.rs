@@ -7,7 +7,12 @@
 //! - an API Gateway HTTP API event (`GET /channels/{id}`): `GetChannel`, answered as JSON;
 //! - an EventBridge `Stream Start`: `ListTagsForResource` on `resources[0]`, then
 //!   `PutMetadata` with the default start metadata;
-//! - any other EventBridge event (`Recording Start Failure`): `ListTagsForResource`.
+//! - any other EventBridge event (`Recording Start Failure`): `ListTagsForResource`;
+//! - an SQS batch of such events (the event source mapping's shape, which the HTTPS section
+//!   sends as production does): per record, `BatchGetChannel` for the tags instead of
+//!   `ListTagsForResource`, then the same; answered `{"batchItemFailures": []}`.
+//!
+//! It publishes no lifecycle events (no EventBridge client): the project's functions do.
 
 mod handler;
 
