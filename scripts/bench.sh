@@ -10,8 +10,9 @@
 #                               no arm64 build, no jitter build; writes
 #                               target/bench/BENCHMARKS-smoke.md
 #
-# Needs what the README's two commands need (Rust, Python 3 with pip), and Node.js 20+ with npm
-# for the full run. Everything listens on 127.0.0.1 on ports the OS picks; nothing reaches AWS.
+# Needs what the README's two commands need (Rust, Python 3 with pip: moto's EventBridge and SQS,
+# where the functions publish their lifecycle events), and Node.js 20+ with npm for the full
+# run. Everything listens on 127.0.0.1 on ports the OS picks; nothing reaches AWS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +21,7 @@ case "${1:-}" in
     "") ;;
     --smoke) mode=smoke ;;
     -h | --help)
-        sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
@@ -33,6 +34,10 @@ step() { printf '\n=== bench: %s\n' "$*" >&2; }
 mkdir -p target/bench
 
 if [ "$mode" = smoke ]; then
+    # moto (EventBridge and SQS for the functions' lifecycle events), pinned, into .venv.
+    step "tools (moto and the others, pinned, into .venv)"
+    source scripts/tools.sh
+    ensure_tools
     # Same package selection as the tests (--workspace): nothing is recompiled after them.
     step "debug build"
     cargo build --locked --workspace --bins --quiet
@@ -54,7 +59,7 @@ if [ "$node_major" -lt 20 ]; then
     exit 1
 fi
 
-step "tools (cargo-lambda, pinned, into .venv)"
+step "tools (cargo-lambda, moto, pinned, into .venv)"
 source scripts/tools.sh
 ensure_tools
 

@@ -3,7 +3,13 @@
 //! - **HTTPS to every AWS endpoint**: IVS (and, for the admin API, Secrets Manager) behind a
 //!   TLS terminator on 127.0.0.1 each (`test_support::tls::TlsFront`), with a certificate from
 //!   a certificate authority made for this run, so that a first request pays a real
-//!   handshake, certificate check and random-number set-up;
+//!   handshake, certificate check and random-number set-up; EventBridge and SQS are moto's
+//!   server (`test_support::moto::Moto`) behind one more;
+//! - **production's inputs and publishing**: the event functions get an SQS batch of one
+//!   record (EventBridge → SQS → the event source mapping) and answer
+//!   `{"batchItemFailures": []}`; the project's functions publish their lifecycle events
+//!   (`LIFECYCLE_EVENT_BUS=default`, the template's default) to moto's default bus, where a
+//!   rule sends them to a queue that is counted after the run;
 //! - **Lambda's environment only**: the variables Lambda sets, the endpoint overrides, and the
 //!   throwaway authority trusted on purpose (`SSL_CERT_FILE` for the Rust arms,
 //!   `NODE_EXTRA_CA_CERTS` for Node.js);
@@ -15,16 +21,19 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-use test_support::lambda::{alive, settled_cpu};
+use domain::lifecycle::{LifecycleKind, LIFECYCLE_SOURCE};
+use serde_json::{json, Value};
+use test_support::lambda::{alive, settled_cpu, Invoked};
+use test_support::moto::Moto;
 use test_support::tls::{TestAuthority, TlsFront};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::keep_alive::KeepAlive;
 use crate::{
-    check_answer, check_calls, measurement_failure, ms, verdict, Arm, Arms, Instance, Ivs0, Sample,
-    Workload,
+    check_answer, measurement_failure, ms, verdict, Arm, Arms, Instance, Ivs0, Sample, Workload,
 };
 
 /// Memory (MB) at which Lambda gives a function one full vCPU.
@@ -147,13 +156,43 @@ pub(crate) fn usd_per_million(gb_s: f64) -> f64 {
 
 // ------------------------------------------------------------------ the endpoints
 
+/// The queue a rule on moto's default bus fills with the lifecycle events published.
+const LIFECYCLE_QUEUE: &str = "bench-lifecycle-events";
+/// The template's queues, by the role they play here: the failed events' queue
+/// (`EVENT_DEAD_LETTER_QUEUE_URL`) and the stream-events queue, the admin API's outbox
+/// (`LIFECYCLE_OUTBOX_QUEUE_URL`). Both must stay empty.
+const FAILED_EVENTS_QUEUE: &str = "bench-failed-events";
+const STREAM_EVENTS_QUEUE: &str = "bench-stream-events";
+const RECORDING_EVENTS_QUEUE: &str = "bench-recording-events";
+/// The region of the functions' environment.
+const REGION: &str = "us-west-2";
+
+/// Whether an arm publishes lifecycle events: the project's function, as the template deploys
+/// it. The references have no EventBridge client.
+pub(crate) fn publishes(arm: Arm) -> bool {
+    matches!(arm, Arm::Project | Arm::ProjectNoWarmUp)
+}
+
 /// The HTTPS side: a throwaway authority, a TLS terminator per endpoint in front of the
-/// emulator, and the playback key in the emulator's Secrets Manager.
+/// emulator, the playback key in the emulator's Secrets Manager, and moto (EventBridge, SQS)
+/// behind a terminator of its own.
 pub(crate) struct Endpoints {
     authority: TestAuthority,
     ivs: TlsFront,
     secrets: TlsFront,
     secret_arn: String,
+    moto: Moto,
+    /// moto's EventBridge and SQS (one server serves both), over HTTPS and keep-alive
+    /// connections, as AWS's endpoints answer.
+    aws: TlsFront,
+    _keep_alive: KeepAlive,
+    lifecycle_queue: String,
+    failed_queue: String,
+    outbox_queue: String,
+    /// Lifecycle events the invocations so far should have published.
+    expected_events: AtomicU64,
+    /// The SQS records handed over so far (their message ids).
+    records: AtomicU64,
 }
 
 impl Endpoints {
@@ -164,6 +203,37 @@ impl Endpoints {
         // (one shared front would let Secrets Manager's client reuse IVS's connection).
         let front_ivs = TlsFront::start(&authority, &upstream).await;
         let front_secrets = TlsFront::start(&authority, &upstream).await;
+        // moto's EventBridge: every lifecycle event the functions publish on the default bus
+        // goes to a queue (a consumer's rule), counted after the run.
+        let moto = Moto::start();
+        let pattern = json!({"source": [LIFECYCLE_SOURCE]}).to_string();
+        let lifecycle_queue = moto
+            .subscribe_queue("default", &pattern, LIFECYCLE_QUEUE)
+            .await;
+        let mut queues = Vec::new();
+        for name in [
+            FAILED_EVENTS_QUEUE,
+            STREAM_EVENTS_QUEUE,
+            RECORDING_EVENTS_QUEUE,
+        ] {
+            let url = moto
+                .sqs()
+                .create_queue()
+                .queue_name(name)
+                .send()
+                .await
+                .map_err(|e| format!("moto's CreateQueue {name}: {e}"))?
+                .queue_url()
+                .map(str::to_owned)
+                .ok_or_else(|| format!("moto's CreateQueue {name}: no URL"))?;
+            queues.push(url);
+        }
+        let keep_alive = KeepAlive::start(moto.url()).await?;
+        // moto loads a service's code on its first request: the unsigned `GET /` of a warm-up
+        // (answered as S3's ListBuckets) and the first `PutEvents` would pay it in the first
+        // cold start. Each is made once here (an event no rule matches).
+        prime_moto(&keep_alive.url()).await?;
+        let front_aws = TlsFront::start(&authority, &keep_alive.url()).await;
         let (private_pem, _) = test_support::p384_key_pair();
         let secret_arn = create_secret(
             &upstream,
@@ -177,12 +247,103 @@ impl Endpoints {
             ivs: front_ivs,
             secrets: front_secrets,
             secret_arn,
+            moto,
+            aws: front_aws,
+            _keep_alive: keep_alive,
+            lifecycle_queue,
+            failed_queue: queues[0].clone(),
+            outbox_queue: queues[1].clone(),
+            expected_events: AtomicU64::new(0),
+            records: AtomicU64::new(0),
         })
     }
 
-    /// TLS handshakes completed so far, both endpoints.
+    /// TLS handshakes completed so far, every endpoint.
     fn handshakes(&self) -> usize {
-        self.ivs.handshakes() + self.secrets.handshakes()
+        self.ivs.handshakes() + self.secrets.handshakes() + self.aws.handshakes()
+    }
+
+    /// The input of one invocation: the admin API's HTTP API event as is; for an event
+    /// function, an SQS batch of one record holding the EventBridge event, as the event
+    /// source mapping of its queue hands it over (tests/event_functions/sqs_batches.rs).
+    fn input(&self, ivs: &Ivs0, workload: Workload, index: usize) -> Value {
+        let event = ivs.event(workload, index);
+        let queue = match workload {
+            Workload::StreamStart => STREAM_EVENTS_QUEUE,
+            Workload::RecordingStartFailure => RECORDING_EVENTS_QUEUE,
+            Workload::AdminGetChannel | Workload::AdminPlaybackToken => return event,
+        };
+        let n = self.records.fetch_add(1, Ordering::Relaxed) + 1;
+        let sent_ms = chrono::Utc::now().timestamp_millis().to_string();
+        json!({"Records": [{
+            "messageId": format!("0b3e5f6a-7c8d-4e9f-8a0b-{n:012x}"),
+            "receiptHandle": format!("bench-receipt-handle-{n}"),
+            "body": event.to_string(),
+            "attributes": {
+                "ApproximateReceiveCount": "1",
+                "SentTimestamp": sent_ms,
+                "SenderId": "AIDAIBENCHEXAMPLE",
+                "ApproximateFirstReceiveTimestamp": sent_ms,
+            },
+            "messageAttributes": {},
+            "md5OfBody": "",
+            "eventSource": "aws:sqs",
+            "eventSourceARN": format!("arn:aws:sqs:{REGION}:{}:{queue}", test_support::ACCOUNT),
+            "awsRegion": REGION,
+        }]})
+    }
+
+    /// Counts the lifecycle events `invocations` answered invocations of `arm` published.
+    fn published(&self, workload: Workload, arm: Arm, invocations: usize) {
+        if publishes(arm) {
+            self.expected_events.fetch_add(
+                workload.lifecycle_events() * invocations as u64,
+                Ordering::Relaxed,
+            );
+        }
+    }
+
+    /// Checks, once the runs are over, that every lifecycle event the project's functions
+    /// published reached the consumer's queue (a `Channel Live` with the playback URL per
+    /// `Stream Start`, nothing else) and that nothing went to the failed events' queue or to
+    /// the outbox; what was seen, for the report.
+    pub(crate) async fn check_lifecycle(&self) -> Result<String, String> {
+        let expected = self.expected_events.load(Ordering::Relaxed);
+        let bodies = self.moto.drain(&self.lifecycle_queue).await;
+        let live = LifecycleKind::ChannelLive.detail_type();
+        let unexpected: Vec<&String> = bodies
+            .iter()
+            .filter(|body| {
+                let event: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+                !(event["source"] == LIFECYCLE_SOURCE
+                    && event["detail-type"] == live
+                    && event["resources"][0]
+                        .as_str()
+                        .is_some_and(|r| r.contains(":channel/"))
+                    && event["detail"]["playbackUrl"].is_string())
+            })
+            .collect();
+        let failed = self.moto.drain(&self.failed_queue).await;
+        let outbox = self.moto.drain(&self.outbox_queue).await;
+        if bodies.len() as u64 != expected
+            || !unexpected.is_empty()
+            || !failed.is_empty()
+            || !outbox.is_empty()
+        {
+            return Err(format!(
+                "lifecycle events: {} arrived through the rule on moto's default bus, expected \
+                 {expected} `{live}` events; not as expected: {unexpected:?}; failed events' \
+                 queue: {failed:?}; outbox: {outbox:?}",
+                bodies.len()
+            ));
+        }
+        Ok(format!(
+            "{expected} lifecycle events published by the project's arms (one `{live}` per \
+             `Stream Start`, with its playback URL) and all {} received through a rule on \
+             moto's default bus to an SQS queue; the failed events' queue and the admin API's \
+             outbox stayed empty",
+            bodies.len()
+        ))
     }
 
     fn ca_file(&self) -> PathBuf {
@@ -234,6 +395,18 @@ impl Endpoints {
         if function == "admin-api" {
             env.push(("AWS_ENDPOINT_URL_SECRETS_MANAGER", self.secrets.url()));
         }
+        if publishes(arm) {
+            // Lifecycle events on, as the template deploys them (LifecycleEventBusName's
+            // default), and the queues the template names for the function: moto, over HTTPS.
+            env.push(("LIFECYCLE_EVENT_BUS", "default".to_owned()));
+            env.push(("AWS_ENDPOINT_URL_EVENTBRIDGE", self.aws.url()));
+            env.push(("AWS_ENDPOINT_URL_SQS", self.aws.url()));
+            if function == "admin-api" {
+                env.push(("LIFECYCLE_OUTBOX_QUEUE_URL", self.outbox_queue.clone()));
+            } else {
+                env.push(("EVENT_DEAD_LETTER_QUEUE_URL", self.failed_queue.clone()));
+            }
+        }
         if workload == Workload::AdminPlaybackToken {
             env.push(("PLAYBACK_KEY_SECRET_ID", self.secret_arn.clone()));
         }
@@ -258,6 +431,68 @@ fn fake_session_token() -> String {
         token.push_str("FakeSessionTokenForTheBenchmarkOnly");
     }
     token
+}
+
+/// One HTTP/1.1 request to `endpoint` (`http://127.0.0.1:PORT`) on a connection of its own;
+/// the answer's head and body.
+async fn http_request(endpoint: &str, request: &str) -> Result<(String, String), String> {
+    let authority = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = tokio::net::TcpStream::connect(authority)
+        .await
+        .map_err(|e| format!("{endpoint}: {e}"))?;
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| format!("{endpoint}: {e}"))?;
+    let mut answer = Vec::new();
+    stream
+        .read_to_end(&mut answer)
+        .await
+        .map_err(|e| format!("{endpoint}: {e}"))?;
+    let answer = String::from_utf8_lossy(&answer);
+    let (head, body) = answer
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("{endpoint}: no HTTP answer: {answer}"))?;
+    Ok((head.to_owned(), body.to_owned()))
+}
+
+/// An unsigned `GET /` and a `PutEvents` of an event no rule matches, to moto at `endpoint`.
+async fn prime_moto(endpoint: &str) -> Result<(), String> {
+    let authority = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let (head, body) = http_request(
+        endpoint,
+        &format!("GET / HTTP/1.1\r\nhost: {authority}\r\nconnection: close\r\n\r\n"),
+    )
+    .await?;
+    if !head.starts_with("HTTP/1.1 ") {
+        return Err(format!("moto's GET /: {head}\n{body}"));
+    }
+    let entries = json!({"Entries": [{
+        "Source": "ivs-bench.prime",
+        "DetailType": "Prime",
+        "Detail": "{}",
+        "EventBusName": "default",
+    }]})
+    .to_string();
+    let date = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+    let (head, body) = http_request(
+        endpoint,
+        &format!(
+            "POST / HTTP/1.1\r\nhost: {authority}\r\nx-amz-target: AWSEvents.PutEvents\r\n\
+             content-type: application/x-amz-json-1.1\r\nx-amz-date: {date}\r\n\
+             authorization: AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/{}/{REGION}/events/aws4_request, \
+             SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature={}\r\n\
+             content-length: {}\r\nconnection: close\r\n\r\n{entries}",
+            &date[..8],
+            "0".repeat(64),
+            entries.len()
+        ),
+    )
+    .await?;
+    if !head.starts_with("HTTP/1.1 200") || !body.contains("\"FailedEntryCount\": 0") {
+        return Err(format!("moto's PutEvents: {head}\n{body}"));
+    }
+    Ok(())
 }
 
 /// Stores `value` as secret `name` in the emulator's Secrets Manager at `endpoint`
@@ -416,8 +651,8 @@ pub(crate) async fn cold_start(
     arm: Arm,
     index: usize,
 ) -> Result<ColdRun, String> {
-    let event = ivs.event(workload, index);
-    let requests = ivs.requests();
+    let event = endpoints.input(ivs, workload, index);
+    let operations = ivs.operations();
     let handshakes = endpoints.handshakes();
     let (instance, _) = Instance::spawn(
         &arms.binary(arm, workload),
@@ -434,20 +669,13 @@ pub(crate) async fn cold_start(
     let answer_cpu = settled_cpu(instance.pid).await;
     let phases = instance.lambda.phases(instance.name);
     let handshakes_invocation = endpoints.handshakes() - handshakes - handshakes_init;
-    check_answer(workload, arm, answer).map_err(|e| fail(e, &instance))?;
+    check_lambda_answer(workload, arm, answer).map_err(|e| fail(e, &instance))?;
     let Some(answered) = phases.first_answer else {
         return Err(fail("no first answer recorded".into(), &instance));
     };
-    let calls = ivs.requests() - requests;
-    if calls != workload.expected_calls() {
-        return Err(fail(
-            format!(
-                "{calls} IVS requests for one event, expected {}",
-                workload.expected_calls()
-            ),
-            &instance,
-        ));
-    }
+    check_operations(workload, &operations, &ivs.operations(), 1)
+        .map_err(|e| fail(e, &instance))?;
+    endpoints.published(workload, arm, 1);
     Ok(ColdRun {
         init_wall: ms(init_at.duration_since(spawned)),
         init_cpu: ms(init_cpu),
@@ -477,25 +705,82 @@ pub(crate) async fn warm(
     let fail = |e: String, instance: &Instance| {
         measurement_failure(workload, arm, "HTTPS, warm", &e, instance)
     };
-    let first = instance.invoke(&ivs.event(workload, 0)).await;
-    check_answer(workload, arm, first).map_err(|e| fail(e, &instance))?;
-    let requests = ivs.requests();
+    let first = instance.invoke(&endpoints.input(ivs, workload, 0)).await;
+    check_lambda_answer(workload, arm, first).map_err(|e| fail(e, &instance))?;
+    endpoints.published(workload, arm, 1);
+    let operations = ivs.operations();
     let cpu_before = settled_cpu(instance.pid).await;
     let mut walls = Sample::default();
     for i in 1..=events {
-        let event = ivs.event(workload, i);
+        let event = endpoints.input(ivs, workload, i);
         let started = Instant::now();
         let answer = instance.invoke(&event).await;
         walls.push(ms(started.elapsed()));
-        check_answer(workload, arm, answer).map_err(|e| fail(e, &instance))?;
+        check_lambda_answer(workload, arm, answer).map_err(|e| fail(e, &instance))?;
     }
     let cpu = settled_cpu(instance.pid).await.saturating_sub(cpu_before);
-    let calls = ivs.requests() - requests;
-    check_calls(workload, calls, events).map_err(|e| fail(e, &instance))?;
+    check_operations(workload, &operations, &ivs.operations(), events)
+        .map_err(|e| fail(e, &instance))?;
+    endpoints.published(workload, arm, events);
     Ok(WarmRun {
         wall: walls.median(),
         cpu: ms(cpu) / events.max(1) as f64,
     })
+}
+
+/// Checks an answer of the HTTPS section: an event function answers its SQS batch with no
+/// failed record; the admin API as in the plain-HTTP section.
+fn check_lambda_answer(workload: Workload, arm: Arm, answer: Invoked) -> Result<(), String> {
+    match workload {
+        Workload::StreamStart | Workload::RecordingStartFailure => match answer {
+            Invoked::Ok(value)
+                if value.as_object().is_some_and(|o| o.len() == 1)
+                    && value["batchItemFailures"]
+                        .as_array()
+                        .is_some_and(|f| f.is_empty()) =>
+            {
+                Ok(())
+            }
+            Invoked::Ok(value) => Err(format!(
+                "{} answered {value}, expected {{\"batchItemFailures\": []}}",
+                arm.label()
+            )),
+            Invoked::Err {
+                error_type,
+                error_message,
+            } => Err(format!("{error_type}: {error_message}")),
+        },
+        Workload::AdminGetChannel | Workload::AdminPlaybackToken => {
+            check_answer(workload, arm, answer)
+        }
+    }
+}
+
+/// Checks that `invocations` invocations of `workload` made the IVS requests they should,
+/// operation by operation (`before` and `after`: the emulator's counters).
+fn check_operations(
+    workload: Workload,
+    before: &BTreeMap<String, u64>,
+    after: &BTreeMap<String, u64>,
+    invocations: usize,
+) -> Result<(), String> {
+    let made: BTreeMap<&str, u64> = after
+        .iter()
+        .map(|(op, n)| (op.as_str(), n - before.get(op).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    let expected: BTreeMap<&str, u64> = workload
+        .lambda_calls()
+        .iter()
+        .map(|(op, n)| (*op, n * invocations as u64))
+        .collect();
+    if made == expected {
+        Ok(())
+    } else {
+        Err(format!(
+            "IVS requests for {invocations} invocation(s): {made:?}, expected {expected:?}"
+        ))
+    }
 }
 
 /// Records a cold start.
@@ -517,6 +802,8 @@ pub(crate) struct Report<'a> {
     pub(crate) template: &'a Path,
     pub(crate) jitter_note: Option<&'a str>,
     pub(crate) warm_events: usize,
+    /// What the lifecycle check found ([`Endpoints::check_lifecycle`]).
+    pub(crate) lifecycle: &'a str,
 }
 
 /// `median` alone when every run gave the same, else `median (min–max)`.
@@ -623,8 +910,28 @@ impl Report<'_> {
              reached over HTTPS: each through its own TLS terminator on 127.0.0.1 \
              (`test_support::tls::TlsFront`, rustls) in front of the emulator, with a \
              certificate issued by a certificate authority `openssl` made for this run (a \
-             throwaway CA, P-256). Every first request pays a real TLS handshake, the \
-             certificate chain's check and the random-number generator's set-up.\n\
+             throwaway CA, P-256); so are EventBridge and SQS, moto's server \
+             (`test_support::moto::Moto`) behind a terminator of its own. Every first request \
+             pays a real TLS handshake, the certificate chain's check and the random-number \
+             generator's set-up.\n\
+             - **Production's inputs, lifecycle events on.** The event functions get what the \
+             event source mapping of their queue hands over in production (EventBridge → SQS \
+             → Lambda): an SQS batch of one record whose body is the EventBridge event, and \
+             must answer `{{\"batchItemFailures\": []}}`; the batch path reads the channel's \
+             tags (and the playback URL of a `Channel Live` event) with one \
+             `BatchGetChannel`. The admin API gets its HTTP API event. The project's arms \
+             publish as the template deploys them (`LIFECYCLE_EVENT_BUS=default`, \
+             LifecycleEventBusName's default): each builds its EventBridge and SQS clients and \
+             opens the TLS session to EventBridge beside IVS's during init, a `Stream Start` \
+             publishes a `Channel Live` event with `PutEvents` in the invocation, and every \
+             invocation writes its EMF metric lines to stdout. A `Recording Start Failure` on a \
+             channel without the must-record tag and the admin API's `GET /channels/{{id}}` \
+             and playback token announce nothing (the admin API publishes on suspend, resume \
+             and rotate only): their publishing cost is the init's. A rule on moto's default \
+             bus sends every lifecycle event to an SQS queue; after the runs, the benchmark \
+             fails unless each expected event arrived, and nothing else, and unless the failed \
+             events' queue and the admin API's outbox stayed empty. IVS calls per invocation \
+             (checked per operation, every arm): {calls}.\n\
              - **Lambda's environment only.** Each function starts with an empty environment \
              and what Lambda sets: `AWS_REGION`, `AWS_DEFAULT_REGION`, fake temporary \
              credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, a 1 KB \
@@ -635,8 +942,9 @@ impl Report<'_> {
              `LAMBDA_TASK_ROOT`, `LAMBDA_RUNTIME_DIR`, `TZ=:UTC`, `LANG=en_US.UTF-8`, and \
              the harness's `AWS_LAMBDA_RUNTIME_API`, `AWS_LAMBDA_FUNCTION_NAME`, \
              `AWS_LAMBDA_FUNCTION_VERSION`; plus the endpoint overrides \
-             (`AWS_ENDPOINT_URL_IVS`, and `AWS_ENDPOINT_URL_SECRETS_MANAGER` for the admin \
-             API) and the throwaway CA, trusted on purpose and per arm: `SSL_CERT_FILE=<ca>` \
+             (`AWS_ENDPOINT_URL_IVS`, `AWS_ENDPOINT_URL_SECRETS_MANAGER` for the admin API, \
+             and for the project's arms `AWS_ENDPOINT_URL_EVENTBRIDGE` and \
+             `AWS_ENDPOINT_URL_SQS`) and the throwaway CA, trusted on purpose and per arm: `SSL_CERT_FILE=<ca>` \
              for the Rust arms, `NODE_EXTRA_CA_CERTS=<ca>` (and \
              `AWS_EXECUTION_ENV=AWS_Lambda_nodejs20.x`) for Node.js. Nothing else comes from \
              the machine (no `SSL_CERT_DIR`, no proxy variables), except `PATH` (for `node` \
@@ -645,9 +953,13 @@ impl Report<'_> {
              the environment). The first playback token's admin API also gets \
              `PLAYBACK_KEY_SECRET_ID`, the ARN of a secret in the emulator's Secrets Manager \
              holding a P-384 private key made for this run; `GET /channels/{{id}}` runs \
-             without it (the template's default: no playback tokens). The template's own \
-             variables (`START_METADATA`, `TLS_TRUST_ROOTS`, `ADMIN_SCOPE`…) are not set: each \
-             function's built-in default applies, and the IVS calls per event are checked.\n\
+             without it (the template's default: no playback tokens). Of the template's own \
+             variables, the project's arms get those that name its bus and queues: \
+             `LIFECYCLE_EVENT_BUS=default`, `EVENT_DEAD_LETTER_QUEUE_URL` (the event \
+             functions) and `LIFECYCLE_OUTBOX_QUEUE_URL` (the admin API), queues in moto; the \
+             others (`START_METADATA`, `TLS_TRUST_ROOTS`, `ADMIN_SCOPE`, \
+             `METRICS_NAMESPACE`…) are not set: each function's built-in default applies, and \
+             the IVS calls per event are checked.\n\
              - **Lambda's CPU share, from the CPU measured per phase.** Lambda runs the init \
              phase (process start to the first `next`) at full speed, and an invocation at \
              memory/{FULL_VCPU_MB:.0} of a vCPU. The CPU time of every thread of the process \
@@ -660,7 +972,13 @@ impl Report<'_> {
              API quotas are not modelled here.\n\n\
              Limits of the model:\n\n\
              - Loopback: a round trip costs next to nothing here, about 1 ms in a region \
-             (TCP and TLS 1.3 set-up take two, each call one more), the same for every arm.\n\
+             (TCP and TLS 1.3 set-up take two, each call one more), the same for every arm. \
+             moto (Python) takes a few milliseconds to answer a `PutEvents` (and to pass the \
+             event to its rule's queue): waiting, not the function's CPU, in the model.\n\
+             - Only the project publishes: the Rust floors and Node.js take the same SQS batch \
+             and make the same IVS calls, but have no EventBridge client, so the project's \
+             figures carry publishing (a client, a TLS session at init, a `PutEvents` per \
+             `Stream Start`) that theirs do not.\n\
              - CPU of this machine ({arch}), not of Lambda's Graviton (arm64): absolute CPU \
              times differ; ratios between arms carry over better.\n\
              - CPU of threads that have exited before a reading is not counted (the Rust \
@@ -675,7 +993,17 @@ impl Report<'_> {
              that the handshakes of each phase are counted apart; the first answer is init + \
              invocation, without the ≤ 1 ms the benchmark takes to see that `next`. Lambda \
              has the event waiting.\n",
-            arch = std::env::consts::ARCH
+            arch = std::env::consts::ARCH,
+            calls = Workload::LAMBDA
+                .iter()
+                .map(|w| format!(
+                    "`{}` ({}): {}",
+                    w.function(),
+                    w.lambda_event_label(),
+                    w.lambda_ivs_calls()
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
         );
         let _ = writeln!(
             out,
@@ -683,7 +1011,7 @@ impl Report<'_> {
              *1st invocation* = event handed over → answer; *first answer* = init + 1st \
              invocation, wall time on this machine; *handshakes* = TLS handshakes the \
              endpoints completed during the init + during the invocation (per cold start, \
-             IVS and Secrets Manager together).\n"
+             IVS, Secrets Manager and EventBridge together).\n"
         );
         let _ = writeln!(
             out,
@@ -700,7 +1028,11 @@ impl Report<'_> {
                     } else {
                         ""
                     };
-                    format!("`{}` ({}{what}), {mb} MB", w.function(), w.event_label())
+                    format!(
+                        "`{}` ({}{what}), {mb} MB",
+                        w.function(),
+                        w.lambda_event_label()
+                    )
                 } else {
                     String::new()
                 };
@@ -729,21 +1061,25 @@ impl Report<'_> {
         };
         let _ = writeln!(
             out,
-            "\nArms: **project** = the function's binary (as deployed: its HTTPS connections, \
-             and for the admin API with `PLAYBACK_KEY_SECRET_ID` the signing key, opened and \
-             loaded during init); **project, no warm-up at init** = the same binary with \
+            "\nArms: **project** = the function's binary (as deployed: publishing its \
+             lifecycle events, its HTTPS connections to IVS and EventBridge, and for the admin \
+             API with `PLAYBACK_KEY_SECRET_ID` the signing key, opened and loaded during init); \
+             **project, no warm-up at init** = the same binary with \
              `WARM_UP_AT_INIT=false` (what-if: all of that left to the first invocation); \
-             **Rust floor** = `bench-floor` (`lambda_runtime` + `aws-config` + the same SDK \
-             calls, the SDK's defaults, built with the same `AWS_LC_SYS_NO_JITTER_ENTROPY=1` \
+             **Rust floor** = `bench-floor` (`lambda_runtime` + `aws-config` + the same IVS \
+             calls for the same SQS batch, no lifecycle events, the SDK's defaults, built with \
+             the same `AWS_LC_SYS_NO_JITTER_ENTROPY=1` \
              as every cargo build of the workspace); **Rust floor, the project's start-up \
              choices** = `bench-floor-lean` (the project's HTTPS client and trust choice, a \
              current-thread runtime; no warm-up); **Rust floor built with jitter entropy** = \
              `bench-floor` built without the flag (what-if: what the flag buys).{jitter} \
-             **Node.js 20** = `bench/node` with `@aws-sdk/client-ivs` under a minimal Runtime \
-             API client (a lower bound of the managed runtime; full runs only). The first \
+             **Node.js 20** = `bench/node` with `@aws-sdk/client-ivs`, the same SQS batch and \
+             IVS calls, no lifecycle events, under a minimal Runtime API client (a lower bound \
+             of the managed runtime; full runs only). The first \
              playback token is measured for the project's arms only (neither reference mints \
              tokens).\n"
         );
+        let _ = writeln!(out, "Lifecycle events: {}.\n", self.lifecycle);
         if smoke {
             let _ = writeln!(
                 out,
@@ -783,7 +1119,7 @@ impl Report<'_> {
                 out,
                 "| `{}` ({}) | {} ms | {} ms |",
                 w.function(),
-                w.event_label(),
+                w.lambda_event_label(),
                 f.warm(|r| r.wall).spread(2),
                 f.warm(|r| r.cpu).spread(3)
             );
@@ -807,7 +1143,7 @@ impl Report<'_> {
             }
             for (i, mb) in sizes.into_iter().enumerate() {
                 let name = if i == 0 {
-                    format!("`{}` ({})", w.function(), w.event_label())
+                    format!("`{}` ({})", w.function(), w.lambda_event_label())
                 } else {
                     String::new()
                 };

@@ -1,13 +1,17 @@
 //! The benchmark (`./scripts/bench.sh`; see BENCHMARKS.md). In one run, on one machine:
 //!
 //! - **cold start as Lambda runs it** (the headline, [`lambda`]): every AWS endpoint over HTTPS
-//!   (a throwaway CA, a TLS front per endpoint), the function started with Lambda's environment
+//!   (a throwaway CA, a TLS front per endpoint; EventBridge and SQS are moto's), the event
+//!   functions invoked with an SQS batch of one record as production's event source mapping
+//!   does, the project's functions publishing their lifecycle events (checked to arrive), the
+//!   function started with Lambda's environment
 //!   only, the CPU of its init and of its first invocation measured apart, and Lambda's CPU
 //!   share applied by a model: the estimated first answer at 128 MB and at the template's
 //!   memory size, warm latency and cost per invocation at 128, 256 and 512 MB; arms: the
 //!   project, the project without its init-time warm-up, the floors, the floor built with
 //!   aws-lc's jitter entropy (full run), Node.js; plus the admin API's first playback token;
-//! - **cold start, plain HTTP** (the earlier model, kept for comparison): from `exec` of a
+//! - **cold start, plain HTTP** (the earlier model, kept for comparison: a bare EventBridge
+//!   event, lifecycle events off): from `exec` of a
 //!   function binary to its first event answered through a Lambda Runtime API on 127.0.0.1
 //!   (`test_support::lambda::LocalLambda`, the harness of the end-to-end tests), the
 //!   function's IVS calls going to the IVS emulator on 127.0.0.1; for each workload (stream-events on a `Stream Start`, recording-events on a `Recording Start Failure`,
@@ -39,6 +43,7 @@ use ivs_emulator::{Config, Emulator, Quotas, RateQuotas, Server};
 use serde_json::{json, Value};
 use test_support::lambda::{Invoked, LocalLambda};
 
+mod keep_alive;
 mod lambda;
 
 #[derive(Parser, Debug)]
@@ -144,6 +149,54 @@ impl Workload {
             Workload::AdminPlaybackToken => {
                 "GetChannel (+ Secrets Manager GetSecretValue, once per container)"
             }
+        }
+    }
+
+    /// The event as the HTTPS section (production's shape) hands it over: the event
+    /// functions get theirs in an SQS batch of one record, as the event source mapping of
+    /// their queue delivers it (EventBridge → SQS → Lambda).
+    fn lambda_event_label(self) -> &'static str {
+        match self {
+            Workload::StreamStart => "SQS batch of one `Stream Start`",
+            Workload::RecordingStartFailure => "SQS batch of one `Recording Start Failure`",
+            Workload::AdminGetChannel | Workload::AdminPlaybackToken => self.event_label(),
+        }
+    }
+
+    /// The IVS operations one invocation of the HTTPS section costs, in every arm (checked
+    /// per operation against the emulator's counters): the batch path reads the channel's
+    /// tags, and the playback URL a `Channel Live` lifecycle event carries, with one
+    /// `BatchGetChannel`.
+    fn lambda_calls(self) -> &'static [(&'static str, u64)] {
+        match self {
+            Workload::StreamStart => &[("BatchGetChannel", 1), ("PutMetadata", 1)],
+            Workload::RecordingStartFailure => &[("BatchGetChannel", 1)],
+            Workload::AdminGetChannel | Workload::AdminPlaybackToken => &[("GetChannel", 1)],
+        }
+    }
+
+    /// The HTTPS section's IVS calls, as the report names them.
+    fn lambda_ivs_calls(self) -> &'static str {
+        match self {
+            Workload::StreamStart => "BatchGetChannel + PutMetadata",
+            Workload::RecordingStartFailure => "BatchGetChannel",
+            Workload::AdminGetChannel => "GetChannel",
+            Workload::AdminPlaybackToken => {
+                "GetChannel (+ Secrets Manager GetSecretValue, once per container, at init)"
+            }
+        }
+    }
+
+    /// Lifecycle events one invocation publishes when publishing is on: a `Stream Start`
+    /// announces the channel live; a `Recording Start Failure` on a channel without the
+    /// must-record tag and the admin API's reads announce nothing (the admin API publishes
+    /// on suspend, resume and rotate only).
+    fn lifecycle_events(self) -> u64 {
+        match self {
+            Workload::StreamStart => 1,
+            Workload::RecordingStartFailure
+            | Workload::AdminGetChannel
+            | Workload::AdminPlaybackToken => 0,
         }
     }
 
@@ -353,6 +406,16 @@ impl Ivs0 {
             .values()
             .map(|o| o.requests)
             .sum()
+    }
+
+    /// Requests so far per IVS operation.
+    fn operations(&self) -> BTreeMap<String, u64> {
+        self.emulator
+            .stats()
+            .operations
+            .into_iter()
+            .map(|(name, o)| (name, o.requests))
+            .collect()
     }
 
     fn env(&self) -> Vec<(&'static str, String)> {
@@ -999,7 +1062,10 @@ impl Report<'_> {
             out,
             "## Cold start and peak memory (plain HTTP, no TLS: the earlier model, kept for comparison)\n\n\
              No TLS, no CPU model, the machine's CPU: a cold start as earlier runs measured it, \
-             kept to compare runs over time. From `exec` of the binary to the first event's answer through a Lambda Runtime \
+             kept to compare runs over time: the event functions get a bare EventBridge event \
+             (a direct invocation: tags read with ListTagsForResource) and publish no \
+             lifecycle events (`LIFECYCLE_EVENT_BUS` unset). Production's inputs and \
+             publishing are the section above. From `exec` of the binary to the first event's answer through a Lambda Runtime \
              API on 127.0.0.1 (the tests' `LocalLambda` harness), the function's IVS calls \
              going to the IVS emulator on 127.0.0.1. Peak memory is the process's `VmHWM` \
              after that first event. Median (min–max) over the runs.\n"
@@ -1339,7 +1405,7 @@ async fn run(args: &Args) -> Result<(), String> {
     eprintln!("bench: starting the IVS emulator with {channels} live channels");
     let ivs = Ivs0::start(channels).await;
     eprintln!(
-        "bench: HTTPS endpoints (a throwaway CA, a TLS front per endpoint, the playback key)"
+        "bench: HTTPS endpoints (a throwaway CA, a TLS front per endpoint, the playback key, moto's EventBridge and SQS)"
     );
     let endpoints = lambda::Endpoints::start(&ivs).await?;
     let mut results: Results = BTreeMap::new();
@@ -1399,6 +1465,8 @@ async fn run(args: &Args) -> Result<(), String> {
             lambda::record_warm(&mut lambda_results, w, Arm::Project, run);
         }
     }
+    eprintln!("bench: lifecycle events (moto's default bus → a rule → an SQS queue)");
+    let lifecycle = endpoints.check_lifecycle().await?;
     drop(endpoints);
     let _ = ivs.server.shutdown().await;
 
@@ -1422,6 +1490,7 @@ async fn run(args: &Args) -> Result<(), String> {
             template: &args.template,
             jitter_note: args.jitter_note.as_deref(),
             warm_events: args.warm_events,
+            lifecycle: &lifecycle,
         },
         sizes,
         size_notes,

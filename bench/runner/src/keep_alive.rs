@@ -1,0 +1,273 @@
+//! A keep-alive relay in front of moto's server.
+//!
+//! moto's server (werkzeug) answers every request with `Connection: close`, so behind a
+//! [`test_support::tls::TlsFront`] (which relays bytes) every call to its EventBridge would pay
+//! a new TCP connection and TLS handshake, and a session a function opens during init would be
+//! gone by its first `PutEvents`. AWS's endpoints keep connections open. This relay keeps the
+//! client's connection: it reads each HTTP/1.1 request (head and `Content-Length` body), sends
+//! it to moto on a connection of its own, reads the answer to its end and hands it back
+//! without the `Connection: close` (and with a `Content-Length`), then waits for the next
+//! request on the same connection.
+
+use std::net::SocketAddr;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+/// The largest request or answer head accepted.
+const MAX_HEAD: usize = 64 * 1024;
+
+/// A relay on 127.0.0.1 keeping its clients' connections open; stopped when dropped.
+pub(crate) struct KeepAlive {
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl KeepAlive {
+    /// Relays to `upstream` (`http://host:port`).
+    pub(crate) async fn start(upstream: &str) -> Result<KeepAlive, String> {
+        let upstream = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("the keep-alive relay cannot listen: {e}"))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let _ = client.set_nodelay(true);
+                    let _ = serve(client, &upstream).await;
+                });
+            }
+        });
+        Ok(KeepAlive { addr, task })
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub(crate) fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for KeepAlive {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The head's header lines (after the start line), as (lower-case name, value).
+fn headers(head: &str) -> Vec<(String, String)> {
+    head.split("\r\n")
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect()
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Serves one client connection, request after request, until it closes.
+async fn serve(client: TcpStream, upstream: &str) -> Result<(), String> {
+    let (read, mut write) = client.into_split();
+    let mut reader = BufReader::new(read);
+    loop {
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let n = reader
+                .read_until(b'\n', &mut head)
+                .await
+                .map_err(|e| e.to_string())?;
+            if n == 0 || head.len() > MAX_HEAD {
+                return Ok(());
+            }
+        }
+        let head = String::from_utf8_lossy(&head).into_owned();
+        let request_headers = headers(head.trim_end());
+        if header(&request_headers, "transfer-encoding").is_some() {
+            return Err("a chunked request: not relayed".into());
+        }
+        let length: usize = header(&request_headers, "content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; length];
+        reader
+            .read_exact(&mut body)
+            .await
+            .map_err(|e| e.to_string())?;
+        let client_closes =
+            header(&request_headers, "connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        let head_request = head.starts_with("HEAD ");
+
+        // To moto: the same request, on a connection of its own that it may close.
+        let mut forwarded = String::new();
+        for line in head.trim_end().split("\r\n") {
+            let lower = line.to_ascii_lowercase();
+            if lower.starts_with("connection:") || lower.starts_with("keep-alive:") {
+                continue;
+            }
+            forwarded.push_str(line);
+            forwarded.push_str("\r\n");
+        }
+        forwarded.push_str("connection: close\r\n\r\n");
+        let mut up = TcpStream::connect(upstream)
+            .await
+            .map_err(|e| format!("{upstream}: {e}"))?;
+        let _ = up.set_nodelay(true);
+        up.write_all(forwarded.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        up.write_all(&body).await.map_err(|e| e.to_string())?;
+        let mut answer = Vec::new();
+        up.read_to_end(&mut answer)
+            .await
+            .map_err(|e| e.to_string())?;
+
+        // Back to the client: the answer without `Connection: close`, its body whole.
+        let split = answer
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .ok_or("moto's answer has no head")?;
+        let answer_head = String::from_utf8_lossy(&answer[..split]).into_owned();
+        let mut answer_body = answer[split + 4..].to_vec();
+        let answer_headers = headers(&answer_head);
+        let chunked = header(&answer_headers, "transfer-encoding")
+            .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+        if chunked {
+            answer_body = dechunk(&answer_body)?;
+        }
+        let mut back = String::new();
+        for line in answer_head.split("\r\n") {
+            let lower = line.to_ascii_lowercase();
+            if lower.starts_with("connection:")
+                || lower.starts_with("keep-alive:")
+                || lower.starts_with("transfer-encoding:")
+                || lower.starts_with("content-length:")
+            {
+                continue;
+            }
+            back.push_str(line);
+            back.push_str("\r\n");
+        }
+        let status: u16 = answer_head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let bodiless = head_request || status < 200 || status == 204 || status == 304;
+        if head_request {
+            // The length moto gave for the body a GET would have had.
+            if let Some(length) = header(&answer_headers, "content-length") {
+                back.push_str(&format!("content-length: {length}\r\n"));
+            }
+        } else if !bodiless {
+            back.push_str(&format!("content-length: {}\r\n", answer_body.len()));
+        }
+        if client_closes {
+            back.push_str("connection: close\r\n");
+        }
+        back.push_str("\r\n");
+        write
+            .write_all(back.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        if !bodiless {
+            write
+                .write_all(&answer_body)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        if client_closes {
+            return Ok(());
+        }
+    }
+}
+
+/// A chunked body, decoded.
+fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    loop {
+        let line_end = data
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or("a chunk without its size line")?;
+        let size_line = String::from_utf8_lossy(&data[..line_end]);
+        let size = usize::from_str_radix(size_line.split(';').next().unwrap_or("").trim(), 16)
+            .map_err(|_| format!("a chunk size {size_line:?}"))?;
+        data = &data[line_end + 2..];
+        if size == 0 {
+            return Ok(body);
+        }
+        if data.len() < size + 2 {
+            return Err("a chunk cut short".into());
+        }
+        body.extend_from_slice(&data[..size]);
+        data = &data[size + 2..];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunked_bodies_are_decoded() {
+        assert_eq!(
+            dechunk(b"5\r\nhello\r\n6;x=y\r\n world\r\n0\r\n\r\n").unwrap(),
+            b"hello world"
+        );
+        assert!(dechunk(b"5\r\nhel").is_err());
+    }
+
+    /// One connection, two requests: both answered by a server that closes after each.
+    #[tokio::test]
+    async fn the_client_connection_stays_open() {
+        let server = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let upstream = format!("http://{}", server.local_addr().unwrap());
+        tokio::spawn(async move {
+            let mut n = 0;
+            while let Ok((mut socket, _)) = server.accept().await {
+                n += 1;
+                let mut buf = vec![0; 4096];
+                let _ = socket.read(&mut buf).await;
+                let body = format!("answer {n}");
+                let _ = socket
+                    .write_all(
+                        format!(
+                            "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+                            body.len()
+                        )
+                        .as_bytes(),
+                    )
+                    .await;
+            }
+        });
+        let relay = KeepAlive::start(&upstream).await.unwrap();
+        let mut client = TcpStream::connect(relay.addr).await.unwrap();
+        for n in 1..=2 {
+            client
+                .write_all(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n{}")
+                .await
+                .unwrap();
+            let mut buf = vec![0; 4096];
+            let mut got = String::new();
+            while !got.ends_with(&format!("answer {n}")) {
+                let read = client.read(&mut buf).await.unwrap();
+                assert!(read > 0, "the relay closed the connection: {got:?}");
+                got.push_str(&String::from_utf8_lossy(&buf[..read]));
+            }
+            assert!(
+                !got.to_ascii_lowercase().contains("connection: close"),
+                "{got}"
+            );
+        }
+    }
+}
