@@ -116,7 +116,6 @@ impl Publisher {
             loop {
                 match self.put(client, &pending).await {
                     Ok(refused) => {
-                        let taken = pending.len() - refused.len();
                         for event in pending.iter().filter(|e| {
                             !refused
                                 .iter()
@@ -131,7 +130,6 @@ impl Publisher {
                                 );
                             }
                         }
-                        let _ = taken;
                         if refused.is_empty() {
                             break;
                         }
