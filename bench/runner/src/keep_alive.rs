@@ -8,8 +8,15 @@
 //! it to moto on a connection of its own, reads the answer to its end and hands it back
 //! without the `Connection: close` (and with a `Content-Length`), then waits for the next
 //! request on the same connection.
+//!
+//! An unsigned `GET /` (the functions' warm-up during init, `ivs_adapter::https`) is answered
+//! by the relay itself, `404` with an empty JSON error, as an AWS endpoint answers a request
+//! that names no operation: moto would route it to its S3 (`ListBuckets`) and take 8-15 ms of
+//! Python to answer, a wait no AWS endpoint adds.
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -22,6 +29,9 @@ const MAX_HEAD: usize = 64 * 1024;
 pub(crate) struct KeepAlive {
     addr: SocketAddr,
     task: JoinHandle<()>,
+    /// Per request relayed: its method, and how long moto took (connection to the answer's
+    /// end), in milliseconds.
+    answers: Arc<Mutex<Vec<(String, f64)>>>,
 }
 
 impl KeepAlive {
@@ -35,16 +45,43 @@ impl KeepAlive {
             .await
             .map_err(|e| format!("the keep-alive relay cannot listen: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let answers = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&answers);
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let upstream = upstream.clone();
+                let seen = Arc::clone(&seen);
                 tokio::spawn(async move {
                     let _ = client.set_nodelay(true);
-                    let _ = serve(client, &upstream).await;
+                    let _ = serve(client, &upstream, &seen).await;
                 });
             }
         });
-        Ok(KeepAlive { addr, task })
+        Ok(KeepAlive {
+            addr,
+            task,
+            answers,
+        })
+    }
+
+    /// Forgets the requests relayed so far.
+    pub(crate) fn forget(&self) {
+        if let Ok(mut answers) = self.answers.lock() {
+            answers.clear();
+        }
+    }
+
+    /// How long moto took to answer the requests relayed so far with `method`, in ms.
+    pub(crate) fn answer_ms(&self, method: &str) -> Vec<f64> {
+        self.answers
+            .lock()
+            .map(|a| {
+                a.iter()
+                    .filter(|(m, _)| m == method)
+                    .map(|(_, ms)| *ms)
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// `http://127.0.0.1:<port>`.
@@ -76,7 +113,11 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 /// Serves one client connection, request after request, until it closes.
-async fn serve(client: TcpStream, upstream: &str) -> Result<(), String> {
+async fn serve(
+    client: TcpStream,
+    upstream: &str,
+    answers: &Mutex<Vec<(String, f64)>>,
+) -> Result<(), String> {
     let (read, mut write) = client.into_split();
     let mut reader = BufReader::new(read);
     loop {
@@ -106,6 +147,27 @@ async fn serve(client: TcpStream, upstream: &str) -> Result<(), String> {
         let client_closes =
             header(&request_headers, "connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
         let head_request = head.starts_with("HEAD ");
+        if head.starts_with("GET / ") && header(&request_headers, "authorization").is_none() {
+            let body = r#"{"__type":"UnknownOperationException"}"#;
+            let close = if client_closes {
+                "connection: close\r\n"
+            } else {
+                ""
+            };
+            let answer = format!(
+                "HTTP/1.1 404 Not Found\r\ncontent-type: application/x-amz-json-1.1\r\n\
+                 content-length: {}\r\n{close}\r\n{body}",
+                body.len()
+            );
+            write
+                .write_all(answer.as_bytes())
+                .await
+                .map_err(|e| e.to_string())?;
+            if client_closes {
+                return Ok(());
+            }
+            continue;
+        }
 
         // To moto: the same request, on a connection of its own that it may close.
         let mut forwarded = String::new();
@@ -118,6 +180,7 @@ async fn serve(client: TcpStream, upstream: &str) -> Result<(), String> {
             forwarded.push_str("\r\n");
         }
         forwarded.push_str("connection: close\r\n\r\n");
+        let started = Instant::now();
         let mut up = TcpStream::connect(upstream)
             .await
             .map_err(|e| format!("{upstream}: {e}"))?;
@@ -130,6 +193,10 @@ async fn serve(client: TcpStream, upstream: &str) -> Result<(), String> {
         up.read_to_end(&mut answer)
             .await
             .map_err(|e| e.to_string())?;
+        if let Ok(mut answers) = answers.lock() {
+            let method = head.split(' ').next().unwrap_or_default().to_owned();
+            answers.push((method, started.elapsed().as_secs_f64() * 1000.0));
+        }
 
         // Back to the client: the answer without `Connection: close`, its body whole.
         let split = answer
@@ -269,5 +336,20 @@ mod tests {
                 "{got}"
             );
         }
+        // The warm-up's unsigned `GET /`: answered by the relay, on the same connection.
+        client
+            .write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = vec![0; 4096];
+        let mut got = String::new();
+        while !got.ends_with("Exception\"}") {
+            let read = client.read(&mut buf).await.unwrap();
+            assert!(read > 0, "the relay closed the connection: {got:?}");
+            got.push_str(&String::from_utf8_lossy(&buf[..read]));
+        }
+        assert!(got.starts_with("HTTP/1.1 404 "), "{got}");
+        assert_eq!(relay.answer_ms("POST").len(), 2);
+        assert!(relay.answer_ms("GET").is_empty());
     }
 }
