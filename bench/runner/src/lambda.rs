@@ -603,6 +603,8 @@ impl ColdRun {
 pub(crate) struct WarmRun {
     wall: f64,
     cpu: f64,
+    /// The mean time per event moto took to answer `PutEvents` (part of the wall time).
+    put_events_wait: f64,
 }
 
 impl WarmRun {
@@ -724,6 +726,7 @@ pub(crate) async fn warm(
     endpoints.published(workload, arm, 1);
     let operations = ivs.operations();
     let cpu_before = settled_cpu(instance.pid).await;
+    let put_events_before = endpoints.keep_alive.answer_ms("POST").len();
     let mut walls = Sample::default();
     for i in 1..=events {
         let event = endpoints.input(ivs, workload, i);
@@ -733,12 +736,16 @@ pub(crate) async fn warm(
         check_lambda_answer(workload, arm, answer).map_err(|e| fail(e, &instance))?;
     }
     let cpu = settled_cpu(instance.pid).await.saturating_sub(cpu_before);
+    let put_events_wait: f64 = endpoints.keep_alive.answer_ms("POST")[put_events_before..]
+        .iter()
+        .sum();
     check_operations(workload, &operations, &ivs.operations(), events)
         .map_err(|e| fail(e, &instance))?;
     endpoints.published(workload, arm, events);
     Ok(WarmRun {
         wall: walls.median(),
         cpu: ms(cpu) / events.max(1) as f64,
+        put_events_wait: put_events_wait / events.max(1) as f64,
     })
 }
 
@@ -1120,9 +1127,11 @@ impl Report<'_> {
             out,
             "### Memory size: latency and cost per invocation (the project, CPU model)\n\n\
              Memory sizes from `{}`. Warm: one instance per run, its first event, then {} \
-             events one after the other over the same HTTPS connection; per event, the median \
-             wall time and the mean CPU time (the process's CPU over the events ÷ their \
-             number). Estimated invocation at M MB = (wall − CPU) + CPU × max(1, {:.0}/M); \
+             events one after the other over the same HTTPS connections, each an SQS batch of \
+             one record for another channel (the event functions) or a request (the admin \
+             API), publishing on as above; per event, the median wall time, the mean CPU time \
+             (the process's CPU over the events ÷ their number) and the mean time moto took to \
+             answer `PutEvents` (a `Stream Start`'s wait, counted in its wall time). Estimated invocation at M MB = (wall − CPU) + CPU × max(1, {:.0}/M); \
              the cold first answer as above. Billed GB-s = M/1024 × duration rounded up to \
              the millisecond; for a `provided.al2023` function Lambda bills the init too, so \
              a cold invocation is billed init + invocation, a warm one its invocation. Price: \
@@ -1134,7 +1143,7 @@ impl Report<'_> {
         );
         let _ = writeln!(
             out,
-            "| function (event) | warm wall per event | warm CPU per event |\n|---|---|---|"
+            "| function (event) | warm wall per event | warm CPU per event | of which moto's `PutEvents` (mean per event) |\n|---|---|---|---|"
         );
         for w in Workload::LAMBDA {
             let Some(f) = self.results.get(&(w, Arm::Project)) else {
@@ -1145,11 +1154,12 @@ impl Report<'_> {
             }
             let _ = writeln!(
                 out,
-                "| `{}` ({}) | {} ms | {} ms |",
+                "| `{}` ({}) | {} ms | {} ms | {} ms |",
                 w.function(),
                 w.lambda_event_label(),
                 f.warm(|r| r.wall).spread(2),
-                f.warm(|r| r.cpu).spread(3)
+                f.warm(|r| r.cpu).spread(3),
+                f.warm(|r| r.put_events_wait).spread(2)
             );
         }
         let _ = writeln!(
