@@ -691,6 +691,20 @@ pub(crate) async fn cold_start(
     check_operations(workload, &operations, &ivs.operations(), 1)
         .map_err(|e| fail(e, &instance))?;
     endpoints.published(workload, arm, 1);
+    if publishes(arm) {
+        // The invocation's metrics: EMF documents (a JSON line with `_aws`) on stdout,
+        // written before the answer (the harness reads the pipe a little later).
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while !instance.logs().iter().any(|l| l.contains("\"_aws\"")) {
+            if Instant::now() > deadline {
+                return Err(fail(
+                    "no EMF metrics line (`_aws`) written by the invocation".into(),
+                    &instance,
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
     Ok(ColdRun {
         init_wall: ms(init_at.duration_since(spawned)),
         init_cpu: ms(init_cpu),
@@ -943,7 +957,10 @@ impl Report<'_> {
              (`test_support::tls::TlsFront`, rustls) in front of the emulator, with a \
              certificate issued by a certificate authority `openssl` made for this run (a \
              throwaway CA, P-256); so are EventBridge and SQS, moto's server \
-             (`test_support::moto::Moto`) behind a terminator of its own. Every first request \
+             (`test_support::moto::Moto`) behind a terminator of its own and a keep-alive \
+             relay (moto closes every connection, AWS's endpoints keep them open; the relay \
+             also answers the warm-up's unsigned `GET /` itself, which moto would hand to its \
+             S3). Every first request \
              pays a real TLS handshake, the certificate chain's check and the random-number \
              generator's set-up.\n\
              - **Production's inputs, lifecycle events on.** The event functions get what the \
@@ -955,9 +972,9 @@ impl Report<'_> {
              publish as the template deploys them (`LIFECYCLE_EVENT_BUS=default`, \
              LifecycleEventBusName's default): each builds its EventBridge and SQS clients and \
              opens the TLS session to EventBridge beside IVS's during init, a `Stream Start` \
-             publishes a `Channel Live` event with `PutEvents` in the invocation, and every \
-             invocation writes its EMF metric lines to stdout. A `Recording Start Failure` on a \
-             channel without the must-record tag and the admin API's `GET /channels/{{id}}` \
+             publishes a `Channel Live` event with `PutEvents` in the invocation, before it \
+             answers, and every invocation writes its EMF metric lines to stdout (checked \
+             after each cold start). A `Recording Start Failure` on a channel without the must-record tag and the admin API's `GET /channels/{{id}}` \
              and playback token announce nothing (the admin API publishes on suspend, resume \
              and rotate only): their publishing cost is the init's. A rule on moto's default \
              bus sends every lifecycle event to an SQS queue; after the runs, the benchmark \
