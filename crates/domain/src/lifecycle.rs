@@ -530,9 +530,10 @@ pub enum Announcement {
     Ready(Lifecycle),
 }
 
-/// What `event` announces. A suspended channel's `Stream Start` announces nothing (the
-/// channel is being stopped: its suspension is the fact). Events without a channel, a
-/// stream id or a time announce nothing.
+/// What `event` announces. A suspended channel's `Stream Start` and `Stream End` announce
+/// nothing (the channel is being stopped: its suspension is the fact, and a consumer never
+/// sees an offline without its live). Events without a channel, a stream id or a time
+/// announce nothing.
 pub fn announcements(
     event: &IvsEvent,
     channel: Option<&IvsArn>,
@@ -555,7 +556,7 @@ pub fn announcements(
             stream_id: stream_id.to_owned(),
             start_time: time,
         }],
-        StreamEventName::StreamEnd => vec![Announcement::Offline {
+        StreamEventName::StreamEnd if !suspended => vec![Announcement::Offline {
             channel: channel.clone(),
             stream_id: stream_id.to_owned(),
             end_time: time,
@@ -661,6 +662,10 @@ mod tests {
             Value::Null
         );
         assert!(announcements(&stream("Session Ended"), Some(&channel()), false).is_empty());
+        assert!(
+            announcements(&end, Some(&channel()), true).is_empty(),
+            "suspended"
+        );
     }
 
     #[test]

@@ -522,13 +522,28 @@ impl Automation {
         };
         // What the event announces is read before any action: a failure to read it then
         // retries the event with nothing done yet. With publishing off, nothing is read.
+        let mut announced = Vec::new();
         if self.publisher.is_on() {
             for announcement in announcements(event, channel.as_ref(), policy.suspended) {
-                facts.push(self.complete(event, announcement).await?);
+                announced.push(self.complete(event, announcement).await?);
             }
         }
         let actions = decide(event, channel.as_ref(), &policy);
-        output.actions = execute_for(&self.ivs, &actions, &cause, &mut facts).await?;
+        // The announcements go out while the actions run: the answer waits for the longer of
+        // the two, not for both. What EventBridge refuses here is published again with the
+        // actions' own facts (and kept if still refused).
+        let (refused, executed) = tokio::join!(
+            self.publisher.try_once(&announced, Some(&self.metrics)),
+            execute_for(&self.ivs, &actions, &cause, &mut facts),
+        );
+        output.actions = executed?;
+        if !refused.is_empty() {
+            warn!(
+                events = refused.len(),
+                "lifecycle events not taken yet: tried again after the actions"
+            );
+            facts.splice(0..0, refused);
+        }
         Ok((output, facts))
     }
 

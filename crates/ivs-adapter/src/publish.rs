@@ -116,20 +116,8 @@ impl Publisher {
             loop {
                 match self.put(client, &pending).await {
                     Ok(refused) => {
-                        for event in pending.iter().filter(|e| {
-                            !refused
-                                .iter()
-                                .any(|(r, _)| r.id == e.id && r.kind == e.kind)
-                        }) {
-                            info!(lifecycle_event = event.kind.detail_type(), lifecycle_id = %event.id, channel_arn = %event.channel, "lifecycle event published");
-                            if let Some(m) = metrics {
-                                m.count(
-                                    LIFECYCLE_PUBLISHED,
-                                    &[(DIM_KIND, event.kind.detail_type())],
-                                    1,
-                                );
-                            }
-                        }
+                        let not_taken: Vec<&Lifecycle> = refused.iter().map(|(e, _)| e).collect();
+                        taken(&pending, &not_taken, metrics);
                         if refused.is_empty() {
                             break;
                         }
@@ -162,6 +150,29 @@ impl Publisher {
             unpublished: failed,
             reason,
         })
+    }
+
+    /// One try, no resend (beside other work: [`Publisher::publish`] does the resends and
+    /// keeps count of what is not taken): the events EventBridge did not take, all of them
+    /// when the call failed.
+    pub async fn try_once(
+        &self,
+        events: &[Lifecycle],
+        metrics: Option<&Metrics>,
+    ) -> Vec<Lifecycle> {
+        let Some(client) = &self.client else {
+            return Vec::new();
+        };
+        let mut refused = Vec::new();
+        for chunk in events.chunks(PUT_EVENTS_MAX) {
+            let not_taken: Vec<Lifecycle> = match self.put(client, chunk).await {
+                Ok(refused) => refused.into_iter().map(|(e, _)| e).collect(),
+                Err(_) => chunk.to_vec(),
+            };
+            taken(chunk, &not_taken.iter().collect::<Vec<_>>(), metrics);
+            refused.extend(not_taken);
+        }
+        refused
     }
 
     /// One `PutEvents` call: `Ok` with the entries refused (and their error codes), `Err`
@@ -216,6 +227,21 @@ impl Publisher {
                     .map(|code| (event.clone(), code.to_owned()))
             })
             .collect())
+    }
+}
+
+/// Logs and counts the events of `sent` that are not in `not_taken`.
+fn taken(sent: &[Lifecycle], not_taken: &[&Lifecycle], metrics: Option<&Metrics>) {
+    let refused = |e: &Lifecycle| not_taken.iter().any(|r| r.id == e.id && r.kind == e.kind);
+    for event in sent.iter().filter(|e| !refused(e)) {
+        info!(lifecycle_event = event.kind.detail_type(), lifecycle_id = %event.id, channel_arn = %event.channel, "lifecycle event published");
+        if let Some(m) = metrics {
+            m.count(
+                LIFECYCLE_PUBLISHED,
+                &[(DIM_KIND, event.kind.detail_type())],
+                1,
+            );
+        }
     }
 }
 

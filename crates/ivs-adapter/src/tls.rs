@@ -19,10 +19,13 @@ pub const TLS_TRUST_ROOTS: &str = "TLS_TRUST_ROOTS";
 pub const AMAZON_ROOTS: &str = include_str!("../amazon-roots.pem");
 
 /// Environment variables that point SDK clients at another endpoint.
-const ENDPOINT_VARIABLES: [&str; 3] = [
+const ENDPOINT_VARIABLES: [&str; 6] = [
     "AWS_ENDPOINT_URL",
     "AWS_ENDPOINT_URL_IVS",
     "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+    "AWS_ENDPOINT_URL_SQS",
+    "AWS_ENDPOINT_URL_EVENTBRIDGE",
+    "AWS_ENDPOINT_URL_DYNAMODB",
 ];
 
 /// The certificate authorities the HTTPS client trusts.
@@ -51,8 +54,8 @@ impl TrustRoots {
     /// endpoint or the trust may be someone else's, when the system store is kept:
     /// - `SSL_CERT_FILE` or `SSL_CERT_DIR` is set (trust configured by the operator, for
     ///   example a TLS-inspecting proxy's authority);
-    /// - an `https://` endpoint override (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_IVS`,
-    ///   `AWS_ENDPOINT_URL_SECRETS_MANAGER`), which may be any server;
+    /// - an `https://` endpoint override (`AWS_ENDPOINT_URL`, or the IVS, Secrets Manager,
+    ///   SQS, EventBridge or DynamoDB one), which may be any server;
     /// - a China region (`cn-*`, whose endpoints are not certified by Amazon Trust Services).
     ///
     /// `http://` overrides (the local emulator) use no TLS and change nothing.
@@ -134,6 +137,15 @@ mod tests {
             vec![(
                 "AWS_ENDPOINT_URL_SECRETS_MANAGER",
                 "https://secrets.example.internal",
+            )],
+            vec![("AWS_ENDPOINT_URL_SQS", "https://sqs.example.internal")],
+            vec![(
+                "AWS_ENDPOINT_URL_EVENTBRIDGE",
+                "https://events.example.internal",
+            )],
+            vec![(
+                "AWS_ENDPOINT_URL_DYNAMODB",
+                "https://dynamodb.example.internal",
             )],
             vec![("SSL_CERT_FILE", "/opt/ca.pem")],
             vec![("SSL_CERT_DIR", "/opt/certs")],
