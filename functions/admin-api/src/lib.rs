@@ -259,14 +259,12 @@ impl AdminApi {
         });
         let publisher = Publisher::new(&aws.config, env_var(LIFECYCLE_EVENT_BUS));
         if warm_up_wanted()? {
-            // At full speed, during init (ivs_adapter::https): the TLS sessions to IVS and
-            // (when publishing) EventBridge, and the signing key read (which opens the one to
-            // Secrets Manager) and parsed. A key that cannot be loaded now is loaded by the
-            // first request that needs it.
-            let mut endpoint: Vec<String> = aws.ivs_endpoint().await.into_iter().collect();
-            if publisher.is_on() {
-                endpoint.extend(aws.events_endpoint().await);
-            }
+            // At full speed, during init (ivs_adapter::https): the TLS session to IVS, and
+            // the signing key read (which opens the one to Secrets Manager) and parsed. A key
+            // that cannot be loaded now is loaded by the first request that needs it. Not
+            // EventBridge's: the admin API publishes on suspend, resume and rotate only, and a
+            // second handshake would lengthen every cold start for them (BENCHMARKS.md).
+            let endpoint = aws.ivs_endpoint().await;
             let preload = async {
                 if let Some(cell) = &signer {
                     cell.preload(WARM_UP_BUDGET).await;
