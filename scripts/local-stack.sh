@@ -187,6 +187,8 @@ done
 ivs_url=$(sed -n 1p "$logs/emulator.out")
 admin_url=$(sed -n 2p "$logs/emulator.out" | sed 's/^gateway: //')
 dead_letter_queue=$(sed -n 's/^dead-letter-queue //p' "$logs/emulator.out")
+# The admin API keeps lifecycle events EventBridge did not take on the stream-events queue.
+outbox_queue=$(sed -n 's/^queue stream-events-events //p' "$logs/emulator.out")
 case "$ivs_url $admin_url $dead_letter_queue" in
     "http://127.0.0.1:"*" http://127.0.0.1:"*" http://127.0.0.1:"*) ;;
     *) echo "the emulator did not start:" >&2; cat "$logs/emulator.log" >&2; exit 1 ;;
@@ -206,6 +208,7 @@ AWS_REGION=us-west-2 AWS_ACCESS_KEY_ID=AKIDLOCALONLY AWS_SECRET_ACCESS_KEY=local
 AWS_ENDPOINT_URL_IVS="$ivs_url" AWS_ENDPOINT_URL_SECRETS_MANAGER="$ivs_url" \
 AWS_ENDPOINT_URL_SQS="$sqs_url" EVENT_DEAD_LETTER_QUEUE_URL="$dead_letter_queue" \
 AWS_ENDPOINT_URL_EVENTBRIDGE="$sqs_url" LIFECYCLE_EVENT_BUS="$lifecycle_bus" \
+LIFECYCLE_OUTBOX_QUEUE_URL="$outbox_queue" \
 AWS_LAMBDA_LOG_FORMAT=JSON AWS_LAMBDA_LOG_LEVEL=INFO \
 POLICY_CACHE_SECONDS=0 IVS_ACCOUNT_ID=111122223333 IVS_REGION=us-west-2 \
 PLAYBACK_KEY_SECRET_ID=ivs-automation/playback-key PLAYBACK_KEY_REFRESH_SECONDS=2 \

@@ -1448,7 +1448,7 @@ fn sweep_report(args: &Args, sweeps: &[SweepFigures]) -> String {
          `SWEEP_CALLS_PER_SECOND` {SWEEP_CALLS_PER_SECOND} ({}). Each of C channels rotates its \
          key after each stream (tag) and may stream {MAX_STREAM_MINUTES} minutes (tag); 10 % are live \
          for {} hours (overdue), 1 % of the offline ones have a missed rotation (their last stream \
-         ended, their key carries no rotation marker), every other key is marked; 1 % more are live \
+         ended, their key carries no rotation marker), every other key is marked; another 1 % of the C are live \
          and not overdue at the first run and end right after it, their end events lost. Invoked as the \
          schedule would, one run after the other (without the schedule's wait between runs), each \
          with the template's Timeout ÷ factor ({:.0} s) as its deadline, until a run answers \
