@@ -69,6 +69,10 @@ use state::{lease_until, Lease, Position, StateError, StateStore, SWEEP_STATE_TA
 /// (an item holds at most 400 KB): with this many waiting, a run stops before doing more.
 pub const MAX_PENDING_EVENTS: usize = 200;
 
+/// The most live channels remembered for the next run (about 16 bytes each in the state item,
+/// which holds at most 400 KB with the pending lifecycle events).
+pub const MAX_LIVE_TRACKED: usize = 10_000;
+
 /// Lambda's longest timeout: how long a lease lasts when the run has no deadline.
 const LAMBDA_MAX_TIMEOUT: Duration = Duration::from_secs(900);
 
@@ -459,6 +463,15 @@ impl Sweeper {
             judged.extend(checked);
         }
         seen.sort();
+        if seen.len() > MAX_LIVE_TRACKED {
+            // The state item holds at most 400 KB: past this many, the pass finds the rest.
+            warn!(
+                live = seen.len(),
+                kept = MAX_LIVE_TRACKED,
+                "more live channels than the sweep state keeps: the others' ends are left to the pass"
+            );
+            seen.truncate(MAX_LIVE_TRACKED);
+        }
         position.live_seen = seen;
         let mut last: Option<String> = None;
         loop {
