@@ -404,6 +404,15 @@ impl Endpoints {
         if function == "admin-api" {
             env.push(("AWS_ENDPOINT_URL_SECRETS_MANAGER", self.secrets.url()));
         }
+        if arm == Arm::ProjectNoLifecycle {
+            // LifecycleEventBusName empty: the template sets the variable empty, and gives no
+            // outbox; the event functions keep their queue's SQS client and dead-letter queue.
+            env.push(("LIFECYCLE_EVENT_BUS", String::new()));
+            env.push(("AWS_ENDPOINT_URL_SQS", self.aws.url()));
+            if function != "admin-api" {
+                env.push(("EVENT_DEAD_LETTER_QUEUE_URL", self.failed_queue.clone()));
+            }
+        }
         if publishes(arm) {
             // Lifecycle events on, as the template deploys them (LifecycleEventBusName's
             // default), and the queues the template names for the function: moto, over HTTPS.
@@ -547,7 +556,7 @@ async fn create_secret(
 
 /// The arms of the HTTPS section for `workload`, in the order of the table.
 pub(crate) fn arms(arms: &Arms, workload: Workload) -> Vec<Arm> {
-    let mut list = vec![Arm::Project, Arm::ProjectNoWarmUp];
+    let mut list = vec![Arm::Project, Arm::ProjectNoWarmUp, Arm::ProjectNoLifecycle];
     if workload == Workload::AdminPlaybackToken {
         // Neither the floor nor the Node.js handler mints tokens.
         return list;
@@ -923,6 +932,12 @@ impl Report<'_> {
                     ));
                 }
             }
+            if let Some(off) = self.estimate(w, Arm::ProjectNoLifecycle, mb) {
+                lines.push(format!(
+                    "| {what} with lifecycle events off (`LifecycleEventBusName` empty; HTTPS, CPU model, {mb} MB) | {off:.1} ms: {:+.1} ms with them on | what publishing costs this event's first answer, side by side |",
+                    est - off
+                ));
+            }
             if let Some(cold) = self.estimate(w, Arm::ProjectNoWarmUp, mb) {
                 lines.push(format!(
                     "| {what} without the warm-up at init (HTTPS, CPU model, {mb} MB) | {cold:.1} ms: {:+.1} ms | what opening the connections during init buys |",
@@ -1118,6 +1133,10 @@ impl Report<'_> {
              API with `PLAYBACK_KEY_SECRET_ID` the signing key, opened and loaded during init); \
              **project, no warm-up at init** = the same binary with \
              `WARM_UP_AT_INIT=false` (what-if: all of that left to the first invocation); \
+             **project, lifecycle events off** = the same binary as the template deploys it \
+             with `LifecycleEventBusName` empty (`LIFECYCLE_EVENT_BUS=\"\"`: no EventBridge \
+             client, no TLS session to it, no `PutEvents`; side by side with **project**, what \
+             publishing costs); \
              **Rust floor** = `bench-floor` (`lambda_runtime` + `aws-config` + the same IVS \
              calls for the same SQS batch, no lifecycle events, the SDK's defaults, built with \
              the same `AWS_LC_SYS_NO_JITTER_ENTROPY=1` \

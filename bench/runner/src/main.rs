@@ -226,6 +226,10 @@ enum Arm {
     /// connections opened (and, for the admin API, its signing key loaded) by the first
     /// invocation instead of the init.
     ProjectNoWarmUp,
+    /// What-if (HTTPS section): the project's binary with lifecycle events off
+    /// (`LifecycleEventBusName` empty: `LIFECYCLE_EVENT_BUS=""`), to show what publishing
+    /// costs side by side.
+    ProjectNoLifecycle,
     /// What-if (HTTPS section, full run): `bench-floor` built without
     /// `AWS_LC_SYS_NO_JITTER_ENTROPY`, aws-lc's CPU-jitter entropy source in.
     FloorJitter,
@@ -240,6 +244,7 @@ impl Arm {
             Arm::ProjectSystemRoots => "project, system trust store",
             Arm::FloorLean => "Rust floor, the project's start-up choices",
             Arm::ProjectNoWarmUp => "project, no warm-up at init",
+            Arm::ProjectNoLifecycle => "project, lifecycle events off",
             Arm::FloorJitter => "Rust floor built with jitter entropy",
         }
     }
@@ -247,7 +252,11 @@ impl Arm {
     fn what_if(self) -> bool {
         matches!(
             self,
-            Arm::ProjectSystemRoots | Arm::FloorLean | Arm::ProjectNoWarmUp | Arm::FloorJitter
+            Arm::ProjectSystemRoots
+                | Arm::FloorLean
+                | Arm::ProjectNoWarmUp
+                | Arm::ProjectNoLifecycle
+                | Arm::FloorJitter
         )
     }
 }
@@ -278,9 +287,10 @@ impl Arms {
 
     fn binary(&self, arm: Arm, workload: Workload) -> PathBuf {
         match arm {
-            Arm::Project | Arm::ProjectSystemRoots | Arm::ProjectNoWarmUp => {
-                self.bin_dir.join(workload.function())
-            }
+            Arm::Project
+            | Arm::ProjectSystemRoots
+            | Arm::ProjectNoWarmUp
+            | Arm::ProjectNoLifecycle => self.bin_dir.join(workload.function()),
             Arm::Floor => self.bin_dir.join("bench-floor"),
             Arm::FloorLean => self.bin_dir.join("bench-floor-lean"),
             Arm::FloorJitter => self
