@@ -538,9 +538,8 @@ impl Sweeper {
     }
 
     /// Stops the overdue live streams before the channel pass: the channels of the streams
-    /// live longer than a minute (the shortest limit a tag can set) are read 50 at a time
-    /// (BatchGetChannel: their tags, hence their limits) and swept now. Returns the channels
-    /// swept so (the pass skips them). A failure is counted and left to the pass.
+    /// live longer than a minute (the shortest limit a tag can set) are swept now
+    /// ([`Sweeper::sweep_first`]). Returns the channels swept so (the pass skips them).
     async fn stop_overdue(
         &self,
         live: &HashMap<String, LiveStream>,
@@ -555,52 +554,21 @@ impl Sweeper {
             .map(|(arn, _)| arn.clone())
             .collect();
         candidates.sort();
-        let mut judged = HashSet::new();
-        let client = self.ivs.client();
-        for batch in candidates.chunks(50) {
-            if out_of_time() {
-                break;
-            }
-            summary.calls += 1;
-            let read = pacer
-                .pace(self.ivs.call("BatchGetChannel", RetryOn::Transient, || {
-                    client
-                        .batch_get_channel()
-                        .set_arns(Some(batch.to_vec()))
-                        .send()
-                }))
-                .await;
-            let output = match read {
-                Ok(output) => output,
-                Err(e) => {
-                    summary.failures += 1;
-                    error!(error = %e, channels = batch.len(), "reading live channels failed; the pass sweeps them");
-                    continue;
-                }
-            };
-            for c in output.channels() {
-                let Some(arn) = c.arn() else { continue };
-                let Ok(channel) = IvsArn::parse_as(arn, ResourceType::Channel) else {
-                    continue;
-                };
-                judged.insert(arn.to_owned());
-                let channel_tags = c.tags().cloned().unwrap_or_default();
-                if let Err(e) = self
-                    .sweep_channel(channel, channel_tags, live, now, pacer, summary)
-                    .await
-                {
-                    summary.failures += 1;
-                    error!(channel_arn = %arn, error = %e, "stopping an overdue stream failed; the next run tries again");
-                }
-            }
-        }
-        judged
+        self.sweep_first(
+            First::Overdue,
+            &candidates,
+            live,
+            now,
+            out_of_time,
+            pacer,
+            summary,
+        )
+        .await
     }
 
-    /// Sweeps the channels that ended a stream since the last run (`ended`): their tags read
-    /// 50 at a time (BatchGetChannel), then each swept as the pass would (a missed rotation
-    /// given). Returns the channels swept so (the pass skips them in this run). A failure is
-    /// counted and left to the pass.
+    /// Sweeps the channels that ended a stream since the last run (`ended`), each as the pass
+    /// would (a missed rotation given), before the pass ([`Sweeper::sweep_first`]). Returns
+    /// the channels swept so (the pass skips them in this run).
     async fn sweep_ended(
         &self,
         ended: &[String],
@@ -610,9 +578,27 @@ impl Sweeper {
         pacer: &mut Pacer,
         summary: &mut SweepSummary,
     ) -> HashSet<String> {
+        self.sweep_first(First::Ended, ended, live, now, out_of_time, pacer, summary)
+            .await
+    }
+
+    /// Sweeps `channels` ahead of the pass: their tags read 50 at a time (BatchGetChannel),
+    /// then each swept as the pass would. Returns the channels swept so. A failure is counted
+    /// and left to the pass.
+    #[allow(clippy::too_many_arguments)]
+    async fn sweep_first(
+        &self,
+        why: First,
+        channels: &[String],
+        live: &HashMap<String, LiveStream>,
+        now: DateTime<Utc>,
+        out_of_time: &(dyn Fn() -> bool + Send + Sync),
+        pacer: &mut Pacer,
+        summary: &mut SweepSummary,
+    ) -> HashSet<String> {
         let mut swept = HashSet::new();
         let client = self.ivs.client();
-        for batch in ended.chunks(50) {
+        for batch in channels.chunks(50) {
             if out_of_time() {
                 break;
             }
@@ -629,12 +615,13 @@ impl Sweeper {
                 Ok(output) => output,
                 Err(e) => {
                     summary.failures += 1;
-                    error!(error = %e, channels = batch.len(), "reading the channels that went offline failed; the pass sweeps them");
+                    error!(error = %e, channels = batch.len(), "reading {} failed; the pass sweeps them", why.channels());
                     continue;
                 }
             };
             for c in output.channels() {
-                if out_of_time() {
+                // An overdue stream's stop is not put off; a check of an ended one may be.
+                if why == First::Ended && out_of_time() {
                     break;
                 }
                 let Some(arn) = c.arn() else { continue };
@@ -642,14 +629,16 @@ impl Sweeper {
                     continue;
                 };
                 swept.insert(arn.to_owned());
-                summary.ended_checked += 1;
+                if why == First::Ended {
+                    summary.ended_checked += 1;
+                }
                 let channel_tags = c.tags().cloned().unwrap_or_default();
                 if let Err(e) = self
                     .sweep_channel(channel, channel_tags, live, now, pacer, summary)
                     .await
                 {
                     summary.failures += 1;
-                    error!(channel_arn = %arn, error = %e, "checking a channel that went offline failed; the pass sweeps it");
+                    error!(channel_arn = %arn, error = %e, "{} failed; the pass or the next run tries again", why.action());
                 }
             }
         }
@@ -945,6 +934,31 @@ fn stopped(summary: &mut SweepSummary, last: Option<String>) {
     );
     summary.complete = false;
     summary.stopped_after = last;
+}
+
+/// Why channels are swept ahead of the pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum First {
+    /// Their live stream may be past its maximum duration.
+    Overdue,
+    /// They were live at the last run and are offline now.
+    Ended,
+}
+
+impl First {
+    fn channels(self) -> &'static str {
+        match self {
+            First::Overdue => "live channels",
+            First::Ended => "the channels that went offline",
+        }
+    }
+
+    fn action(self) -> &'static str {
+        match self {
+            First::Overdue => "stopping an overdue stream",
+            First::Ended => "checking a channel that went offline",
+        }
+    }
 }
 
 /// What taking the lease gave.
