@@ -6,46 +6,32 @@
 use std::sync::{Arc, Mutex};
 
 use admin_api::AdminApi;
-use aws_sdk_eventbridge::operation::put_events::PutEventsOutput;
-use aws_sdk_eventbridge::types::PutEventsResultEntry;
 use aws_sdk_sqs::operation::send_message::SendMessageOutput;
 use ivs_adapter::publish::Publisher;
 use ivs_adapter::queue::EventQueue;
 use ivs_emulator::{Emulator, Server};
 use lambda_http::Body;
 use serde_json::Value;
+use test_support::lifecycle::{mocked_publisher, put_events_rule, PutEntries};
 use test_support::*;
 
 const OUTBOX_URL: &str = "https://sqs.us-west-2.amazonaws.com/111122223333/stream-events-queue";
 
-type Seen = Arc<Mutex<Vec<(String, Value)>>>;
+type Seen = PutEntries;
 
 fn eventbridge(refuse: bool, seen: &Seen) -> (Rule, Publisher) {
-    let seen = Arc::clone(seen);
-    let rule = mock!(aws_sdk_eventbridge::Client::put_events)
-        .match_requests(move |r| {
-            for e in r.entries() {
-                seen.lock().unwrap().push((
-                    e.detail_type().unwrap_or("").to_owned(),
-                    serde_json::from_str(e.detail().unwrap_or("null")).unwrap(),
-                ));
-            }
-            true
-        })
-        .then_output(move || {
-            let entry = if refuse {
-                PutEventsResultEntry::builder().error_code("InternalFailure")
-            } else {
-                PutEventsResultEntry::builder().event_id("eb-1")
-            };
-            PutEventsOutput::builder()
-                .failed_entry_count(i32::from(refuse))
-                .entries(entry.build())
-                .build()
-        });
-    let client = mock_client!(aws_sdk_eventbridge, RuleMode::MatchAny, &[&rule], |c| c
-        .retry_config(aws_sdk_eventbridge::config::retry::RetryConfig::disabled()));
-    (rule, Publisher::from_client(client, "platform-bus"))
+    let rule = put_events_rule(seen, refuse);
+    let publisher = mocked_publisher(&[&rule], "platform-bus");
+    (rule, publisher)
+}
+
+/// (detail-type, detail) of each entry `seen` was given.
+fn entries(seen: &Seen) -> Vec<(String, Value)> {
+    seen.lock()
+        .unwrap()
+        .iter()
+        .map(|e| (e.2.clone(), e.3.clone()))
+        .collect()
 }
 
 fn outbox(fail: bool, bodies: &Arc<Mutex<Vec<String>>>) -> (Rule, EventQueue) {
@@ -107,7 +93,7 @@ async fn an_operators_changes_are_published_without_any_key_value() {
     let (status, rotated) = send(&api, "POST", &format!("/channels/{c}/rotate-key")).await;
     assert_eq!(status, 200, "{rotated}");
 
-    let seen = seen.lock().unwrap().clone();
+    let seen = entries(&seen);
     let kinds: Vec<&str> = seen.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(
         kinds,

@@ -677,46 +677,14 @@ fn sweep_settings_from_the_environment() {
     }
 }
 
-/// A mocked EventBridge: it takes every entry (`refuse` false) or refuses every one; what
-/// it was given is kept as (detail-type, detail).
+/// A mocked EventBridge taking every entry or refusing every one, and a publisher over it.
 fn eventbridge(
     refuse: bool,
-    seen: &std::sync::Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>,
+    seen: &test_support::lifecycle::PutEntries,
 ) -> (aws_smithy_mocks::Rule, ivs_adapter::publish::Publisher) {
-    use aws_sdk_eventbridge::operation::put_events::PutEventsOutput;
-    use aws_sdk_eventbridge::types::PutEventsResultEntry;
-    let seen = std::sync::Arc::clone(seen);
-    let rule = aws_smithy_mocks::mock!(aws_sdk_eventbridge::Client::put_events)
-        .match_requests(move |r| {
-            for e in r.entries() {
-                seen.lock().unwrap().push((
-                    e.detail_type().unwrap_or("").to_owned(),
-                    serde_json::from_str(e.detail().unwrap_or("null")).unwrap(),
-                ));
-            }
-            true
-        })
-        .then_output(move || {
-            let entry = if refuse {
-                PutEventsResultEntry::builder().error_code("InternalFailure")
-            } else {
-                PutEventsResultEntry::builder().event_id("eb-1")
-            };
-            PutEventsOutput::builder()
-                .failed_entry_count(i32::from(refuse))
-                .entries(entry.build())
-                .build()
-        });
-    let client = aws_smithy_mocks::mock_client!(
-        aws_sdk_eventbridge,
-        aws_smithy_mocks::RuleMode::MatchAny,
-        &[&rule],
-        |c| c.retry_config(aws_sdk_eventbridge::config::retry::RetryConfig::disabled())
-    );
-    (
-        rule,
-        ivs_adapter::publish::Publisher::from_client(client, "platform-bus"),
-    )
+    let rule = test_support::lifecycle::put_events_rule(seen, refuse);
+    let publisher = test_support::lifecycle::mocked_publisher(&[&rule], "platform-bus");
+    (rule, publisher)
 }
 
 /// The sweeper's lifecycle events (a missed rotation: the key rotated, the repair): published
@@ -754,7 +722,7 @@ async fn the_sweepers_lifecycle_events_wait_in_its_state_until_eventbridge_takes
     };
 
     // EventBridge refuses: the repair is done, its two events wait in the state item.
-    let refused = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let refused = test_support::lifecycle::PutEntries::default();
     let (refusing, publisher) = eventbridge(true, &refused);
     let first = sweeper(publisher).run(Utc::now()).await.unwrap();
     assert_eq!(first.missed_rotations, 1, "{first:?}");
@@ -774,12 +742,17 @@ async fn the_sweepers_lifecycle_events_wait_in_its_state_until_eventbridge_takes
     let new_key_arn = &new_key[0].0;
 
     // The next run: EventBridge takes them; nothing more to repair, nothing more pending.
-    let taken = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let taken = test_support::lifecycle::PutEntries::default();
     let (_taking, publisher) = eventbridge(false, &taken);
     let next = sweeper(publisher);
     let second = next.run(Utc::now()).await.unwrap();
     assert_eq!(second.missed_rotations, 0);
-    let taken = taken.lock().unwrap().clone();
+    let taken: Vec<(String, serde_json::Value)> = taken
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|e| (e.2.clone(), e.3.clone()))
+        .collect();
     let by_kind = |kind: &str| {
         taken
             .iter()

@@ -5,8 +5,6 @@
 
 use std::sync::{Arc, Mutex};
 
-use aws_sdk_eventbridge::operation::put_events::PutEventsOutput;
-use aws_sdk_eventbridge::types::PutEventsResultEntry;
 use aws_sdk_ivs::operation::batch_get_channel::BatchGetChannelOutput;
 use aws_sdk_ivs::operation::delete_stream_key::DeleteStreamKeyOutput;
 use aws_sdk_ivs::operation::get_stream_session::GetStreamSessionOutput;
@@ -22,6 +20,7 @@ use ivs_adapter::publish::Publisher;
 use ivs_adapter::queue::EventQueue;
 use ivs_adapter::{Automation, STREAM_EVENTS};
 use serde_json::{json, Value};
+use test_support::lifecycle::{mocked_publisher, put_events_rule, PutEntries};
 use test_support::*;
 
 const QUEUE_ARN: &str = "arn:aws:sqs:us-west-2:111122223333:stream-events-queue";
@@ -30,45 +29,7 @@ const PLAYBACK_URL: &str =
     "https://a1b2c3d4e5f6.us-west-2.playback.live-video.net/api/video/v1/us-west-2.111122223333.channel.AbCdEf123456.m3u8";
 const BUS: &str = "platform-bus";
 
-/// What PutEvents was given: (bus, source, detail-type, detail, resources) per entry.
-type Entries = Arc<Mutex<Vec<(String, String, String, Value, Vec<String>)>>>;
-
-/// PutEvents taking every entry (`refuse` false) or refusing every one.
-fn put_events_rule(seen: &Entries, refuse: bool) -> Rule {
-    let seen = Arc::clone(seen);
-    let rule = mock!(aws_sdk_eventbridge::Client::put_events).match_requests(move |r| {
-        for e in r.entries() {
-            seen.lock().unwrap().push((
-                e.event_bus_name().unwrap_or("").to_owned(),
-                e.source().unwrap_or("").to_owned(),
-                e.detail_type().unwrap_or("").to_owned(),
-                serde_json::from_str(e.detail().unwrap_or("null")).unwrap(),
-                e.resources().to_vec(),
-            ));
-        }
-        true
-    });
-    if refuse {
-        rule.then_output(|| {
-            PutEventsOutput::builder()
-                .failed_entry_count(1)
-                .entries(
-                    PutEventsResultEntry::builder()
-                        .error_code("InternalFailure")
-                        .error_message("try again")
-                        .build(),
-                )
-                .build()
-        })
-    } else {
-        rule.then_output(|| {
-            PutEventsOutput::builder()
-                .failed_entry_count(0)
-                .entries(PutEventsResultEntry::builder().event_id("eb-1").build())
-                .build()
-        })
-    }
-}
+type Entries = PutEntries;
 
 /// Each entry PutEvents was given, in the envelope a rule's target receives, validates
 /// against its schema (`schemas/lifecycle/`).
@@ -85,9 +46,7 @@ fn assert_valid(seen: &[(String, String, String, Value, Vec<String>)]) {
 }
 
 fn publisher(rules: &[&Rule]) -> Publisher {
-    let client = mock_client!(aws_sdk_eventbridge, RuleMode::MatchAny, rules, |c| c
-        .retry_config(aws_sdk_eventbridge::config::retry::RetryConfig::disabled()));
-    Publisher::from_client(client, BUS)
+    mocked_publisher(rules, BUS)
 }
 
 /// SendMessage to the event queue (the outbox), recording the bodies; failing when `fail`.

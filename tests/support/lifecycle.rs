@@ -104,3 +104,57 @@ pub fn envelope(event: &Lifecycle, eventbridge_id: &str, account: &str, region: 
         "detail": event.detail,
     })
 }
+
+/// What a mocked `PutEvents` was given, one entry each: (bus, source, detail-type, detail,
+/// resources).
+pub type PutEntries =
+    std::sync::Arc<std::sync::Mutex<Vec<(String, String, String, Value, Vec<String>)>>>;
+
+/// A mocked `PutEvents` that takes every entry (`refuse` false) or refuses every one, keeping
+/// what it was given in `seen`.
+pub fn put_events_rule(seen: &PutEntries, refuse: bool) -> aws_smithy_mocks::Rule {
+    use aws_sdk_eventbridge::operation::put_events::PutEventsOutput;
+    use aws_sdk_eventbridge::types::PutEventsResultEntry;
+    let seen = std::sync::Arc::clone(seen);
+    let rule =
+        aws_smithy_mocks::mock!(aws_sdk_eventbridge::Client::put_events).match_requests(move |r| {
+            for e in r.entries() {
+                seen.lock().unwrap().push((
+                    e.event_bus_name().unwrap_or("").to_owned(),
+                    e.source().unwrap_or("").to_owned(),
+                    e.detail_type().unwrap_or("").to_owned(),
+                    serde_json::from_str(e.detail().unwrap_or("null")).unwrap(),
+                    e.resources().to_vec(),
+                ));
+            }
+            true
+        });
+    rule.then_output(move || {
+        let entry = if refuse {
+            PutEventsResultEntry::builder()
+                .error_code("InternalFailure")
+                .error_message("try again")
+        } else {
+            PutEventsResultEntry::builder().event_id("eb-1")
+        };
+        PutEventsOutput::builder()
+            .failed_entry_count(i32::from(refuse))
+            .entries(entry.build())
+            .build()
+    })
+}
+
+/// A publisher to `bus` over a mocked EventBridge answering from `rules` (the SDK's own
+/// retries off).
+pub fn mocked_publisher(
+    rules: &[&aws_smithy_mocks::Rule],
+    bus: &str,
+) -> ivs_adapter::publish::Publisher {
+    let client = aws_smithy_mocks::mock_client!(
+        aws_sdk_eventbridge,
+        aws_smithy_mocks::RuleMode::MatchAny,
+        rules,
+        |c| c.retry_config(aws_sdk_eventbridge::config::retry::RetryConfig::disabled())
+    );
+    ivs_adapter::publish::Publisher::from_client(client, bus)
+}
