@@ -82,10 +82,19 @@ const LAMBDA_MAX_TIMEOUT: Duration = Duration::from_secs(900);
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(30);
 
 /// The margin for a run with `time_left` at its start: [`DEADLINE_MARGIN`], or a quarter of
-/// the time left when that is shorter (a short timeout still leaves time to sweep).
+/// the time left when that is shorter (a short timeout still leaves time to sweep), but never
+/// less than [`MIN_DEADLINE_MARGIN`]: closer to the deadline than
+/// [`ivs_adapter::ivs::RETRY_MARGIN`], IVS calls are refused, and a channel or a page started
+/// there would fail instead of being left to the next run.
 pub fn deadline_margin(time_left: Duration) -> Duration {
-    DEADLINE_MARGIN.min(time_left / 4)
+    DEADLINE_MARGIN
+        .min(time_left / 4)
+        .max(MIN_DEADLINE_MARGIN)
 }
+
+/// The least margin: [`ivs_adapter::ivs::RETRY_MARGIN`] and a second for the channel's calls.
+pub const MIN_DEADLINE_MARGIN: Duration =
+    Duration::from_secs(ivs_adapter::ivs::RETRY_MARGIN.as_secs() + 1);
 
 /// One run's figures: the summary line, and the function's response.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
