@@ -8,8 +8,8 @@
 //! - **production's inputs and publishing**: the event functions get an SQS batch of one
 //!   record (EventBridge → SQS → the event source mapping) and answer
 //!   `{"batchItemFailures": []}`; the project's functions publish their lifecycle events
-//!   (`LIFECYCLE_EVENT_BUS=default`, the template's default) to moto's default bus, where a
-//!   rule sends them to a queue that is counted after the run;
+//!   (`LIFECYCLE_EVENT_BUS=default`, the template's default) to moto's default bus, and the
+//!   relay in front of moto keeps each `PutEvents` and its answer, checked after the run;
 //! - **Lambda's environment only**: the variables Lambda sets, the endpoint overrides, and the
 //!   throwaway authority trusted on purpose (`SSL_CERT_FILE` for the Rust arms,
 //!   `NODE_EXTRA_CA_CERTS` for Node.js);
@@ -156,8 +156,6 @@ pub(crate) fn usd_per_million(gb_s: f64) -> f64 {
 
 // ------------------------------------------------------------------ the endpoints
 
-/// The queue a rule on moto's default bus fills with the lifecycle events published.
-const LIFECYCLE_QUEUE: &str = "bench-lifecycle-events";
 /// The template's queues, by the role they play here: the failed events' queue
 /// (`EVENT_DEAD_LETTER_QUEUE_URL`) and the stream-events queue, the admin API's outbox
 /// (`LIFECYCLE_OUTBOX_QUEUE_URL`). Both must stay empty.
@@ -186,7 +184,6 @@ pub(crate) struct Endpoints {
     /// connections, as AWS's endpoints answer.
     aws: TlsFront,
     keep_alive: KeepAlive,
-    lifecycle_queue: String,
     failed_queue: String,
     outbox_queue: String,
     /// Lifecycle events the invocations so far should have published.
@@ -203,13 +200,11 @@ impl Endpoints {
         // (one shared front would let Secrets Manager's client reuse IVS's connection).
         let front_ivs = TlsFront::start(&authority, &upstream).await;
         let front_secrets = TlsFront::start(&authority, &upstream).await;
-        // moto's EventBridge: every lifecycle event the functions publish on the default bus
-        // goes to a queue (a consumer's rule), counted after the run.
+        // moto's EventBridge, with no rule on its default bus: moto delivers to a rule's
+        // targets before it answers `PutEvents` (EventBridge answers first, then delivers),
+        // and that Python would be counted in every `Stream Start`'s invocation. The relay in
+        // front of it keeps each `PutEvents` and its answer: checked after the run.
         let moto = Moto::start();
-        let pattern = json!({"source": [LIFECYCLE_SOURCE]}).to_string();
-        let lifecycle_queue = moto
-            .subscribe_queue("default", &pattern, LIFECYCLE_QUEUE)
-            .await;
         let mut queues = Vec::new();
         for name in [
             FAILED_EVENTS_QUEUE,
@@ -250,7 +245,6 @@ impl Endpoints {
             moto,
             aws: front_aws,
             keep_alive,
-            lifecycle_queue,
             failed_queue: queues[0].clone(),
             outbox_queue: queues[1].clone(),
             expected_events: AtomicU64::new(0),
@@ -303,53 +297,74 @@ impl Endpoints {
         }
     }
 
-    /// Checks, once the runs are over, that every lifecycle event the project's functions
-    /// published reached the consumer's queue (a `Channel Live` with the playback URL per
-    /// `Stream Start`, nothing else) and that nothing went to the failed events' queue or to
-    /// the outbox; what was seen, for the report.
+    /// Checks, once the runs are over, that moto took every lifecycle event the project's
+    /// functions published (a `Channel Live` with the playback URL per `Stream Start`, on the
+    /// default bus, nothing else: the `PutEvents` calls the relay carried, each answered with
+    /// an event id per entry and no failed entry) and that nothing went to the failed events'
+    /// queue or to the outbox; what was seen, for the report.
     pub(crate) async fn check_lifecycle(&self) -> Result<String, String> {
         let expected = self.expected_events.load(Ordering::Relaxed);
-        let bodies = self.moto.drain(&self.lifecycle_queue).await;
         let live = LifecycleKind::ChannelLive.detail_type();
-        let unexpected: Vec<&String> = bodies
-            .iter()
-            .filter(|body| {
-                let event: Value = serde_json::from_str(body).unwrap_or(Value::Null);
-                !(event["source"] == LIFECYCLE_SOURCE
-                    && event["detail-type"] == live
-                    && event["resources"][0]
+        let calls = self.keep_alive.put_events();
+        let mut taken = 0u64;
+        let mut unexpected: Vec<String> = Vec::new();
+        for (request, answer) in &calls {
+            let request: Value = serde_json::from_str(request).unwrap_or(Value::Null);
+            let answer: Value = serde_json::from_str(answer).unwrap_or(Value::Null);
+            let entries = request["Entries"].as_array().cloned().unwrap_or_default();
+            let ids = answer["Entries"]
+                .as_array()
+                .map_or(0, |a| a.iter().filter(|e| e["EventId"].is_string()).count());
+            if answer["FailedEntryCount"] != 0 || ids != entries.len() {
+                unexpected.push(format!("an answer not taking every entry: {answer}"));
+            }
+            for entry in entries {
+                let detail: Value = entry["Detail"]
+                    .as_str()
+                    .and_then(|d| serde_json::from_str(d).ok())
+                    .unwrap_or(Value::Null);
+                let as_expected = entry["Source"] == LIFECYCLE_SOURCE
+                    && entry["DetailType"] == live
+                    && entry["EventBusName"] == "default"
+                    && entry["Resources"][0]
                         .as_str()
                         .is_some_and(|r| r.contains(":channel/"))
-                    && event["detail"]["playbackUrl"].is_string())
-            })
-            .collect();
-        // Before the drains (whose requests go to moto directly, not through the relay).
+                    && detail["playbackUrl"].is_string();
+                if as_expected {
+                    taken += 1;
+                } else {
+                    unexpected.push(entry.to_string());
+                }
+            }
+        }
         let posts = Sample(self.keep_alive.answer_ms("POST"));
         let failed = self.moto.drain(&self.failed_queue).await;
         let outbox = self.moto.drain(&self.outbox_queue).await;
-        if bodies.len() as u64 != expected
-            || !unexpected.is_empty()
-            || !failed.is_empty()
-            || !outbox.is_empty()
+        if taken != expected || !unexpected.is_empty() || !failed.is_empty() || !outbox.is_empty()
         {
             return Err(format!(
-                "lifecycle events: {} arrived through the rule on moto's default bus, expected \
+                "lifecycle events: moto took {taken} through {} `PutEvents` calls, expected \
                  {expected} `{live}` events; not as expected: {unexpected:?}; failed events' \
                  queue: {failed:?}; outbox: {outbox:?}",
-                bodies.len()
+                calls.len()
             ));
         }
         Ok(format!(
             "{expected} lifecycle events published by the project's arms (one `{live}` per \
-             `Stream Start`, with its playback URL) and all {} received through a rule on \
-             moto's default bus to an SQS queue; the failed events' queue and the admin API's \
-             outbox stayed empty. moto answered the `PutEvents` calls in {} ms ({} calls, \
-             median (min–max), from the relay's connection to moto to the answer's end, \
-             its rule's delivery to SQS included): waiting that a `Stream Start`'s invocation \
-             includes. The warm-up's unsigned `GET /` to EventBridge is answered by the \
-             relay in front of moto (404, as an AWS endpoint answers a request naming no \
-             operation; moto would answer it as S3's `ListBuckets`, in 8-15 ms of Python)",
-            bodies.len(),
+             `Stream Start`, with its playback URL, on the default bus) and all {taken} taken \
+             by moto's EventBridge ({} `PutEvents` calls, each answered with an event id per \
+             entry and no failed entry, as the relay in front of moto saw them); the failed \
+             events' queue and the admin API's outbox stayed empty. moto answered the \
+             `PutEvents` calls in {} ms ({} calls, median (min–max), from the relay's \
+             connection to moto to the answer's end): waiting that a `Stream Start`'s \
+             invocation includes. Its bus has no rule during the runs: moto delivers to a \
+             rule's targets before it answers, EventBridge after, so a rule would have counted \
+             a delivery in the function's wait that AWS does not; delivery through a rule is \
+             what tests/end_to_end/lifecycle.rs checks. The warm-up's unsigned `GET /` to \
+             EventBridge is answered by the relay in front of moto (404, as an AWS endpoint \
+             answers a request naming no operation; moto would answer it as S3's \
+             `ListBuckets`, in 8-15 ms of Python)",
+            calls.len(),
             posts.spread(1),
             posts.len()
         ))
@@ -991,10 +1006,12 @@ impl Report<'_> {
              answers, and every invocation writes its EMF metric lines to stdout (checked \
              after each cold start). A `Recording Start Failure` on a channel without the must-record tag and the admin API's `GET /channels/{{id}}` \
              and playback token announce nothing (the admin API publishes on suspend, resume \
-             and rotate only): their publishing cost is the init's. A rule on moto's default \
-             bus sends every lifecycle event to an SQS queue; after the runs, the benchmark \
-             fails unless each expected event arrived, and nothing else, and unless the failed \
-             events' queue and the admin API's outbox stayed empty. IVS calls per invocation \
+             and rotate only): their publishing cost is the init's. After the runs, the \
+             benchmark fails unless moto's EventBridge took each expected event, and nothing \
+             else (the `PutEvents` calls and answers the relay in front of moto carried), and \
+             unless the failed events' queue and the admin API's outbox stayed empty. moto's \
+             bus has no rule meanwhile: moto delivers to a rule's targets before it answers \
+             `PutEvents`, EventBridge after it has answered. IVS calls per invocation \
              (checked per operation, every arm): {calls}.\n\
              - **Lambda's environment only.** Each function starts with an empty environment \
              and what Lambda sets: `AWS_REGION`, `AWS_DEFAULT_REGION`, fake temporary \
@@ -1037,8 +1054,8 @@ impl Report<'_> {
              Limits of the model:\n\n\
              - Loopback: a round trip costs next to nothing here, about 1 ms in a region \
              (TCP and TLS 1.3 set-up take two, each call one more), the same for every arm. \
-             moto (Python) takes a few milliseconds to answer a `PutEvents` (and to pass the \
-             event to its rule's queue): waiting, not the function's CPU, in the model.\n\
+             moto (Python) takes a few milliseconds to answer a `PutEvents`: waiting, not the \
+             function's CPU, in the model.\n\
              - Only the project publishes: the Rust floors and Node.js take the same SQS batch \
              and make the same IVS calls, but have no EventBridge client, so the project's \
              figures carry publishing (a client, a TLS session at init, a `PutEvents` per \
@@ -1073,8 +1090,8 @@ impl Report<'_> {
             out,
             "Median (min–max) over the runs, milliseconds. *Init* = spawn → first `next`; \
              *1st invocation* = event handed over → answer; *of which moto's `PutEvents`* = \
-             the part of it that moto took to answer the lifecycle event's `PutEvents` (its \
-             rule's delivery to SQS included), timed by the relay in front of it; *first \
+             the part of it that moto took to answer the lifecycle event's `PutEvents`, timed \
+             by the relay in front of it; *first \
              answer* = init + 1st invocation, wall time on this machine; *handshakes* = TLS handshakes the \
              endpoints completed during the init + during the invocation (per cold start, \
              IVS, Secrets Manager and EventBridge together).\n"

@@ -1475,7 +1475,7 @@ async fn run(args: &Args) -> Result<(), String> {
             lambda::record_warm(&mut lambda_results, w, Arm::Project, run);
         }
     }
-    eprintln!("bench: lifecycle events (moto's default bus → a rule → an SQS queue)");
+    eprintln!("bench: lifecycle events (the PutEvents calls moto took)");
     let lifecycle = endpoints.check_lifecycle().await?;
     drop(endpoints);
     let _ = ivs.server.shutdown().await;

@@ -823,8 +823,12 @@ const LARGE_CHANNELS: usize = 50_000;
 /// started (longer: every live stream is overdue).
 const MAX_STREAM_MINUTES: u64 = 60;
 const LIVE_STARTED_AGO_S: u64 = 2 * 3600;
-/// `SWEEP_CALLS_PER_SECOND`: high enough not to bind (the shares do).
-const SWEEP_CALLS_PER_SECOND: u32 = 50;
+/// `SWEEP_CALLS_PER_SECOND`: high enough not to bind (the shares do): at least 50, and half
+/// as much again as two operations' budgets (5 TPS × factor × share each; a channel needs
+/// about one call of each).
+fn sweep_calls_per_second(factor: f64) -> u32 {
+    (2.0 * 5.0 * factor * SWEEPER_SHARE * 1.5).ceil().max(50.0) as u32
+}
 const SWEEP_STATE_TABLE: &str = "ivs-automation-sweeper-state";
 
 /// One invocation of the sweeper.
@@ -1209,7 +1213,10 @@ async fn run_sweep(args: &Args, c: usize) -> Result<SweepFigures, String> {
         ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_front.url()),
         ("SWEEP_STATE_TABLE", SWEEP_STATE_TABLE.to_owned()),
         ("IVS_RATE_FACTOR", factor.to_string()),
-        ("SWEEP_CALLS_PER_SECOND", SWEEP_CALLS_PER_SECOND.to_string()),
+        (
+            "SWEEP_CALLS_PER_SECOND",
+            sweep_calls_per_second(factor).to_string(),
+        ),
     ]);
     let lambda = LocalLambda::start().await;
     lambda.spawn("sweeper", &args.bin_dir.join("sweeper"), &env);
@@ -1445,7 +1452,7 @@ fn sweep_report(args: &Args, sweeps: &[SweepFigures]) -> String {
         "The real `sweeper` binary in the Lambda runtime loop, Lambda's environment only, IVS and its \
          state table (moto's DynamoDB) over HTTPS; IVS's quotas ×{factor} in the emulator and in its \
          budget (`IVS_RATE_FACTOR`), its share {SWEEPER_SHARE} (the template's SweeperRateShare), \
-         `SWEEP_CALLS_PER_SECOND` {SWEEP_CALLS_PER_SECOND} ({}). Each of C channels rotates its \
+         `SWEEP_CALLS_PER_SECOND` {} ({}). Each of C channels rotates its \
          key after each stream (tag) and may stream {MAX_STREAM_MINUTES} minutes (tag); 10 % are live \
          for {} hours (overdue), 1 % of the offline ones have a missed rotation (their last stream \
          ended, their key carries no rotation marker), every other key is marked; another 1 % of the C are live \
@@ -1453,8 +1460,9 @@ fn sweep_report(args: &Args, sweeps: &[SweepFigures]) -> String {
          schedule would, one run after the other (without the schedule's wait between runs), each \
          with the template's Timeout ÷ factor ({:.0} s) as its deadline, until a run answers \
          `complete`.\n",
+        sweep_calls_per_second(factor),
         // Each operation's budget is 5 TPS × factor × share; a channel needs about two calls.
-        if 2.0 * 5.0 * factor * SWEEPER_SHARE > f64::from(SWEEP_CALLS_PER_SECOND) {
+        if 2.0 * 5.0 * factor * SWEEPER_SHARE > f64::from(sweep_calls_per_second(factor)) {
             "**binding at this factor**"
         } else {
             "not binding"
@@ -1548,7 +1556,8 @@ fn sweep_report(args: &Args, sweeps: &[SweepFigures]) -> String {
          runs start every {:.0} minutes (the default SweepSchedule), so a pass of S seconds of sweeping \
          takes ⌈S ÷ {:.0}⌉ runs and as many schedule intervals; a missed rotation just behind the pass \
          waits about that long (a pass's period), the planted ones less (their place in the listing). \
-         Below factor 1's 540 s a run keeps a quarter of its time free, not 30 s (`sweeper::deadline_margin`): \
+         Below factor 1's 540 s a run keeps a quarter of its time free, not 30 s, and at least 3 s, \
+         the 2 s before a deadline in which IVS calls are refused and one more (`sweeper::deadline_margin`): \
          how the measured runs split the work does not carry over to factor 1, the sweeping time does.\n",
         SWEEP_INTERVAL_S / 60.0,
         SWEEPER_TIMEOUT_S - SWEEP_MARGIN_S
