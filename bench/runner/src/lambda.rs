@@ -340,8 +340,7 @@ impl Endpoints {
         let posts = Sample(self.keep_alive.answer_ms("POST"));
         let failed = self.moto.drain(&self.failed_queue).await;
         let outbox = self.moto.drain(&self.outbox_queue).await;
-        if taken != expected || !unexpected.is_empty() || !failed.is_empty() || !outbox.is_empty()
-        {
+        if taken != expected || !unexpected.is_empty() || !failed.is_empty() || !outbox.is_empty() {
             return Err(format!(
                 "lifecycle events: moto took {taken} through {} `PutEvents` calls, expected \
                  {expected} `{live}` events; not as expected: {unexpected:?}; failed events' \

@@ -87,9 +87,7 @@ pub const DEADLINE_MARGIN: Duration = Duration::from_secs(30);
 /// [`ivs_adapter::ivs::RETRY_MARGIN`], IVS calls are refused, and a channel or a page started
 /// there would fail instead of being left to the next run.
 pub fn deadline_margin(time_left: Duration) -> Duration {
-    DEADLINE_MARGIN
-        .min(time_left / 4)
-        .max(MIN_DEADLINE_MARGIN)
+    DEADLINE_MARGIN.min(time_left / 4).max(MIN_DEADLINE_MARGIN)
 }
 
 /// The least margin: [`ivs_adapter::ivs::RETRY_MARGIN`] and a second for the channel's calls.
