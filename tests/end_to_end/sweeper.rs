@@ -685,6 +685,33 @@ fn sweep_settings_from_the_environment() {
     }
 }
 
+#[test]
+fn sweep_calls_per_second_is_at_most_50_times_the_rate_factor() {
+    let read = |vars: &[(&str, &str)]| {
+        SweepSettings::from_lookup(|k| {
+            vars.iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| v.to_string())
+        })
+    };
+    let calls = "SWEEP_CALLS_PER_SECOND";
+    assert_eq!(read(&[(calls, "50")]).unwrap().calls_per_second, 50);
+    let err = read(&[(calls, "51")]).unwrap_err();
+    assert!(err.to_string().contains("expected 0 to 50"), "{err}");
+    // Against an emulator whose quotas are scaled (IVS_RATE_FACTOR), the cap scales with them.
+    let scaled = read(&[(calls, "300"), ("IVS_RATE_FACTOR", "100")]).unwrap();
+    assert_eq!(scaled.calls_per_second, 300);
+    let err = read(&[(calls, "5001"), ("IVS_RATE_FACTOR", "100")]).unwrap_err();
+    assert!(err.to_string().contains("expected 0 to 5000"), "{err}");
+    // A factor below 1 (or 0, budgets off) does not lower it.
+    assert_eq!(
+        read(&[(calls, "50"), ("IVS_RATE_FACTOR", "0")])
+            .unwrap()
+            .calls_per_second,
+        50
+    );
+}
+
 /// A mocked EventBridge taking every entry or refusing every one, and a publisher over it.
 fn eventbridge(
     refuse: bool,

@@ -823,10 +823,15 @@ const LARGE_CHANNELS: usize = 50_000;
 /// started (longer: every live stream is overdue).
 const MAX_STREAM_MINUTES: u64 = 60;
 const LIVE_STARTED_AGO_S: u64 = 2 * 3600;
-/// `SWEEP_CALLS_PER_SECOND`: the most the sweeper accepts, so that up to factor 25 the shares
-/// bind rather than it (5 TPS × factor × share per operation; a channel needs about one call
-/// of each of two operations). Above, the report says it binds.
-const SWEEP_CALLS_PER_SECOND: u32 = 50;
+/// `SWEEP_CALLS_PER_SECOND`: high enough not to bind (the shares do): at least 50, and half
+/// as much again as two operations' budgets (5 TPS × factor × share each; a channel needs
+/// about one call of each); the sweeper accepts up to 50 × the factor
+/// (`domain::sweep::MAX_CALLS_PER_SECOND`).
+fn sweep_calls_per_second(factor: f64) -> u32 {
+    (2.0 * 5.0 * factor * SWEEPER_SHARE * 1.5)
+        .ceil()
+        .clamp(50.0, 50.0 * factor.max(1.0)) as u32
+}
 const SWEEP_STATE_TABLE: &str = "ivs-automation-sweeper-state";
 
 /// One invocation of the sweeper.
@@ -1211,7 +1216,10 @@ async fn run_sweep(args: &Args, c: usize) -> Result<SweepFigures, String> {
         ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_front.url()),
         ("SWEEP_STATE_TABLE", SWEEP_STATE_TABLE.to_owned()),
         ("IVS_RATE_FACTOR", factor.to_string()),
-        ("SWEEP_CALLS_PER_SECOND", SWEEP_CALLS_PER_SECOND.to_string()),
+        (
+            "SWEEP_CALLS_PER_SECOND",
+            sweep_calls_per_second(factor).to_string(),
+        ),
     ]);
     let lambda = LocalLambda::start().await;
     lambda.spawn("sweeper", &args.bin_dir.join("sweeper"), &env);
@@ -1454,7 +1462,7 @@ fn sweep_report(args: &Args, sweeps: &[SweepFigures]) -> String {
         "The real `sweeper` binary in the Lambda runtime loop, Lambda's environment only, IVS and its \
          state table (moto's DynamoDB) over HTTPS; IVS's quotas ×{factor} in the emulator and in its \
          budget (`IVS_RATE_FACTOR`), its share {SWEEPER_SHARE} (the template's SweeperRateShare), \
-         `SWEEP_CALLS_PER_SECOND` {SWEEP_CALLS_PER_SECOND} ({}). Each of C channels rotates its \
+         `SWEEP_CALLS_PER_SECOND` {} ({}). Each of C channels rotates its \
          key after each stream (tag) and may stream {MAX_STREAM_MINUTES} minutes (tag); 10 % are live \
          for {} hours (overdue), 1 % of the offline ones have a missed rotation (their last stream \
          ended, their key carries no rotation marker), every other key is marked; another 1 % of the C are live \
@@ -1462,8 +1470,9 @@ fn sweep_report(args: &Args, sweeps: &[SweepFigures]) -> String {
          schedule would, one run after the other (without the schedule's wait between runs), each \
          with the template's Timeout ÷ factor ({:.0} s) as its deadline, until a run answers \
          `complete`.\n",
+        sweep_calls_per_second(factor),
         // Each operation's budget is 5 TPS × factor × share; a channel needs about two calls.
-        if 2.0 * 5.0 * factor * SWEEPER_SHARE > f64::from(SWEEP_CALLS_PER_SECOND) {
+        if 2.0 * 5.0 * factor * SWEEPER_SHARE > f64::from(sweep_calls_per_second(factor)) {
             "**binding at this factor**"
         } else {
             "not binding"

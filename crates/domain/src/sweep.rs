@@ -28,6 +28,10 @@ pub mod env {
     pub const SWEEP_CALLS_PER_SECOND: &str = "SWEEP_CALLS_PER_SECOND";
 }
 
+/// The most `SWEEP_CALLS_PER_SECOND` may be (the template's SweepCallsPerSecond too), at IVS's
+/// own quotas; with `IVS_RATE_FACTOR` (an emulator's scaled quotas) that many times more.
+pub const MAX_CALLS_PER_SECOND: f64 = 50.0;
+
 /// Channel tags overriding the sweeper's defaults.
 pub mod tags {
     pub const MAX_STREAM_MINUTES: &str = "ivs-automation:max-stream-minutes";
@@ -61,9 +65,20 @@ impl SweepSettings {
         };
         let minutes = number(env::MAX_STREAM_MINUTES, 60 * 24 * 366)?;
         let days = number(env::KEY_ROTATION_DAYS, 3660)?;
+        // At most 50, as the template's parameter; × IVS_RATE_FACTOR when IVS's quotas are
+        // scaled (an emulator's fast runs: crate::rate), as every budget is. An invalid factor
+        // is reported by the rate settings.
+        let factor = get(crate::rate::IVS_RATE_FACTOR)
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|f| f.is_finite() && *f >= 1.0)
+            .unwrap_or(1.0);
         let rate = match get(env::SWEEP_CALLS_PER_SECOND) {
             None => 4,
-            Some(_) => number(env::SWEEP_CALLS_PER_SECOND, 50)?.max(1) as u32,
+            Some(_) => number(
+                env::SWEEP_CALLS_PER_SECOND,
+                (MAX_CALLS_PER_SECOND * factor) as u64,
+            )?
+            .max(1) as u32,
         };
         let revoke = match get(env::REVOKE_KEY_ON_MAX_DURATION) {
             None => false,
